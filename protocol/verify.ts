@@ -1,0 +1,117 @@
+/**
+ * Strict Ed25519 verification: one rule set, two implementations.
+ *
+ * Rules (docs/PROTOCOL.md, "Signatures"), applied before any curve arithmetic:
+ *   1. public key 32 bytes, signature 64 bytes = R (32) || S (32);
+ *   2. S, read little-endian, is < L (canonical scalar);
+ *   3. A and R encode a y-coordinate < p (canonical) and are not one of the 8 small-order
+ *      points (y not in {0, 1, p-1, +-c});
+ *   4. the cofactorless equation of RFC 8032 holds: encode([S]B - [k]A) == R with
+ *      k = SHA-512(R || A || M) mod L.
+ * Both OpenSSL (Node's built-in crypto) and the pure-JS path evaluate rule 4 cofactorless
+ * with a byte comparison, so with rules 1-3 in front they accept exactly the same set;
+ * test/unit/protocol/verify.test.ts pins that on valid, malleated, small-order,
+ * non-canonical and mixed-order vectors.
+ */
+import * as nodeCrypto from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes } from './hex.js';
+
+const P = (1n << 255n) - 19n;
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+/** y of the order-8 points; the other small-order y are 0, 1, p-1 and p-c. */
+const C8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+const SMALL_ORDER_Y = new Set([0n, 1n, P - 1n, C8, P - C8]);
+
+function leToBigint(b: Uint8Array, from: number, to: number): bigint {
+  let v = 0n;
+  for (let i = to - 1; i >= from; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+/** y of a point encoding (sign bit cleared). */
+function pointY(enc: Uint8Array, offset: number): bigint {
+  let v = 0n;
+  for (let i = offset + 31; i >= offset; i--) v = (v << 8n) | BigInt(i === offset + 31 ? enc[i]! & 0x7f : enc[i]!);
+  return v;
+}
+
+function acceptablePoint(enc: Uint8Array, offset: number): boolean {
+  const y = pointY(enc, offset);
+  return y < P && !SMALL_ORDER_Y.has(y);
+}
+
+/** Rules 1-3: cheap checks shared by both implementations. */
+export function passesStrictPrechecks(publicKey: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (leToBigint(signature, 32, 64) >= L) return false;
+  return acceptablePoint(publicKey, 0) && acceptablePoint(signature, 0);
+}
+
+export type VerifyImpl = 'native' | 'noble';
+
+export interface SignatureVerifier {
+  readonly impl: VerifyImpl;
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+const SPKI_ED25519_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+/** Node's built-in (OpenSSL) Ed25519, with a bounded cache of parsed public keys. */
+export class NativeVerifier implements SignatureVerifier {
+  readonly impl = 'native' as const;
+  private readonly keys = new Map<string, nodeCrypto.KeyObject | null>();
+  constructor(private readonly cacheSize = 8192) {}
+
+  private keyObject(publicKey: Uint8Array): nodeCrypto.KeyObject | null {
+    const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('latin1');
+    let k = this.keys.get(id);
+    if (k === undefined) {
+      try {
+        k = nodeCrypto.createPublicKey({ key: Buffer.from(concatBytes(SPKI_ED25519_PREFIX, publicKey)), format: 'der', type: 'spki' });
+      } catch {
+        k = null;
+      }
+      if (this.keys.size >= this.cacheSize) this.keys.clear();
+      this.keys.set(id, k);
+    }
+    return k;
+  }
+
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    if (!passesStrictPrechecks(publicKey, signature)) return false;
+    const key = this.keyObject(publicKey);
+    if (key === null) return false;
+    try {
+      return nodeCrypto.verify(null, message, key, signature);
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Pure JS (@noble/curves), cofactorless like OpenSSL. */
+export class NobleVerifier implements SignatureVerifier {
+  readonly impl = 'noble' as const;
+
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    if (!passesStrictPrechecks(publicKey, signature)) return false;
+    try {
+      const A = ed25519.Point.fromBytes(publicKey);
+      const R = signature.subarray(0, 32);
+      const S = leToBigint(signature, 32, 64);
+      const k = leToBigint(sha512(concatBytes(R, publicKey, message)), 0, 64) % L;
+      const check = ed25519.Point.BASE.multiplyUnsafe(S).subtract(A.multiplyUnsafe(k)).toBytes();
+      if (check.length !== 32) return false;
+      for (let i = 0; i < 32; i++) if (check[i] !== R[i]) return false;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function createVerifier(impl: VerifyImpl = 'native'): SignatureVerifier {
+  return impl === 'native' ? new NativeVerifier() : new NobleVerifier();
+}
