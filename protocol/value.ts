@@ -4,7 +4,7 @@
  *   tag 1 bool (1 byte: 0 or 1) | 2 u64 | 3 u128 | 4 address (20 bytes)
  *   tag 5 bytes (u32 length + bytes) | 6 string (u32 length + UTF-8)
  */
-import { Reader, Writer } from './codec.js';
+import { Reader, utf8, Writer } from './codec.js';
 import { ProtocolError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
 import { parseAddress } from './address.js';
@@ -51,9 +51,13 @@ export function writeValue(w: Writer, val: Value): void {
       if (val.value.length > MAX_VALUE_BYTES) throw new ProtocolError('INVALID_VALUE', `bytes value longer than ${MAX_VALUE_BYTES}`);
       w.bytes(val.value);
       break;
-    case 'string':
-      w.string(val.value);
+    case 'string': {
+      // Same limit as readValue, so every encodable value also decodes.
+      const b = utf8(val.value);
+      if (b.length > MAX_VALUE_BYTES) throw new ProtocolError('INVALID_VALUE', `string value longer than ${MAX_VALUE_BYTES} bytes`);
+      w.bytes(b);
       break;
+    }
   }
 }
 

@@ -1,0 +1,56 @@
+/** Deterministic benchmark blocks: genesis state for A accounts and a block of transfers. */
+import { encodeU128 } from '../protocol/codec.js';
+import { devKeyPair, type KeyPair } from '../protocol/keys.js';
+import type { SignedTx } from '../protocol/tx.js';
+import { balanceKey } from '../contracts/coin/state.js';
+import { encodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
+import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
+import { DEVNET_TREASURY } from '../consensus/genesis.js';
+import type { BlockContext } from '../execution/types.js';
+import { buildTransfer } from '../sdk/tx.js';
+
+/** xorshift32: deterministic pseudo-random numbers for workloads (never for consensus). */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+export function benchAccounts(n: number): KeyPair[] {
+  return Array.from({ length: n }, (_, i) => devKeyPair(i));
+}
+
+export function benchGenesisState(accounts: readonly KeyPair[], balance = 10n ** 18n): Map<string, Uint8Array> {
+  const m = new Map<string, Uint8Array>();
+  m.set(FEE_PARAMS_KEY, encodeFeeParams(benchFeeParams()));
+  m.set(GAS_SCHEDULE_KEY, encodeGasSchedule(DEFAULT_GAS_SCHEDULE));
+  for (const a of accounts) m.set(balanceKey(a.address), encodeU128(balance));
+  return m;
+}
+
+export function benchFeeParams() {
+  return { minGasPrice: 1n, burnBps: 2_000, proposerBps: 5_000, treasuryBps: 3_000, treasury: DEVNET_TREASURY };
+}
+
+export function benchContext(height = 1n): BlockContext {
+  return { chainId: 1337, height, timestamp: 1_767_225_600_000n, proposer: devKeyPair(1_000_000).address, params: { gas: DEFAULT_GAS_SCHEDULE, fee: benchFeeParams() } };
+}
+
+/** `txs` transfers; tx i is sent by account i mod A (nonces in order) to a pseudo-random account. */
+export function transferBlock(accounts: readonly KeyPair[], txs: number, seed = 42): SignedTx[] {
+  const next = rng(seed);
+  const nonces = new Array<bigint>(accounts.length).fill(0n);
+  const out: SignedTx[] = [];
+  for (let i = 0; i < txs; i++) {
+    const s = i % accounts.length;
+    const to = accounts[next() % accounts.length]!.address;
+    out.push(buildTransfer({ chainId: 1337, key: accounts[s]!, nonce: nonces[s]!++, to, amount: 1n + BigInt(next() % 1000), expiry: 1_000_000n }));
+  }
+  return out;
+}

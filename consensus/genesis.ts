@@ -1,0 +1,138 @@
+/**
+ * The genesis document: chain id, validators, initial balances, fee parameters and gas
+ * schedule. Its state and block 0 are derived from it deterministically.
+ */
+import { parseAddress, formatAddress, addressFromPublicKey } from '../protocol/address.js';
+import { U128_MAX, utf8 } from '../protocol/codec.js';
+import { sha256 } from '../protocol/hash.js';
+import { fromHex, toHex } from '../protocol/hex.js';
+import { devKeyPair, devValidatorKeyPair } from '../protocol/keys.js';
+import { encodeU128 } from '../protocol/codec.js';
+import { parseAmount, parseU64 } from '../protocol/value.js';
+import { balanceKey } from '../contracts/coin/state.js';
+import { encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams, type FeeParams } from '../contracts/fee/params.js';
+import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY, type GasSchedule } from '../execution/gas.js';
+import { sortWriteSet, type WriteSet } from '../state/types.js';
+
+export class GenesisError extends Error {
+  readonly code = 'INVALID_GENESIS';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GenesisError';
+  }
+}
+
+export interface Genesis {
+  readonly chainId: number;
+  readonly timestamp: bigint;
+  readonly validators: readonly { publicKey: Uint8Array; address: Uint8Array }[];
+  readonly accounts: readonly { address: Uint8Array; balance: bigint }[];
+  readonly fee: FeeParams;
+  readonly gas: GasSchedule;
+}
+
+export interface GenesisJson {
+  chainId: number;
+  timestamp: number;
+  validators: { publicKey: string }[];
+  accounts: { address: string; balance: string }[];
+  fee: { minGasPrice: string; burnBps: number; proposerBps: number; treasuryBps: number; treasury: string };
+  gas?: Record<string, string | Record<string, string>>;
+}
+
+const bps = (x: unknown, what: string): number => {
+  if (!Number.isInteger(x) || (x as number) < 0 || (x as number) > 10_000) throw new GenesisError(`${what} must be an integer 0..10000`);
+  return x as number;
+};
+
+export function parseGenesis(json: unknown): Genesis {
+  try {
+    const g = json as GenesisJson;
+    if (typeof g !== 'object' || g === null) throw new GenesisError('genesis must be a JSON object');
+    if (!Number.isInteger(g.chainId) || g.chainId < 0 || g.chainId > 0xffffffff) throw new GenesisError('chainId must be an integer 0..2^32-1');
+    if (!Number.isSafeInteger(g.timestamp) || g.timestamp < 0) throw new GenesisError('timestamp must be a non-negative integer (ms)');
+    if (!Array.isArray(g.validators) || g.validators.length === 0) throw new GenesisError('validators must be a non-empty array');
+    const validators = g.validators.map((v, i) => {
+      const publicKey = fromHex(v.publicKey, 32, `validators[${i}].publicKey`);
+      return { publicKey, address: addressFromPublicKey(publicKey) };
+    });
+    if (!Array.isArray(g.accounts)) throw new GenesisError('accounts must be an array');
+    const seen = new Set<string>();
+    let supply = 0n;
+    const accounts = g.accounts.map((a, i) => {
+      const address = parseAddress(a.address, `accounts[${i}].address`);
+      const key = toHex(address);
+      if (seen.has(key)) throw new GenesisError(`accounts[${i}]: duplicate address ${key}`);
+      seen.add(key);
+      const balance = parseAmount(a.balance, `accounts[${i}].balance`);
+      supply += balance;
+      return { address, balance };
+    });
+    if (supply > U128_MAX) throw new GenesisError('total genesis supply exceeds u128');
+    const f = g.fee;
+    if (typeof f !== 'object' || f === null) throw new GenesisError('fee must be an object');
+    const fee: FeeParams = {
+      minGasPrice: parseU64(f.minGasPrice, 'fee.minGasPrice'),
+      burnBps: bps(f.burnBps, 'fee.burnBps'),
+      proposerBps: bps(f.proposerBps, 'fee.proposerBps'),
+      treasuryBps: bps(f.treasuryBps, 'fee.treasuryBps'),
+      treasury: parseAddress(f.treasury, 'fee.treasury'),
+    };
+    const bad = validateFeeParams(fee);
+    if (bad) throw new GenesisError(`fee: ${bad}`);
+    const gas = { ...DEFAULT_GAS_SCHEDULE, calls: { ...DEFAULT_GAS_SCHEDULE.calls } } as Record<string, unknown>;
+    for (const [k, val] of Object.entries(g.gas ?? {})) {
+      if (k === 'calls') {
+        for (const [c, n] of Object.entries(val as Record<string, string>)) (gas.calls as Record<string, bigint>)[c] = parseU64(n, `gas.calls.${c}`);
+      } else if (k in DEFAULT_GAS_SCHEDULE) gas[k] = parseU64(val, `gas.${k}`);
+      else throw new GenesisError(`gas.${k} is not a gas schedule field`);
+    }
+    return { chainId: g.chainId, timestamp: BigInt(g.timestamp), validators, accounts, fee, gas: gas as unknown as GasSchedule };
+  } catch (e) {
+    if (e instanceof GenesisError) throw e;
+    throw new GenesisError(`invalid genesis: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function genesisToJson(g: Genesis): GenesisJson {
+  const gas: Record<string, string | Record<string, string>> = {};
+  for (const [k, val] of Object.entries(g.gas)) {
+    if (k === 'calls') gas.calls = Object.fromEntries(Object.entries(val as Record<string, bigint>).map(([c, n]) => [c, n.toString()]));
+    else gas[k] = (val as bigint).toString();
+  }
+  return {
+    chainId: g.chainId,
+    timestamp: Number(g.timestamp),
+    validators: g.validators.map((v) => ({ publicKey: toHex(v.publicKey) })),
+    accounts: g.accounts.map((a) => ({ address: formatAddress(a.address), balance: a.balance.toString() })),
+    fee: { minGasPrice: g.fee.minGasPrice.toString(), burnBps: g.fee.burnBps, proposerBps: g.fee.proposerBps, treasuryBps: g.fee.treasuryBps, treasury: formatAddress(g.fee.treasury) },
+    gas,
+  };
+}
+
+export function genesisWriteSet(g: Genesis): WriteSet {
+  const entries: [string, Uint8Array][] = [
+    [FEE_PARAMS_KEY, encodeFeeParams(g.fee)],
+    [GAS_SCHEDULE_KEY, encodeGasSchedule(g.gas)],
+  ];
+  for (const a of g.accounts) if (a.balance > 0n) entries.push([balanceKey(a.address), encodeU128(a.balance)]);
+  return sortWriteSet(entries);
+}
+
+/** Address that receives the treasury share of fees on a default devnet. */
+export const DEVNET_TREASURY = sha256(utf8('pel devnet treasury')).slice(0, 20);
+export const DEVNET_CHAIN_ID = 1337;
+/** 1e18 base units (1e9 coins of 9 decimals) per dev account. */
+export const DEVNET_ACCOUNT_BALANCE = 10n ** 18n;
+
+export function devnetGenesis(accounts: number, chainId = DEVNET_CHAIN_ID): Genesis {
+  const validator = devValidatorKeyPair(0);
+  return {
+    chainId,
+    timestamp: BigInt(Date.UTC(2026, 0, 1)),
+    validators: [{ publicKey: validator.publicKey, address: validator.address }],
+    accounts: Array.from({ length: accounts }, (_, i) => ({ address: devKeyPair(i).address, balance: DEVNET_ACCOUNT_BALANCE })),
+    fee: { minGasPrice: 1n, burnBps: 2_000, proposerBps: 5_000, treasuryBps: 3_000, treasury: DEVNET_TREASURY },
+    gas: DEFAULT_GAS_SCHEDULE,
+  };
+}

@@ -1,0 +1,47 @@
+import type { Event } from '../protocol/receipt.js';
+import type { Value, ValueType } from '../protocol/value.js';
+
+/** The only door from module code to state. */
+export interface StateView {
+  get(key: string): Uint8Array | undefined;
+  /** null deletes the key. */
+  set(key: string, value: Uint8Array | null): void;
+  /**
+   * Add `amount` (may be negative) to the u128 counter at `key` (missing = 0). Fails the
+   * call with `errorCode` if the result would leave [0, 2^128). Written as a delta so that
+   * concurrent additions do not conflict under the parallel executor.
+   */
+  addDelta(key: string, amount: bigint, errorCode?: string): void;
+  emit(event: Event): void;
+}
+
+export interface CallContext {
+  readonly chainId: number;
+  readonly height: bigint;
+  readonly timestamp: bigint;
+  readonly proposer: Uint8Array;
+  readonly sender: Uint8Array;
+  readonly txHash: Uint8Array;
+}
+
+export interface CallSpec {
+  /** Argument names and types, in order; checked before `run`. */
+  readonly args: readonly (readonly [name: string, type: ValueType])[];
+  readonly summary: string;
+  run(view: StateView, ctx: CallContext, args: readonly Value[]): void;
+}
+
+export interface Module {
+  readonly name: string;
+  readonly calls: Readonly<Record<string, CallSpec>>;
+}
+
+/** A call that fails inside execution: included, pays its fee, status failed, `code` in the receipt. */
+export class ExecutionFailure extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ExecutionFailure';
+    this.code = code;
+  }
+}

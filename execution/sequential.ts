@@ -1,0 +1,41 @@
+/** The sequential executor: the reference semantics, one transaction after another. */
+import type { SignedTx } from '../protocol/tx.js';
+import type { Module } from '../contracts/types.js';
+import { builtinModules } from '../contracts/registry.js';
+import { sortWriteSet, type StateReader } from '../state/types.js';
+import { executeTransaction } from './vm.js';
+import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from './types.js';
+
+/** Pure function form, also used by tests and by the parallel executor's fallback. */
+export function executeBlockSequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, modules: ReadonlyMap<string, Module> = builtinModules): BlockExecution {
+  const start = performance.now();
+  const overlay = new Map<string, Uint8Array | null>();
+  const source = { get: (k: string): Uint8Array | undefined => (overlay.has(k) ? overlay.get(k) ?? undefined : state.get(k)) };
+  const outcomes: TxOutcome[] = [];
+  let gasUsed = 0n;
+  for (const tx of txs) {
+    const { outcome, view } = executeTransaction(source, tx, ctx, modules, 'eager');
+    outcomes.push(outcome);
+    if (outcome.kind === 'included') {
+      gasUsed += outcome.receipt.gasUsed;
+      for (const [k, v] of view.writes) overlay.set(k, v);
+    }
+  }
+  return {
+    outcomes,
+    writeSet: sortWriteSet(overlay),
+    gasUsed,
+    stats: { executor: 'sequential', txs: txs.length, durationMs: performance.now() - start, incarnations: txs.length, validations: 0, dependencyWaits: 0, fallback: null },
+  };
+}
+
+export class SequentialExecutor implements BlockExecutor {
+  readonly name = 'sequential' as const;
+  constructor(private readonly modules: ReadonlyMap<string, Module> = builtinModules) {}
+
+  async execute(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
+    return executeBlockSequential(ctx, txs, state, this.modules);
+  }
+
+  async close(): Promise<void> {}
+}

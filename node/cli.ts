@@ -1,0 +1,325 @@
+#!/usr/bin/env node
+/** The `pel` command line. Each command's flags map one to one onto plain options. */
+import './polyfills.js';
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatAddress, parseAddress } from '../protocol/address.js';
+import { fromHex } from '../protocol/hex.js';
+import { describeKeyPair, devKeyPair, generateKeyPair, keyPairFromPrivateKey, type KeyPair } from '../protocol/keys.js';
+import { createLogger } from '../protocol/logger.js';
+import { parseAmount, parseU64 } from '../protocol/value.js';
+import { DEVNET_ACCOUNT_BALANCE } from '../consensus/genesis.js';
+import { PelClient, PelRpcError } from '../sdk/client.js';
+import { buildTransfer, DEFAULT_EXPIRY_BLOCKS, DEFAULT_GAS_LIMIT, DEFAULT_GAS_PRICE } from '../sdk/tx.js';
+import { ConfigError, DEFAULT_CONFIG, validateConfig, type NodeConfig } from './config.js';
+import { PelNode } from './node.js';
+
+class UsageError extends Error {}
+
+const DEFAULT_RPC = process.env.PEL_RPC ?? `http://${DEFAULT_CONFIG.host}:${DEFAULT_CONFIG.port}`;
+
+const HELP = `pel — a blockchain node with a Block-STM parallel execution layer
+
+Usage: pel <command> [flags]
+
+Commands:
+  devnet                 run a local single-validator devnet node (npm start)
+  keys new [--json]      create a new Ed25519 key pair
+  transfer               sign and submit a native coin transfer
+  account ADDRESS        show an account's balance and nonce
+  block [ID]             show a block (height, "latest" or hash)
+  tx HASH                show a transaction and its receipt
+  bench verify           measure Ed25519 verification (built-in vs pure JS)
+  bench executor         measure the executor on one block
+  help [command]         show help
+
+Run 'pel <command> --help' for the flags of a command.`;
+
+const DEVNET_HELP = `pel devnet — run a local devnet node (single validator, funded dev accounts)
+
+Flags (defaults in brackets):
+  --host HOST               JSON-RPC bind address [${DEFAULT_CONFIG.host}]
+  --port PORT               JSON-RPC port, HTTP and WebSocket; 0 = any free port [${DEFAULT_CONFIG.port}]
+  --data-dir DIR            LevelDB data directory [${DEFAULT_CONFIG.dataDir}]
+  --in-memory               keep everything in memory (nothing survives a restart)
+  --reset                   wipe the data directory first
+  --genesis FILE            genesis JSON (default: a devnet genesis with --accounts dev accounts)
+  --chain-id N              chain id of the generated devnet genesis [${DEFAULT_CONFIG.chainId}]
+  --accounts N              number of funded dev accounts [${DEFAULT_CONFIG.accounts}]
+  --block-time MS           minimum time between blocks; 0 = as fast as possible [${DEFAULT_CONFIG.blockTimeMs}]
+  --max-block-txs N         maximum transactions per block [${DEFAULT_CONFIG.maxBlockTxs}]
+  --mining auto|manual      auto: build blocks when txs are pending; manual: only on dev_mine [${DEFAULT_CONFIG.mining}]
+  --executor KIND           sequential|parallel [${DEFAULT_CONFIG.executor}]
+  --workers N               worker threads for the parallel executor; 0 = one per core [${DEFAULT_CONFIG.workers}]
+  --mempool-max N           mempool capacity [${DEFAULT_CONFIG.mempoolMaxTotal}]
+  --mempool-max-per-sender N  pending txs per sender [${DEFAULT_CONFIG.mempoolMaxPerSender}]
+  --rpc-max-body BYTES      HTTP body / WebSocket message limit [${DEFAULT_CONFIG.rpcMaxBodyBytes}]
+  --rpc-max-batch N         JSON-RPC batch limit [${DEFAULT_CONFIG.rpcMaxBatchSize}]
+  --log-level LEVEL         error|warn|info|debug [${DEFAULT_CONFIG.logLevel}]`;
+
+const TRANSFER_HELP = `pel transfer — sign and submit a native coin transfer
+
+Flags:
+  --rpc URL          node JSON-RPC URL [${DEFAULT_RPC}] (env PEL_RPC)
+  --from SOURCE      dev account index (0, 1, ...) or a key file from 'pel keys new --json'
+  --to ADDRESS       recipient, 0x + 40 hex digits
+  --amount N         amount in base units (decimal)
+  --gas-limit N      [${DEFAULT_GAS_LIMIT}]
+  --gas-price N      [${DEFAULT_GAS_PRICE}]
+  --nonce N          default: the account's nonce from the node
+  --wait             wait until committed and print the receipt as JSON; exit 1 if the tx failed`;
+
+function parse(args: string[], options: ParseArgsConfig['options'], allowPositionals = 0): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  let r;
+  try {
+    r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: allowPositionals > 0, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (r.positionals.length > allowPositionals) throw new UsageError(`unexpected argument ${r.positionals[allowPositionals]}`);
+  return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+}
+
+function intFlag(v: string | boolean | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !/^[0-9]+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer`);
+  return Number(v);
+}
+
+function print(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
+}
+
+function loadKey(from: string): KeyPair {
+  if (/^[0-9]+$/.test(from)) return devKeyPair(Number(from));
+  let text: string;
+  try {
+    text = readFileSync(from, 'utf8').trim();
+  } catch (e) {
+    throw new UsageError(`--from ${from}: not a dev account index and not a readable key file (${(e as Error).message})`);
+  }
+  const hex = text.startsWith('{') ? (JSON.parse(text) as { privateKey?: string }).privateKey : text;
+  if (typeof hex !== 'string') throw new UsageError(`--from ${from}: key file has no privateKey`);
+  return keyPairFromPrivateKey(fromHex(hex, 32, 'private key'));
+}
+
+async function cmdDevnet(args: string[]): Promise<number> {
+  const { values: f } = parse(args, {
+    host: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, 'in-memory': { type: 'boolean' }, reset: { type: 'boolean' },
+    genesis: { type: 'string' }, 'chain-id': { type: 'string' }, accounts: { type: 'string' }, 'block-time': { type: 'string' },
+    'max-block-txs': { type: 'string' }, mining: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
+    'mempool-max': { type: 'string' }, 'mempool-max-per-sender': { type: 'string' }, 'rpc-max-body': { type: 'string' }, 'rpc-max-batch': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  if (f.help) {
+    console.log(DEVNET_HELP);
+    return 0;
+  }
+  const d = DEFAULT_CONFIG;
+  const config: NodeConfig = validateConfig({
+    ...d,
+    host: (f.host as string | undefined) ?? d.host,
+    port: intFlag(f.port, 'port', d.port),
+    dataDir: (f['data-dir'] as string | undefined) ?? d.dataDir,
+    inMemory: f['in-memory'] === true,
+    reset: f.reset === true,
+    genesisPath: (f.genesis as string | undefined) ?? null,
+    chainId: intFlag(f['chain-id'], 'chain-id', d.chainId),
+    accounts: intFlag(f.accounts, 'accounts', d.accounts),
+    blockTimeMs: intFlag(f['block-time'], 'block-time', d.blockTimeMs),
+    maxBlockTxs: intFlag(f['max-block-txs'], 'max-block-txs', d.maxBlockTxs),
+    mining: ((f.mining as string | undefined) ?? d.mining) as NodeConfig['mining'],
+    executor: ((f.executor as string | undefined) ?? d.executor) as NodeConfig['executor'],
+    workers: intFlag(f.workers, 'workers', d.workers),
+    mempoolMaxTotal: intFlag(f['mempool-max'], 'mempool-max', d.mempoolMaxTotal),
+    mempoolMaxPerSender: intFlag(f['mempool-max-per-sender'], 'mempool-max-per-sender', d.mempoolMaxPerSender),
+    rpcMaxBodyBytes: intFlag(f['rpc-max-body'], 'rpc-max-body', d.rpcMaxBodyBytes),
+    rpcMaxBatchSize: intFlag(f['rpc-max-batch'], 'rpc-max-batch', d.rpcMaxBatchSize),
+    logLevel: ((f['log-level'] as string | undefined) ?? d.logLevel) as NodeConfig['logLevel'],
+  });
+  const logger = createLogger(config.logLevel);
+  logger.info('effective config', { ...config });
+  let exiting = false;
+  const node = await PelNode.start(config, logger, {
+    onFatal: (e) => {
+      logger.error('fatal error, stopping: restart the node to recover from the last committed block', { error: String(e) });
+      process.exit(1);
+    },
+  });
+  const accounts = Array.from({ length: Math.min(config.accounts, 10) }, (_, i) => describeKeyPair(devKeyPair(i)));
+  const lines = [
+    '',
+    'pel devnet',
+    `  chain id      ${node.chain.genesis.chainId}`,
+    `  RPC           ${node.rpcUrl}`,
+    `  WebSocket     ${node.wsUrl}`,
+    `  data dir      ${config.inMemory ? '(in memory)' : config.dataDir}`,
+    `  height        ${node.chain.height}`,
+    `  executor      ${node.executor.name}`,
+    `  blocks        ${config.mining === 'manual' ? 'manual (dev_mine)' : `auto, at least ${config.blockTimeMs} ms apart`}, at most ${config.maxBlockTxs} txs`,
+    '',
+    'Dev accounts — PUBLIC test keys derived from the well-known seed "pel devnet account <i>".',
+    'Anyone can sign with them: never send them anything of value outside a local devnet.',
+    ...accounts.map((a, i) => `  (${i}) ${a.address}  balance ${DEVNET_ACCOUNT_BALANCE}\n      private key ${a.privateKey}`),
+    config.accounts > 10 ? `  ... and ${config.accounts - 10} more (pel keys: index i = SHA-256("pel devnet account i"))` : '',
+    '',
+    `Try: pel transfer --rpc ${node.rpcUrl} --from 0 --to ${accounts[1]?.address ?? '0x…'} --amount 1000 --wait`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  const shutdown = (signal: string): void => {
+    if (exiting) return;
+    exiting = true;
+    logger.info(`${signal}: stopping`);
+    node.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error('error while stopping', { error: String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  return new Promise<number>(() => undefined);
+}
+
+async function cmdKeys(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, 1);
+  if (values.help || positionals[0] !== 'new') {
+    console.log('pel keys new [--json] — create a new Ed25519 key pair (prints the private key: keep it secret)');
+    return values.help ? 0 : 2;
+  }
+  const kp = describeKeyPair(generateKeyPair());
+  if (values.json) print(kp);
+  else console.log(`address     ${kp.address}\npublic key  ${kp.publicKey}\nprivate key ${kp.privateKey}`);
+  return 0;
+}
+
+async function cmdTransfer(args: string[]): Promise<number> {
+  const { values: f } = parse(args, {
+    rpc: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, amount: { type: 'string' },
+    'gas-limit': { type: 'string' }, 'gas-price': { type: 'string' }, nonce: { type: 'string' }, wait: { type: 'boolean' },
+  });
+  if (f.help) {
+    console.log(TRANSFER_HELP);
+    return 0;
+  }
+  if (typeof f.from !== 'string' || typeof f.to !== 'string' || typeof f.amount !== 'string') throw new UsageError('--from, --to and --amount are required (see pel transfer --help)');
+  const key = loadKey(f.from);
+  const to = parseAddress(f.to, '--to');
+  const amount = parseAmount(f.amount, '--amount');
+  const client = new PelClient((f.rpc as string | undefined) ?? DEFAULT_RPC);
+  const info = await client.getInfo();
+  const nonce = typeof f.nonce === 'string' ? parseU64(f.nonce, '--nonce') : BigInt((await client.getAccount(key.address)).nonce);
+  const tx = buildTransfer({
+    chainId: info.chainId, key, nonce, to, amount, expiry: BigInt(info.height) + DEFAULT_EXPIRY_BLOCKS,
+    gasLimit: typeof f['gas-limit'] === 'string' ? parseU64(f['gas-limit'], '--gas-limit') : DEFAULT_GAS_LIMIT,
+    gasPrice: typeof f['gas-price'] === 'string' ? parseU64(f['gas-price'], '--gas-price') : DEFAULT_GAS_PRICE,
+  });
+  if (!f.wait) {
+    print(await client.sendRawTx(tx.raw));
+    return 0;
+  }
+  const receipt = await client.sendRawTxAndWait(tx.raw);
+  print(receipt);
+  return receipt.status === 'success' ? 0 : 1;
+}
+
+async function cmdAccount(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { rpc: { type: 'string' } }, 1);
+  if (values.help || positionals.length !== 1) {
+    console.log('pel account ADDRESS [--rpc URL] — balance and nonce of an account');
+    return values.help ? 0 : 2;
+  }
+  const address = formatAddress(parseAddress(positionals[0], 'ADDRESS'));
+  print(await new PelClient((values.rpc as string | undefined) ?? DEFAULT_RPC).getAccount(address));
+  return 0;
+}
+
+async function cmdBlock(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { rpc: { type: 'string' }, full: { type: 'boolean' }, receipts: { type: 'boolean' } }, 1);
+  if (values.help) {
+    console.log('pel block [HEIGHT | latest | HASH] [--full] [--receipts] [--rpc URL] — show a block');
+    return 0;
+  }
+  const id = positionals[0] ?? 'latest';
+  const client = new PelClient((values.rpc as string | undefined) ?? DEFAULT_RPC);
+  const b = await client.request('block_get', [/^[0-9]+$/.test(id) ? Number(id) : id, { txs: values.full ? 'full' : 'hashes', receipts: values.receipts === true }]);
+  if (b === null) {
+    console.error(`no block ${id}`);
+    return 1;
+  }
+  print(b);
+  return 0;
+}
+
+async function cmdTx(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { rpc: { type: 'string' } }, 1);
+  if (values.help || positionals.length !== 1) {
+    console.log('pel tx HASH [--rpc URL] — a transaction, its status and its receipt');
+    return values.help ? 0 : 2;
+  }
+  const client = new PelClient((values.rpc as string | undefined) ?? DEFAULT_RPC);
+  const [tx, receipt] = await Promise.all([client.getTx(positionals[0]!), client.getReceipt(positionals[0]!)]);
+  if (!tx) {
+    console.error(`unknown transaction ${positionals[0]}`);
+    return 1;
+  }
+  print({ tx, receipt });
+  return 0;
+}
+
+async function cmdBench(args: string[]): Promise<number> {
+  const sub = args[0];
+  if (sub === 'verify') {
+    const { runVerifyBench } = await import('../bench/verify.js');
+    return runVerifyBench(args.slice(1));
+  }
+  if (sub === 'executor') {
+    const { runExecutorBenchCli } = await import('../bench/executor.js');
+    return runExecutorBenchCli(args.slice(1));
+  }
+  console.log('pel bench verify|executor [flags] — run with --help for the flags');
+  return sub === undefined || sub === '--help' || sub === '-h' ? 0 : 2;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  devnet: cmdDevnet, keys: cmdKeys, transfer: cmdTransfer, account: cmdAccount, block: cmdBlock, tx: cmdTx, bench: cmdBench,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    if (rest[0] && COMMANDS[rest[0]]) return COMMANDS[rest[0]]!(['--help']);
+    console.log(HELP);
+    return 0;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    console.error(`pel: unknown command '${cmd}'\n\n${HELP}`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      console.error(`pel: ${e.message}`);
+      process.exitCode = 2;
+    } else if (e instanceof PelRpcError) {
+      console.error(`pel: RPC error ${e.code}${e.reason ? ` ${e.reason}` : ''}: ${e.message}`);
+      process.exitCode = 1;
+    } else if (e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string') {
+      console.error(`pel: ${(e as { code: string }).code}: ${e.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(`pel: ${e instanceof Error ? (e.cause instanceof Error ? `${e.message} (${e.cause.message})` : e.message) : String(e)}`);
+      process.exitCode = 1;
+    }
+  },
+);

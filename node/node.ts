@@ -1,0 +1,248 @@
+/**
+ * PelNode: the composition root. Builds every part from the config and closes them in
+ * reverse order. The ingestion path (decode -> verify -> mempool -> journal) lives here.
+ */
+import { rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { ProtocolError } from '../protocol/errors.js';
+import { toHex, toHexRaw } from '../protocol/hex.js';
+import { devValidatorKeyPair } from '../protocol/keys.js';
+import type { Logger } from '../protocol/logger.js';
+import { decodeTx, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
+import { createVerifier, type SignatureVerifier } from '../protocol/verify.js';
+import type { Receipt } from '../protocol/receipt.js';
+import { getBalance, getNonce } from '../contracts/coin/state.js';
+import { Chain, type CommittedBlock, type Proposal } from '../consensus/chain.js';
+import { devnetGenesis, parseGenesis, type Genesis } from '../consensus/genesis.js';
+import { Mempool, MempoolError } from '../consensus/mempool.js';
+import { BlockProducer } from '../consensus/producer.js';
+import { SequentialExecutor } from '../execution/sequential.js';
+import type { BlockExecutor } from '../execution/types.js';
+import { ChainStore } from '../state/store.js';
+import type { NodeConfig } from './config.js';
+import { RpcError } from './rpc/errors.js';
+import { RpcServer } from './rpc/server.js';
+import { buildMethods } from './rpc/methods/index.js';
+
+export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
+
+export interface TxStatusDropped {
+  readonly code: string;
+  readonly message: string;
+}
+
+export type TxWaitResult = { kind: 'committed'; height: bigint; index: number; receipt: Receipt; blockHash: Uint8Array } | { kind: 'dropped'; reason: TxStatusDropped };
+
+const DROPPED_HISTORY = 10_000;
+
+export class PelNode {
+  readonly dropped = new Map<string, TxStatusDropped>();
+  private readonly waiters = new Map<string, Set<(r: TxWaitResult) => void>>();
+  private rpcAddress: { url: string; wsUrl: string; host: string; port: number } | null = null;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly logger: Logger,
+    readonly store: ChainStore,
+    readonly chain: Chain,
+    readonly mempool: Mempool,
+    readonly producer: BlockProducer,
+    readonly verifier: SignatureVerifier,
+    readonly executor: BlockExecutor,
+    private rpc: RpcServer | null,
+  ) {}
+
+  static async start(config: NodeConfig, logger: Logger, hooks: { onFatal?: (e: unknown) => void } = {}): Promise<PelNode> {
+    if (config.reset && !config.inMemory) await rm(config.dataDir, { recursive: true, force: true });
+    const store = await ChainStore.open({ path: config.dataDir, inMemory: config.inMemory });
+    try {
+      const stored = await store.getGenesisJson();
+      let genesis: Genesis;
+      if (config.genesisPath) genesis = parseGenesis(JSON.parse(await readFile(config.genesisPath, 'utf8')));
+      else if (stored) genesis = parseGenesis(JSON.parse(stored));
+      else genesis = devnetGenesis(config.accounts, config.chainId);
+      const executor: BlockExecutor = new SequentialExecutor();
+      const chain = await Chain.open(store, genesis, executor);
+      const mempool = new Mempool(
+        { maxTotal: config.mempoolMaxTotal, maxPerSender: config.mempoolMaxPerSender },
+        {
+          chainId: chain.genesis.chainId,
+          nextHeight: () => chain.height + 1n,
+          params: () => chain.params(),
+          nonceOf: (a) => getNonce(chain.world, a),
+          balanceOf: (a) => getBalance(chain.world, a),
+        },
+      );
+      const proposer = devValidatorKeyPair(0).address;
+      let node!: PelNode;
+      const producer = new BlockProducer(
+        { blockTimeMs: config.blockTimeMs, maxBlockTxs: config.maxBlockTxs, mining: config.mining },
+        {
+          chain, mempool, proposer, logger: logger.child('producer'),
+          onProposalCommitted: (p, dropped) => node.afterBlock(p, dropped),
+          onFatal: (e) => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e),
+        },
+      );
+      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier('native'), executor, null);
+      await node.restoreMempool();
+      node.rpc = new RpcServer(
+        {
+          host: config.host, port: config.port, maxBodyBytes: config.rpcMaxBodyBytes, maxBatchSize: config.rpcMaxBatchSize,
+          maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
+        },
+        buildMethods(node),
+        { logger: logger.child('rpc') },
+      );
+      node.rpcAddress = await node.rpc.start();
+      producer.start();
+      return node;
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  get rpcUrl(): string {
+    return this.rpcAddress?.url ?? '';
+  }
+
+  get wsUrl(): string {
+    return this.rpcAddress?.wsUrl ?? '';
+  }
+
+  /** Re-admit the txs journaled before a restart; drop the ones no longer valid. */
+  private async restoreMempool(): Promise<void> {
+    const raws = await this.store.loadMempoolJournal();
+    if (raws.length === 0) return;
+    const txs: SignedTx[] = [];
+    const invalid: Uint8Array[] = [];
+    for (const raw of raws) {
+      try {
+        txs.push(decodeTx(raw));
+      } catch {
+        // A journal entry we wrote ourselves cannot fail to decode unless the disk lies.
+        this.logger.warn('dropping undecodable mempool journal entry');
+      }
+    }
+    txs.sort((a, b) => (toHexRaw(a.sender) < toHexRaw(b.sender) ? -1 : toHexRaw(a.sender) > toHexRaw(b.sender) ? 1 : a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
+    let restored = 0;
+    for (const tx of txs) {
+      try {
+        this.mempool.add(tx);
+        restored++;
+      } catch (e) {
+        invalid.push(tx.hash);
+        if (e instanceof MempoolError) this.rememberDropped(tx.hash, { code: e.code, message: e.message });
+      }
+    }
+    await this.store.removeFromMempoolJournal(invalid);
+    this.logger.info('mempool restored from journal', { restored, dropped: invalid.length });
+  }
+
+  /**
+   * Ingestion: decode, verify signature, admit to the mempool, journal to disk, then report.
+   * One journal write per call, so a JSON-RPC batch of submissions costs one disk write.
+   */
+  async submit(raws: readonly Uint8Array[]): Promise<SubmitResult[]> {
+    const results: SubmitResult[] = [];
+    const fresh: SignedTx[] = [];
+    for (const raw of raws) {
+      let tx: SignedTx;
+      try {
+        tx = decodeTx(raw);
+      } catch (e) {
+        const msg = e instanceof ProtocolError ? e.message : String(e);
+        results.push({ ok: false, error: RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${msg}`) });
+        continue;
+      }
+      if (!this.verifier.verify(tx.senderPublicKey, txSigningBytesOf(tx), tx.signature)) {
+        results.push({ ok: false, error: RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(tx.hash) }) });
+        continue;
+      }
+      try {
+        const r = this.mempool.add(tx);
+        if (!r.duplicate) fresh.push(tx);
+        results.push({ ok: true, hash: tx.hash, duplicate: r.duplicate });
+      } catch (e) {
+        if (e instanceof MempoolError) results.push({ ok: false, error: RpcError.of(e.code, e.message, { hash: toHex(tx.hash) }) });
+        else throw e;
+      }
+    }
+    if (fresh.length > 0) {
+      await this.store.journalMempoolTxs(fresh);
+      this.producer.notify();
+    }
+    return results;
+  }
+
+  private afterBlock(p: Proposal, dropped: readonly SignedTx[]): void {
+    for (const d of p.discarded) this.rememberDropped(d.tx.hash, { code: d.code, message: d.message });
+    for (const tx of dropped) this.rememberDropped(tx.hash, { code: 'DROPPED', message: 'nonce already used or transaction expired' });
+    if (dropped.length > 0) {
+      this.store.removeFromMempoolJournal(dropped.map((t) => t.hash)).catch((e: unknown) => this.logger.warn('journal cleanup failed', { error: String(e) }));
+    }
+    if (this.waiters.size > 0) {
+      const b = p.block;
+      b.txs.forEach((tx, index) => this.resolveWaiters(toHexRaw(tx.hash), { kind: 'committed', height: b.header.height, index, receipt: p.receipts[index]!, blockHash: b.hash }));
+    }
+  }
+
+  private rememberDropped(hash: Uint8Array, reason: TxStatusDropped): void {
+    const id = toHexRaw(hash);
+    this.dropped.set(id, reason);
+    if (this.dropped.size > DROPPED_HISTORY) this.dropped.delete(this.dropped.keys().next().value!);
+    this.resolveWaiters(id, { kind: 'dropped', reason });
+  }
+
+  private resolveWaiters(id: string, r: TxWaitResult): void {
+    const set = this.waiters.get(id);
+    if (!set) return;
+    this.waiters.delete(id);
+    for (const f of set) f(r);
+  }
+
+  /** Resolves when the tx is committed or dropped; undefined on timeout. */
+  async waitForTx(hash: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<TxWaitResult | undefined> {
+    const id = toHexRaw(hash);
+    const loc = await this.chain.getTxLocation(hash);
+    if (loc) {
+      const b = await this.chain.getBlock(loc.height);
+      if (b) return { kind: 'committed', height: loc.height, index: loc.index, receipt: b.receipts[loc.index]!, blockHash: b.block.hash };
+    }
+    const d = this.dropped.get(id);
+    if (d) return { kind: 'dropped', reason: d };
+    return new Promise((resolve) => {
+      const done = (r: TxWaitResult | undefined): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.get(id)?.delete(done);
+        if (this.waiters.get(id)?.size === 0) this.waiters.delete(id);
+        resolve(r);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const onAbort = (): void => done(undefined);
+      signal?.addEventListener('abort', onAbort);
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      set.add(done);
+    });
+  }
+
+  onBlock(listener: (b: CommittedBlock) => void): () => void {
+    this.chain.on('block', listener);
+    return () => this.chain.off('block', listener);
+  }
+
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        await this.producer.stop();
+        await this.rpc?.close();
+        await this.executor.close();
+        await this.store.close();
+      })();
+    }
+    return this.stopping;
+  }
+}

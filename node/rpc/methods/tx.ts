@@ -1,0 +1,54 @@
+import { toHex } from '../../../protocol/hex.js';
+import { txToJson } from '../../../protocol/tx.js';
+import type { PelNode } from '../../node.js';
+import { RpcError, invalidParams } from '../errors.js';
+import { arity, hashParam, hexBytesParam, intParam, optionsParam } from '../params.js';
+import type { RpcHandler } from '../server.js';
+import { receiptToJson } from './format.js';
+
+export function txMethods(node: PelNode): Record<string, RpcHandler> {
+  return {
+    /** [rawTxHex, {wait?, timeoutMs?}] -> {hash} or, with wait, the receipt once committed. */
+    tx_send: async (params) => {
+      arity(params, 1, 2, '[rawTxHex, {wait?: boolean, timeoutMs?: number}]');
+      const raw = hexBytesParam(params[0], 'rawTx');
+      const opts = optionsParam(params[1], 'options');
+      if (opts.wait !== undefined && typeof opts.wait !== 'boolean') throw invalidParams('options.wait must be a boolean');
+      const timeoutMs = opts.timeoutMs === undefined ? node.config.txWaitTimeoutMs : intParam(opts.timeoutMs, 'options.timeoutMs', 1, 600_000);
+      const [r] = await node.submit([raw]);
+      if (!r!.ok) throw r!.error;
+      if (!opts.wait) return { hash: toHex(r!.hash) };
+      const w = await node.waitForTx(r!.hash, timeoutMs);
+      if (!w) throw RpcError.of('TX_WAIT_TIMEOUT', `transaction not committed within ${timeoutMs} ms; it stays pending, poll tx_getReceipt`, { hash: toHex(r!.hash) });
+      if (w.kind === 'dropped') throw RpcError.of(w.reason.code as 'NONCE_TOO_LOW', `transaction was dropped before inclusion: ${w.reason.message}`, { hash: toHex(r!.hash) });
+      return receiptToJson(r!.hash, w.height, w.blockHash, w.index, w.receipt);
+    },
+
+    /** [hash] -> {hash, status: pending|committed|dropped, ...} or null if unknown. */
+    tx_get: async (params) => {
+      arity(params, 1, 1, '[txHash]');
+      const hash = hashParam(params[0], 'txHash');
+      const pending = node.mempool.get(hash);
+      if (pending) return { status: 'pending', ...txToJson(pending) };
+      const loc = await node.chain.getTxLocation(hash);
+      if (loc) {
+        const b = await node.chain.getBlock(loc.height);
+        if (b) return { status: 'committed', blockHeight: Number(loc.height), blockHash: toHex(b.block.hash), index: loc.index, ...txToJson(b.block.txs[loc.index]!) };
+      }
+      const d = node.dropped.get(toHex(hash).slice(2));
+      if (d) return { status: 'dropped', hash: toHex(hash), reason: d };
+      return null;
+    },
+
+    /** [hash] -> receipt or null (unknown or not yet committed). */
+    tx_getReceipt: async (params) => {
+      arity(params, 1, 1, '[txHash]');
+      const hash = hashParam(params[0], 'txHash');
+      const loc = await node.chain.getTxLocation(hash);
+      if (!loc) return null;
+      const b = await node.chain.getBlock(loc.height);
+      if (!b) return null;
+      return receiptToJson(hash, loc.height, b.block.hash, loc.index, b.receipts[loc.index]!);
+    },
+  };
+}

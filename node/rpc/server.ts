@@ -1,0 +1,685 @@
+/**
+ * JSON-RPC 2.0 server over HTTP (POST /) and WebSocket (same port, upgrade on /).
+ *
+ * This file owns transport and dispatch only: framing, batches, limits, error mapping,
+ * subscriptions' plumbing. What each method does lives in the namespace modules that hand
+ * their handlers in; nothing here knows about chains, blocks or transactions.
+ *
+ * Decisions a client can observe (see docs/PROTOCOL.md, "JSON-RPC"):
+ * - Every JSON-RPC answer, error or not, is HTTP 200, except an oversized body (413) and a
+ *   request made only of notifications (204, no body). The Content-Type of the request is not
+ *   checked, so `curl -d` works without `-H`.
+ * - Named params (`"params": {...}`) reach the handler as a single argument: `[obj]`. Handlers
+ *   take positional params; a method that wants named params reads `params[0]` as an object.
+ * - A handler that returns `undefined` answers `"result": null` (the spec requires `result`).
+ * - Invalid requests are always answered, with their `id` when it is a valid id and `null`
+ *   otherwise, even when they lack an `id` (spec section 5 and its examples); valid
+ *   notifications are never answered, not even with an error.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { Logger } from '../logger.js';
+import { RpcError } from './errors.js';
+
+export interface RpcServerOptions {
+  /** Interface to bind. Never all interfaces by default: a devnet RPC is not for the internet. */
+  host: string;
+  /** 0 = ephemeral; `start()` returns the port actually bound. */
+  port: number;
+  /** Largest HTTP body and largest WebSocket message, in bytes. */
+  maxBodyBytes: number;
+  /** Largest number of requests in one batch. */
+  maxBatchSize: number;
+  maxWsConnections: number;
+  maxSubscriptionsPerConnection: number;
+  /** A WebSocket whose unsent output grows past this many bytes is closed as a slow consumer. */
+  maxWsBufferedBytes: number;
+}
+
+export const defaultRpcServerOptions: RpcServerOptions = {
+  host: '127.0.0.1',
+  port: 8545,
+  maxBodyBytes: 8 * 1024 * 1024,
+  maxBatchSize: 2000,
+  maxWsConnections: 256,
+  maxSubscriptionsPerConnection: 64,
+  maxWsBufferedBytes: 16 * 1024 * 1024,
+};
+
+export interface RpcContext {
+  transport: 'http' | 'ws';
+  /**
+   * Present only on WebSocket. Opens a subscription: `start(push)` is called with a push
+   * function that sends a notification, and returns a cleanup function called on
+   * unsubscribe or disconnect. Returns the subscription id (a 0x-hex string). Throws
+   * RpcError SUBSCRIPTION_LIMIT past the per-connection cap.
+   */
+  subscribe?: (start: (push: (result: unknown) => void) => () => void) => string;
+}
+
+export type RpcHandler = (params: unknown[], ctx: RpcContext) => unknown | Promise<unknown>;
+
+export interface HttpRoute {
+  (): { contentType: string; body: string } | Promise<{ contentType: string; body: string }>;
+}
+
+type JsonRpcId = string | number | null;
+interface ErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** Method the server answers itself on WebSocket connections. */
+export const UNSUBSCRIBE_METHOD = 'chain_unsubscribe';
+/** Method name of the notifications a subscription sends. */
+export const SUBSCRIPTION_NOTIFICATION = 'chain_subscription';
+
+const HEARTBEAT_MS = 30_000;
+const CLOSE_GRACE_MS = 1_000;
+/** Notifications held back while the response that carries their subscription id is not yet sent. */
+const MAX_HELD_NOTIFICATIONS = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch (no sockets)
+// ---------------------------------------------------------------------------------------------
+
+/** A handler that leaks a bigint must not break the response: it goes out as a decimal string. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/** JSON text of `value`; `null` for values JSON cannot express at top level (undefined, functions). */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, jsonReplacer) ?? 'null';
+}
+
+function errorText(id: JsonRpcId, error: ErrorObject): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":${toJson(error)}}`;
+}
+
+function internalError(): ErrorObject {
+  return RpcError.of('INTERNAL_ERROR', 'internal error').toJSON();
+}
+
+function invalidRequest(message: string): ErrorObject {
+  return RpcError.of('INVALID_REQUEST', message).toJSON();
+}
+
+function isValidId(id: unknown): id is JsonRpcId {
+  return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describeError(err: unknown): Record<string, unknown> {
+  if (err instanceof Error) return { error: err.message, name: err.name, stack: err.stack };
+  return { error: String(err) };
+}
+
+/** Answers one request object; `null` when it is a notification (nothing to send). */
+async function dispatchOne(req: unknown, methods: Record<string, RpcHandler>, ctx: RpcContext, log: Logger | undefined): Promise<string | null> {
+  if (!isPlainObject(req)) return errorText(null, invalidRequest('invalid request: expected a JSON object'));
+  const hasId = Object.hasOwn(req, 'id');
+  const id: JsonRpcId = hasId && isValidId(req.id) ? req.id : null;
+  if (hasId && !isValidId(req.id)) return errorText(null, invalidRequest('invalid request: "id" must be a string, a number or null'));
+  if (req.jsonrpc !== '2.0') return errorText(id, invalidRequest('invalid request: "jsonrpc" must be exactly "2.0"'));
+  if (typeof req.method !== 'string') return errorText(id, invalidRequest('invalid request: "method" must be a string'));
+  const method = req.method;
+
+  let error: ErrorObject | null = null;
+  let result: unknown = null;
+  let params: unknown[] | null;
+  if (!Object.hasOwn(req, 'params')) params = [];
+  else if (Array.isArray(req.params)) params = req.params;
+  // Named params are passed as one positional argument; see the header comment.
+  else if (isPlainObject(req.params)) params = [req.params];
+  else params = null;
+
+  if (params === null) {
+    error = RpcError.of('INVALID_PARAMS', 'invalid params: "params" must be an array or an object').toJSON();
+  } else if (!Object.hasOwn(methods, method) || typeof methods[method] !== 'function') {
+    error = RpcError.of('METHOD_NOT_FOUND', `method not found: ${method}`, { method }).toJSON();
+  } else {
+    try {
+      result = await methods[method]!(params, ctx);
+    } catch (err) {
+      if (err instanceof RpcError) {
+        error = err.toJSON();
+      } else {
+        log?.error('rpc handler failed', { method, ...describeError(err) });
+        error = internalError();
+      }
+    }
+  }
+  if (!hasId) return null;
+
+  if (error !== null) {
+    try {
+      return errorText(id, error);
+    } catch (err) {
+      log?.error('rpc error not serialisable', { method, ...describeError(err) });
+      return errorText(id, internalError());
+    }
+  }
+  try {
+    return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJson(result)}}`;
+  } catch (err) {
+    // Circular structures, throwing toJSON(), nesting too deep for the stack.
+    log?.error('rpc result not serialisable', { method, ...describeError(err) });
+    return errorText(id, internalError());
+  }
+}
+
+/**
+ * Batch-aware dispatch without sockets (also used by the tests): takes the raw body text,
+ * returns the response text or null when nothing must be sent (all notifications).
+ * `logger` receives handler failures that are not RpcErrors (the client only sees -32603).
+ */
+export async function handleRpcText(
+  text: string,
+  methods: Record<string, RpcHandler>,
+  ctx: RpcContext,
+  limits: { maxBatchSize: number },
+  logger?: Logger,
+): Promise<string | null> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return errorText(null, RpcError.of('PARSE_ERROR', 'parse error: the request is not valid JSON').toJSON());
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length === 0) return errorText(null, invalidRequest('invalid request: empty batch'));
+    if (parsed.length > limits.maxBatchSize) {
+      const err = RpcError.of('BATCH_TOO_LARGE', `batch of ${parsed.length} requests exceeds the limit of ${limits.maxBatchSize}; split it`, {
+        limit: limits.maxBatchSize,
+      });
+      return errorText(null, err.toJSON());
+    }
+    const responses = await Promise.all(parsed.map((req) => dispatchOne(req, methods, ctx, logger)));
+    const sent = responses.filter((r): r is string => r !== null);
+    return sent.length === 0 ? null : `[${sent.join(',')}]`;
+  }
+  return dispatchOne(parsed, methods, ctx, logger);
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket connections
+// ---------------------------------------------------------------------------------------------
+
+interface Subscription {
+  readonly id: string;
+  active: boolean;
+  cleanup: (() => void) | null;
+  /** Notifications pushed before the response carrying this id went out; null once released. */
+  held: unknown[] | null;
+}
+
+/** The subscriptions one incoming message opened, held back until its answer is sent. */
+interface MessageScope {
+  opened: Subscription[];
+  answered: boolean;
+}
+
+class WsConnection {
+  readonly subs = new Map<string, Subscription>();
+  readonly methods: Record<string, RpcHandler>;
+  alive = true;
+  closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly opts: RpcServerOptions,
+    private readonly log: Logger,
+    methods: Record<string, RpcHandler>,
+    private readonly onClosed: (conn: WsConnection) => void,
+  ) {
+    this.methods = { ...methods, [UNSUBSCRIBE_METHOD]: (params) => this.unsubscribeParam(params) };
+  }
+
+  onMessage(data: RawData, isBinary: boolean): void {
+    this.alive = true;
+    if (isBinary) {
+      this.log.debug('ws binary message rejected', { bytes: rawLength(data) });
+      this.send(errorText(null, invalidRequest('invalid request: binary messages are not accepted; send JSON as text')));
+      return;
+    }
+    // ws has already checked that text frames are valid UTF-8 (it closes with 1007 otherwise).
+    const text = rawToBuffer(data).toString('utf8');
+    const message: MessageScope = { opened: [], answered: false };
+    const ctx: RpcContext = { transport: 'ws', subscribe: (start) => this.subscribe(start, message) };
+    handleRpcText(text, this.methods, ctx, this.opts, this.log).then(
+      (out) => {
+        if (out !== null) this.send(out);
+        // Only now may the client know the ids, so only now do their notifications go out.
+        message.answered = true;
+        for (const sub of message.opened) this.release(sub);
+      },
+      (err: unknown) => this.log.error('ws dispatch failed', describeError(err)),
+    );
+  }
+
+  subscribe(start: (push: (result: unknown) => void) => () => void, message: MessageScope): string {
+    if (this.closed) throw RpcError.of('NOT_AVAILABLE', 'the connection is closing; subscribe on a new connection');
+    const max = this.opts.maxSubscriptionsPerConnection;
+    if (this.subs.size >= max) {
+      throw RpcError.of('SUBSCRIPTION_LIMIT', `at most ${max} subscriptions per connection; close some with ${UNSUBSCRIBE_METHOD} first`, {
+        limit: max,
+      });
+    }
+    // A handler that kept ctx and subscribes after its answer went out has nothing to wait for.
+    const sub: Subscription = { id: newSubscriptionId(this.subs), active: true, cleanup: null, held: message.answered ? null : [] };
+    this.subs.set(sub.id, sub);
+    message.opened.push(sub);
+    const push = (result: unknown): void => {
+      if (!sub.active) return;
+      if (sub.held === null) return this.notify(sub.id, result);
+      if (sub.held.length >= MAX_HELD_NOTIFICATIONS) return this.closeSlowConsumer();
+      sub.held.push(result);
+    };
+    try {
+      sub.cleanup = start(push);
+    } catch (err) {
+      sub.active = false;
+      this.subs.delete(sub.id);
+      throw err;
+    }
+    // Unsubscribed or disconnected while start() ran: it has only now handed us its cleanup.
+    if (!sub.active) this.runCleanup(sub);
+    return sub.id;
+  }
+
+  private release(sub: Subscription): void {
+    const held = sub.held;
+    sub.held = null;
+    if (held === null) return;
+    for (const result of held) {
+      if (!sub.active) return;
+      this.notify(sub.id, result);
+    }
+  }
+
+  private unsubscribeParam(params: unknown[]): boolean {
+    const id = params[0];
+    if (typeof id !== 'string') throw RpcError.of('INVALID_PARAMS', `invalid params: ${UNSUBSCRIBE_METHOD} expects [subscriptionId: string]`);
+    return this.unsubscribe(id);
+  }
+
+  unsubscribe(id: string): boolean {
+    const sub = this.subs.get(id);
+    if (sub === undefined) return false;
+    this.subs.delete(id);
+    sub.active = false;
+    this.runCleanup(sub);
+    return true;
+  }
+
+  private runCleanup(sub: Subscription): void {
+    const cleanup = sub.cleanup;
+    sub.cleanup = null;
+    if (cleanup === null) return;
+    try {
+      cleanup();
+    } catch (err) {
+      this.log.error('subscription cleanup failed', { subscription: sub.id, ...describeError(err) });
+    }
+  }
+
+  private notify(id: string, result: unknown): void {
+    let text: string;
+    try {
+      text = `{"jsonrpc":"2.0","method":"${SUBSCRIPTION_NOTIFICATION}","params":{"subscription":${JSON.stringify(id)},"result":${toJson(result)}}}`;
+    } catch (err) {
+      this.log.error('subscription result not serialisable', { subscription: id, ...describeError(err) });
+      return;
+    }
+    this.send(text);
+  }
+
+  send(text: string): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(text, (err) => {
+      if (err) this.log.debug('ws send failed', { error: err.message });
+    });
+    if (this.ws.bufferedAmount > this.opts.maxWsBufferedBytes) this.closeSlowConsumer();
+  }
+
+  private closeSlowConsumer(): void {
+    this.log.debug('ws slow consumer closed', { bufferedBytes: this.ws.bufferedAmount, limit: this.opts.maxWsBufferedBytes });
+    // terminate, not close: a close frame would queue behind the output the peer does not read.
+    this.ws.terminate();
+    this.dispose();
+  }
+
+  /** Forgets the connection and runs every subscription's cleanup. Idempotent. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subs.values()) {
+      sub.active = false;
+      this.runCleanup(sub);
+    }
+    this.subs.clear();
+    this.onClosed(this);
+  }
+}
+
+function newSubscriptionId(taken: Map<string, Subscription>): string {
+  for (;;) {
+    const id = '0x' + randomBytes(16).toString('hex');
+    if (!taken.has(id)) return id;
+  }
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function rawLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data.byteLength;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+const CORS_HEADERS = { 'Access-Control-Allow-Origin': '*' } as const;
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+function sendHttp(res: ServerResponse, status: number, body: string | null, headers: Record<string, string | number> = {}, contentType = 'application/json'): void {
+  if (res.headersSent || res.destroyed) return;
+  const all: Record<string, string | number> = { ...CORS_HEADERS, ...headers };
+  if (body !== null) {
+    all['Content-Type'] = contentType;
+    all['Content-Length'] = Buffer.byteLength(body);
+  }
+  res.writeHead(status, all);
+  res.end(body ?? undefined);
+}
+
+function httpErrorBody(status: number, message: string): string {
+  return errorText(null, RpcError.of('INVALID_REQUEST', message, { httpStatus: status }).toJSON());
+}
+
+const TOO_LARGE = Symbol('too-large');
+
+/** Reads the body up to `limit` bytes; past it, stops reading and answers TOO_LARGE. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof TOO_LARGE> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const onData = (chunk: Buffer): void => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        req.off('data', onData);
+        req.pause();
+        resolve(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks, size));
+    });
+    // Stays attached for the life of the request so a late socket error is never unhandled.
+    req.on('error', (err) => {
+      if (done) return;
+      done = true;
+      reject(err);
+    });
+    req.on('close', () => {
+      if (done) return;
+      done = true;
+      reject(new Error('request aborted before its body was complete'));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------------------------
+
+export class RpcServer {
+  private readonly opts: RpcServerOptions;
+  private readonly log: Logger;
+  private readonly routes: Record<string, HttpRoute>;
+  private readonly connections = new Set<WsConnection>();
+  private server: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closing = false;
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
+
+  constructor(
+    opts: Partial<RpcServerOptions>,
+    private readonly methods: Record<string, RpcHandler>,
+    deps: { logger: Logger; routes?: Record<string, HttpRoute> },
+  ) {
+    this.opts = { ...defaultRpcServerOptions, ...stripUndefined(opts) };
+    checkOptions(this.opts);
+    this.log = deps.logger;
+    this.routes = deps.routes ?? {};
+  }
+
+  async start(): Promise<{ host: string; port: number; url: string; wsUrl: string }> {
+    if (this.server !== null) throw new Error('RpcServer.start() called twice');
+    const server = createServer((req, res) => {
+      this.onRequest(req, res).catch((err: unknown) => {
+        this.log.error('http request handling failed', describeError(err));
+        sendHttp(res, 500, errorText(null, internalError()));
+      });
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: this.opts.maxBodyBytes, perMessageDeflate: false });
+    this.server = server;
+
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log.error('rpc server error', describeError(err)));
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('rpc server is not listening on a TCP port');
+    const hostPart = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+    const info = { host: addr.address, port: addr.port, url: `http://${hostPart}:${addr.port}/`, wsUrl: `ws://${hostPart}:${addr.port}/` };
+    this.log.info('rpc server listening', info);
+    return info;
+  }
+
+  /** Closes sockets and WebSocket connections and runs every subscription's cleanup. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server === null || this.closing) return;
+    this.closing = true;
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const conn of [...this.connections]) {
+      conn.ws.close(1001, 'server shutting down');
+      // A peer that never answers the close frame must not hold shutdown up.
+      setTimeout(() => conn.ws.terminate(), CLOSE_GRACE_MS).unref();
+      conn.dispose();
+    }
+    server.closeAllConnections();
+    this.wss?.close();
+    await closed;
+    this.server = null;
+    this.wss = null;
+    this.log.info('rpc server closed');
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.on('error', (err) => this.log.debug('http response error', { error: err.message }));
+    const path = pathOf(req);
+    const method = req.method ?? '';
+    // Whatever we answer without reading a body, do not read (or drain) an unbounded one.
+    const closeIfBody: Record<string, string> = requestHasBody(req) ? { Connection: 'close' } : {};
+
+    if (method === 'OPTIONS') {
+      sendHttp(res, 204, null, {
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'content-type',
+        'Access-Control-Max-Age': 86400,
+        ...closeIfBody,
+      });
+      return;
+    }
+    if (path === '/') {
+      if (method === 'POST') return this.onRpcPost(req, res);
+      sendHttp(res, 405, httpErrorBody(405, `method ${method} not allowed on /; send JSON-RPC with POST`), { Allow: 'POST, OPTIONS', ...closeIfBody });
+      return;
+    }
+    const route = path === '/health' ? () => ({ contentType: 'application/json', body: '{"status":"ok"}' }) : Object.hasOwn(this.routes, path) ? this.routes[path] : undefined;
+    if (route === undefined) {
+      sendHttp(res, 404, httpErrorBody(404, `not found: ${path}; JSON-RPC is served with POST /`), closeIfBody);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendHttp(res, 405, httpErrorBody(405, `method ${method} not allowed on ${path}; use GET`), { Allow: 'GET, HEAD, OPTIONS', ...closeIfBody });
+      return;
+    }
+    let out: { contentType: string; body: string };
+    try {
+      out = await route();
+    } catch (err) {
+      this.log.error('http route failed', { path, ...describeError(err) });
+      sendHttp(res, 500, errorText(null, internalError()), closeIfBody);
+      return;
+    }
+    sendHttp(res, 200, out.body, closeIfBody, out.contentType);
+  }
+
+  private async onRpcPost(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const limit = this.opts.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    let body: Buffer | typeof TOO_LARGE;
+    if (declared > limit) {
+      body = TOO_LARGE;
+    } else {
+      try {
+        body = await readBody(req, limit);
+      } catch (err) {
+        this.log.debug('http request aborted', { error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+    }
+    if (body === TOO_LARGE) {
+      this.log.debug('http request too large', { declared, limit });
+      const err = RpcError.of('REQUEST_TOO_LARGE', `request body exceeds ${limit} bytes; send smaller requests or batches`, { limit });
+      // Connection: close makes node destroy the socket once this is flushed: the rest of the body is never read.
+      sendHttp(res, 413, errorText(null, err.toJSON()), { Connection: 'close' });
+      return;
+    }
+    let text: string;
+    try {
+      text = this.utf8.decode(body);
+    } catch {
+      this.log.debug('http body is not valid UTF-8', { bytes: body.length });
+      sendHttp(res, 200, errorText(null, RpcError.of('PARSE_ERROR', 'parse error: the request body is not valid UTF-8').toJSON()));
+      return;
+    }
+    const out = await handleRpcText(text, this.methods, { transport: 'http' }, this.opts, this.log);
+    if (out === null) sendHttp(res, 204, null);
+    else sendHttp(res, 200, out);
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    this.log.debug('http client error', { code: err.code, error: err.message });
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (err) => this.log.debug('ws socket error', { error: err.message }));
+    const wss = this.wss;
+    if (wss === null || this.closing) return rejectUpgrade(socket, 503, 'Service Unavailable', 'the server is shutting down');
+    if (pathOf(req) !== '/') return rejectUpgrade(socket, 404, 'Not Found', 'WebSocket JSON-RPC is served on /');
+    if (this.connections.size >= this.opts.maxWsConnections) {
+      this.log.debug('ws connection refused: limit reached', { limit: this.opts.maxWsConnections });
+      return rejectUpgrade(socket, 503, 'Service Unavailable', `at most ${this.opts.maxWsConnections} WebSocket connections; try again later`);
+    }
+    // handleUpgrade calls back synchronously (no verifyClient), so the count above cannot race.
+    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const conn = new WsConnection(ws, this.opts, this.log, this.methods, (c) => this.connections.delete(c));
+    this.connections.add(conn);
+    ws.on('message', (data, isBinary) => conn.onMessage(data, isBinary));
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    // Invalid frames, oversized messages (1009), invalid UTF-8 (1007): ws reports and closes.
+    ws.on('error', (err) => this.log.debug('ws connection error', { error: err.message }));
+    ws.on('close', () => conn.dispose());
+  }
+
+  private checkHeartbeats(): void {
+    for (const conn of [...this.connections]) {
+      if (!conn.alive) {
+        this.log.debug('ws peer unresponsive, closing');
+        conn.ws.terminate();
+        conn.dispose();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, reason: string, message: string): void {
+  const body = httpErrorBody(status, message);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+function checkOptions(o: RpcServerOptions): void {
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new RangeError(`rpc port must be an integer in 0..65535 (0 = any free port), got ${o.port}`);
+  if (typeof o.host !== 'string' || o.host === '') throw new RangeError('rpc host must be a non-empty interface address such as 127.0.0.1');
+  for (const key of ['maxBodyBytes', 'maxBatchSize', 'maxWsConnections', 'maxSubscriptionsPerConnection', 'maxWsBufferedBytes'] as const) {
+    if (!Number.isSafeInteger(o[key]) || o[key] < 1) throw new RangeError(`rpc ${key} must be a positive integer, got ${o[key]}`);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
