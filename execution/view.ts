@@ -8,6 +8,12 @@
  * without reading; the executor replays the list against the committed value at commit, in
  * the same order, so a bound failure is detected exactly where the eager path would fail it.
  * Reading a key with pending deltas materialises them first, the same way.
+ *
+ * Contract (pinned by test/unit/execution/view.test.ts): if a deferred run neither fails
+ * nor fails its replay, it observed and produced exactly what the eager run does. If it
+ * failed while it held pending deltas, or its replay fails, the eager run fails too, but
+ * possibly at an earlier point with another code: the executor must then re-execute the
+ * transaction eagerly against its committed predecessors.
  */
 import { decodeU128, encodeU128, U128_MAX } from '../protocol/codec.js';
 import type { Event } from '../protocol/receipt.js';
@@ -56,9 +62,10 @@ export class TxView implements StateView {
     const pending = this.deltas.get(key);
     if (pending !== undefined) {
       // Materialise: read the base and replay the pending deltas in order.
-      this.deltas.delete(key);
       const r = applyDeltas(decodeU128(this.base.get(key)), pending);
+      // On failure the deltas stay pending: the executor sees a deferred failure.
       if (!r.ok) throw boundFailure(r.code, r.at, pending[pending.length - 1]![0]);
+      this.deltas.delete(key);
       const enc = encodeU128(r.value);
       this.writes.set(key, enc);
       return enc;
@@ -74,8 +81,15 @@ export class TxView implements StateView {
 
   set(key: string, value: Uint8Array | null): void {
     if (this.meter) this.meter.charge(this.schedule!.write + this.schedule!.writePerByte * (KEY_BYTES(key) + BigInt(value?.length ?? 0)));
-    this.deltas.delete(key);
+    // Overwriting pending deltas must still check their bounds, as the eager path did.
+    this.materialise(key);
     this.writes.set(key, value);
+  }
+
+  /** Replay pending deltas for `key` (here and in the enclosing view) against the base, checking bounds. */
+  materialise(key: string): void {
+    if (this.base instanceof TxView) this.base.materialise(key);
+    if (this.deltas.has(key)) this.peek(key);
   }
 
   addDelta(key: string, amount: bigint, errorCode = 'ARITHMETIC_OVERFLOW'): void {
