@@ -9,7 +9,9 @@ import { ProtocolError } from './errors.js';
 export const U64_MAX = (1n << 64n) - 1n;
 export const U128_MAX = (1n << 128n) - 1n;
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: keep a leading U+FEFF. The default strips it, so EF BB BF 'coin' would decode
+// to the name "coin" and two byte strings would decode to one value.
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(s: string): Uint8Array {
   return textEncoder.encode(s);
@@ -204,27 +206,59 @@ function decodeUtf8(b: Uint8Array, what: string): string {
   }
 }
 
+const TWO32 = 2 ** 32;
+
+/** Little-endian uint32 at `o` (no DataView allocation: these run several times per tx). */
+function le32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function put32(out: Uint8Array, o: number, v: number): void {
+  out[o] = v & 0xff;
+  out[o + 1] = (v >>> 8) & 0xff;
+  out[o + 2] = (v >>> 16) & 0xff;
+  out[o + 3] = (v >>> 24) & 0xff;
+}
+
+function decodeFixed(b: Uint8Array, words: 2 | 4, what: string): bigint {
+  if (b.length !== words * 4) throw new ProtocolError('DECODE_ERROR', `${what}: expected ${words * 4} bytes, got ${b.length}`);
+  const w0 = le32(b, 0);
+  const w1 = le32(b, 4);
+  if (words === 4) {
+    const w2 = le32(b, 8);
+    const w3 = le32(b, 12);
+    if (w2 !== 0 || w3 !== 0) return (BigInt(w3) << 96n) | (BigInt(w2) << 64n) | (BigInt(w1) << 32n) | BigInt(w0);
+  }
+  if (w1 < 0x200000) return BigInt(w1 * TWO32 + w0);
+  return (BigInt(w1) << 32n) | BigInt(w0);
+}
+
+function encodeFixed(v: bigint, words: 2 | 4, max: bigint, what: string): Uint8Array {
+  if (typeof v !== 'bigint' || v < 0n || v > max) throw new ProtocolError('INVALID_VALUE', `${what} out of range: ${v}`);
+  const out = new Uint8Array(words * 4);
+  if (v <= 0x1fffffffffffffn) {
+    const n = Number(v);
+    put32(out, 0, n >>> 0);
+    put32(out, 4, Math.floor(n / TWO32));
+    return out;
+  }
+  for (let i = 0; i < words; i++) put32(out, i * 4, Number((v >> BigInt(32 * i)) & 0xffffffffn));
+  return out;
+}
+
 /** u128 little-endian, 16 bytes: the encoding of every balance and counter in state. */
 export function encodeU128(v: bigint): Uint8Array {
-  return new Writer(16).u128(v).finish();
+  return encodeFixed(v, 4, U128_MAX, 'u128');
 }
 
 export function decodeU128(b: Uint8Array | undefined): bigint {
-  if (b === undefined) return 0n;
-  const r = new Reader(b, 'u128 value');
-  const v = r.u128();
-  r.end();
-  return v;
+  return b === undefined ? 0n : decodeFixed(b, 4, 'u128 value');
 }
 
 export function encodeU64(v: bigint): Uint8Array {
-  return new Writer(8).u64(v).finish();
+  return encodeFixed(v, 2, U64_MAX, 'u64');
 }
 
 export function decodeU64(b: Uint8Array | undefined): bigint {
-  if (b === undefined) return 0n;
-  const r = new Reader(b, 'u64 value');
-  const v = r.u64();
-  r.end();
-  return v;
+  return b === undefined ? 0n : decodeFixed(b, 2, 'u64 value');
 }

@@ -75,3 +75,24 @@ describe('TxView deltas', () => {
     expect(view.deltas.get('fee/sink')).toEqual([[5n, 'ARITHMETIC_OVERFLOW']]);
   });
 });
+
+describe('u64/u128 state value codecs', () => {
+  it('fast paths agree with the Writer/Reader encoding at every magnitude', async () => {
+    const { Writer, Reader, encodeU64, decodeU64 } = await import('../../../protocol/codec.js');
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: U128_MAX }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (a, b) => {
+        const ea = encodeU128(a);
+        expect(ea).toEqual(new Writer().u128(a).finish());
+        expect(decodeU128(ea)).toBe(a);
+        expect(new Reader(ea).u128()).toBe(a);
+        const eb = encodeU64(b);
+        expect(eb).toEqual(new Writer().u64(b).finish());
+        expect(decodeU64(eb)).toBe(b);
+      }),
+      { numRuns: 2000 },
+    );
+    for (const edge of [0n, 1n, (1n << 53n) - 1n, 1n << 53n, (1n << 64n) - 1n, 1n << 64n, U128_MAX]) expect(decodeU128(encodeU128(edge))).toBe(edge);
+    expect(() => encodeU128(-1n)).toThrow();
+    expect(() => decodeU128(new Uint8Array(15))).toThrow();
+  });
+});
