@@ -29,7 +29,9 @@ export function fromHex(hex: string, expectedLength?: number, what = 'hex string
   if (expectedLength !== undefined && out.length !== expectedLength) {
     throw new ProtocolError('INVALID_HEX', `${what} must be ${expectedLength} bytes, got ${out.length}`);
   }
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  // Copy: small Buffers are views into Node's shared 8 KiB pool, and a caller that
+  // transfers or wraps `.buffer` (worker hand-off) must not reach other allocations.
+  return new Uint8Array(out);
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
