@@ -56,6 +56,13 @@ export interface MempoolChainView {
   balanceOf(address: Uint8Array): bigint;
 }
 
+/** A tx the mempool dropped after a block, with the reason (a code that RPC errors use). */
+export interface DroppedTx {
+  readonly tx: SignedTx;
+  readonly code: 'NONCE_TOO_LOW' | 'TX_EXPIRED';
+  readonly message: string;
+}
+
 export interface AddResult {
   readonly hash: Uint8Array;
   /** The tx was already in the pool (same hash): nothing changed. */
@@ -110,9 +117,6 @@ export class Mempool {
     if (tx.gasLimit > gas.maxTxGas) throw new MempoolError('GAS_LIMIT_TOO_HIGH', `gas limit ${tx.gasLimit} is above the maximum ${gas.maxTxGas}`);
     const accountNonce = c.nonceOf(tx.sender);
     if (tx.nonce < accountNonce) throw new MempoolError('NONCE_TOO_LOW', `nonce ${tx.nonce} is already used; the account's next nonce is ${accountNonce}`);
-    if (tx.nonce >= accountNonce + BigInt(this.opts.maxPerSender)) {
-      throw new MempoolError('NONCE_TOO_HIGH', `nonce ${tx.nonce} is too far ahead of the account's next nonce ${accountNonce} (at most ${this.opts.maxPerSender} ahead)`);
-    }
     const maxFee = tx.gasLimit * tx.gasPrice;
     const balance = c.balanceOf(tx.sender);
     if (balance < maxFee) throw new MempoolError('INSUFFICIENT_BALANCE_FOR_FEE', `balance ${balance} cannot pay the maximum fee ${maxFee} (gasLimit x gasPrice)`);
@@ -120,6 +124,13 @@ export class Mempool {
     const sid = toHexRaw(tx.sender);
     const q = this.senders.get(sid);
     const existing = q?.byNonce.get(tx.nonce);
+    if (!existing && q && q.byNonce.size >= this.opts.maxPerSender) {
+      throw new MempoolError('SENDER_LIMIT_REACHED', `sender already has ${q.byNonce.size} pending transactions (limit ${this.opts.maxPerSender}); wait for some to be included`);
+    }
+    if (tx.nonce >= accountNonce + BigInt(this.opts.maxPerSender)) {
+      throw new MempoolError('NONCE_TOO_HIGH', `nonce ${tx.nonce} is too far ahead of the account's next nonce ${accountNonce} (at most ${this.opts.maxPerSender} ahead)`);
+    }
+
     if (existing) {
       if (tx.gasPrice * 10n < existing.gasPrice * 11n) {
         throw new MempoolError('REPLACEMENT_UNDERPRICED', `a tx with nonce ${tx.nonce} is pending at gas price ${existing.gasPrice}; a replacement needs at least ${(existing.gasPrice * 11n + 9n) / 10n}`);
@@ -130,7 +141,6 @@ export class Mempool {
       return { hash: tx.hash, duplicate: false, replaced: existing };
     }
     if (this.byHash.size >= this.opts.maxTotal) throw new MempoolError('MEMPOOL_FULL', `mempool is full (${this.opts.maxTotal} transactions); retry after the next blocks`);
-    if (q && q.byNonce.size >= this.opts.maxPerSender) throw new MempoolError('SENDER_LIMIT_REACHED', `sender already has ${q.byNonce.size} pending transactions (limit ${this.opts.maxPerSender})`);
     if (q) q.byNonce.set(tx.nonce, tx);
     else this.senders.set(sid, { address: tx.sender, byNonce: new Map([[tx.nonce, tx]]) });
     this.byHash.set(id, tx);
@@ -189,29 +199,23 @@ export class Mempool {
    * overall, txs whose nonce is now stale or that expired. Returns the txs dropped as
    * stale or expired (the caller removes them from the journal).
    */
-  afterBlock(included: readonly SignedTx[], discarded: readonly SignedTx[]): SignedTx[] {
+  afterBlock(included: readonly SignedTx[], discarded: readonly SignedTx[]): DroppedTx[] {
     const touched = new Set<string>();
     for (const tx of included) {
       this.remove(tx.hash);
       touched.add(toHexRaw(tx.sender));
     }
     for (const tx of discarded) this.remove(tx.hash);
-    const dropped: SignedTx[] = [];
+    const dropped: DroppedTx[] = [];
     for (const sid of touched) {
       const q = this.senders.get(sid);
       if (!q) continue;
       const nonce = this.chain.nonceOf(q.address);
-      for (const [n, tx] of q.byNonce) if (n < nonce) dropped.push(tx);
+      for (const [n, tx] of q.byNonce) if (n < nonce) dropped.push({ tx, code: 'NONCE_TOO_LOW', message: `nonce ${n} was used by another transaction` });
     }
-    for (const tx of dropped) this.remove(tx.hash);
-    return dropped.concat(this.pruneExpired());
-  }
-
-  private pruneExpired(): SignedTx[] {
     const next = this.chain.nextHeight();
-    const out: SignedTx[] = [];
-    for (const tx of this.byHash.values()) if (tx.expiry < next) out.push(tx);
-    for (const tx of out) this.remove(tx.hash);
-    return out;
+    for (const tx of this.byHash.values()) if (tx.expiry < next) dropped.push({ tx, code: 'TX_EXPIRED', message: `expired at height ${tx.expiry} before inclusion` });
+    for (const d of dropped) this.remove(d.tx.hash);
+    return dropped;
   }
 }

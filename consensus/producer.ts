@@ -7,9 +7,8 @@
  */
 import type { Logger } from '../protocol/logger.js';
 import type { Block } from '../protocol/block.js';
-import type { SignedTx } from '../protocol/tx.js';
 import type { Chain, Proposal } from './chain.js';
-import type { Mempool } from './mempool.js';
+import type { DroppedTx, Mempool } from './mempool.js';
 
 export interface ProducerOptions {
   blockTimeMs: number;
@@ -23,7 +22,7 @@ export interface ProducerDeps {
   proposer: Uint8Array;
   logger: Logger;
   /** Called with every committed proposal and the txs the mempool dropped after it. */
-  onProposalCommitted?: (p: Proposal, dropped: readonly SignedTx[]) => void;
+  onProposalCommitted?: (p: Proposal, dropped: readonly DroppedTx[]) => void;
   /** Fatal errors (e.g. the disk write failed): the node must stop. */
   onFatal: (e: unknown) => void;
   now?: () => number;

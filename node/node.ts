@@ -2,7 +2,6 @@
  * PelNode: the composition root. Builds every part from the config and closes them in
  * reverse order. The ingestion path (decode -> verify -> mempool -> journal) lives here.
  */
-import { rm } from 'node:fs/promises';
 import { readFile } from 'node:fs/promises';
 import { ProtocolError } from '../protocol/errors.js';
 import { toHex, toHexRaw } from '../protocol/hex.js';
@@ -14,7 +13,7 @@ import type { Receipt } from '../protocol/receipt.js';
 import { getBalance, getNonce } from '../contracts/coin/state.js';
 import { Chain, type CommittedBlock, type Proposal } from '../consensus/chain.js';
 import { devnetGenesis, parseGenesis, type Genesis } from '../consensus/genesis.js';
-import { Mempool, MempoolError } from '../consensus/mempool.js';
+import { Mempool, MempoolError, type DroppedTx } from '../consensus/mempool.js';
 import { BlockProducer } from '../consensus/producer.js';
 import { SequentialExecutor } from '../execution/sequential.js';
 import type { BlockExecutor } from '../execution/types.js';
@@ -54,9 +53,10 @@ export class PelNode {
   ) {}
 
   static async start(config: NodeConfig, logger: Logger, hooks: { onFatal?: (e: unknown) => void } = {}): Promise<PelNode> {
-    if (config.reset && !config.inMemory) await rm(config.dataDir, { recursive: true, force: true });
+    // Open first: the LevelDB lock makes --reset on a running node's data dir fail instead of wiping it.
     const store = await ChainStore.open({ path: config.dataDir, inMemory: config.inMemory });
     try {
+      if (config.reset) await store.clear();
       const stored = await store.getGenesisJson();
       let genesis: Genesis;
       if (config.genesisPath) genesis = parseGenesis(JSON.parse(await readFile(config.genesisPath, 'utf8')));
@@ -147,6 +147,7 @@ export class PelNode {
   async submit(raws: readonly Uint8Array[]): Promise<SubmitResult[]> {
     const results: SubmitResult[] = [];
     const fresh: SignedTx[] = [];
+    const replaced: Uint8Array[] = [];
     for (const raw of raws) {
       let tx: SignedTx;
       try {
@@ -163,6 +164,10 @@ export class PelNode {
       try {
         const r = this.mempool.add(tx);
         if (!r.duplicate) fresh.push(tx);
+        if (r.replaced) {
+          replaced.push(r.replaced.hash);
+          this.rememberDropped(r.replaced.hash, { code: 'TX_REPLACED', message: `replaced by ${toHex(tx.hash)} (same nonce, higher gas price)` });
+        }
         results.push({ ok: true, hash: tx.hash, duplicate: r.duplicate });
       } catch (e) {
         if (e instanceof MempoolError) results.push({ ok: false, error: RpcError.of(e.code, e.message, { hash: toHex(tx.hash) }) });
@@ -173,14 +178,15 @@ export class PelNode {
       await this.store.journalMempoolTxs(fresh);
       this.producer.notify();
     }
+    if (replaced.length > 0) await this.store.removeFromMempoolJournal(replaced);
     return results;
   }
 
-  private afterBlock(p: Proposal, dropped: readonly SignedTx[]): void {
+  private afterBlock(p: Proposal, dropped: readonly DroppedTx[]): void {
     for (const d of p.discarded) this.rememberDropped(d.tx.hash, { code: d.code, message: d.message });
-    for (const tx of dropped) this.rememberDropped(tx.hash, { code: 'DROPPED', message: 'nonce already used or transaction expired' });
+    for (const d of dropped) this.rememberDropped(d.tx.hash, { code: d.code, message: d.message });
     if (dropped.length > 0) {
-      this.store.removeFromMempoolJournal(dropped.map((t) => t.hash)).catch((e: unknown) => this.logger.warn('journal cleanup failed', { error: String(e) }));
+      this.store.removeFromMempoolJournal(dropped.map((d) => d.tx.hash)).catch((e: unknown) => this.logger.warn('journal cleanup failed', { error: String(e) }));
     }
     if (this.waiters.size > 0) {
       const b = p.block;
@@ -203,30 +209,54 @@ export class PelNode {
   }
 
   /** Resolves when the tx is committed or dropped; undefined on timeout. */
-  async waitForTx(hash: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<TxWaitResult | undefined> {
+  waitForTx(hash: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<TxWaitResult | undefined> {
     const id = toHexRaw(hash);
-    const loc = await this.chain.getTxLocation(hash);
-    if (loc) {
-      const b = await this.chain.getBlock(loc.height);
-      if (b) return { kind: 'committed', height: loc.height, index: loc.index, receipt: b.receipts[loc.index]!, blockHash: b.block.hash };
-    }
-    const d = this.dropped.get(id);
-    if (d) return { kind: 'dropped', reason: d };
-    return new Promise((resolve) => {
-      const done = (r: TxWaitResult | undefined): void => {
+    // The waiter is registered before the store is read: a block committed while that read is
+    // in flight (the read may see the store from before the block) then resolves the waiter
+    // instead of being missed, which left the caller waiting until its timeout.
+    return new Promise((resolve, reject) => {
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      const waiters = set;
+      let settled = false;
+      const finish = (): void => {
+        settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        this.waiters.get(id)?.delete(done);
-        if (this.waiters.get(id)?.size === 0) this.waiters.delete(id);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.waiters.get(id) === waiters) this.waiters.delete(id);
+      };
+      const done = (r: TxWaitResult | undefined): void => {
+        if (settled) return;
+        finish();
         resolve(r);
       };
       const timer = setTimeout(() => done(undefined), timeoutMs);
       const onAbort = (): void => done(undefined);
       signal?.addEventListener('abort', onAbort);
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      set.add(done);
+      waiters.add(done);
+      this.lookupTx(hash).then(
+        (r) => {
+          if (r) done(r);
+        },
+        (e: unknown) => {
+          if (settled) return;
+          finish();
+          reject(e);
+        },
+      );
     });
+  }
+
+  /** The tx's committed location and receipt, or why it was dropped; undefined if neither (yet). */
+  private async lookupTx(hash: Uint8Array): Promise<TxWaitResult | undefined> {
+    const loc = await this.chain.getTxLocation(hash);
+    if (loc) {
+      const b = await this.chain.getBlock(loc.height);
+      if (b) return { kind: 'committed', height: loc.height, index: loc.index, receipt: b.receipts[loc.index]!, blockHash: b.block.hash };
+    }
+    const d = this.dropped.get(toHexRaw(hash));
+    return d ? { kind: 'dropped', reason: d } : undefined;
   }
 
   onBlock(listener: (b: CommittedBlock) => void): () => void {

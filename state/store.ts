@@ -85,6 +85,11 @@ export class ChainStore {
     return new ChainStore(db, opts.inMemory || !opts.path ? ':memory:' : opts.path);
   }
 
+  /** Delete everything (pel devnet --reset), while holding the database lock. */
+  async clear(): Promise<void> {
+    await this.db.clear();
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }

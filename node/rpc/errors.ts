@@ -23,6 +23,8 @@ export const RpcCode = {
   GAS_PRICE_TOO_LOW: -32011,
   NONCE_TOO_HIGH: -32012,
   GAS_LIMIT_TOO_HIGH: -32013,
+  TX_REPLACED: -32014,
+  TX_DROPPED: -32015,
   TX_WAIT_TIMEOUT: -32020,
   SUBSCRIPTION_LIMIT: -32030,
   REQUEST_TOO_LARGE: -32031,
@@ -49,6 +51,12 @@ export class RpcError extends Error {
   toJSON(): { code: number; message: string; data: unknown } {
     return { code: this.code, message: this.message, data: this.data };
   }
+}
+
+/** The RpcError for a stable string code, falling back to `fallback` for codes without a number. */
+export function rpcErrorFor(code: string, message: string, extra?: Record<string, unknown>, fallback: RpcCodeName = 'TX_DROPPED'): RpcError {
+  const known = (RpcCode as Record<string, number>)[code];
+  return known !== undefined ? new RpcError(code, known, message, extra) : new RpcError(code, RpcCode[fallback], message, extra);
 }
 
 export function invalidParams(message: string, extra?: Record<string, unknown>): RpcError {

@@ -1,7 +1,7 @@
 import { toHex } from '../../../protocol/hex.js';
 import { txToJson } from '../../../protocol/tx.js';
 import type { PelNode } from '../../node.js';
-import { RpcError, invalidParams } from '../errors.js';
+import { RpcError, invalidParams, rpcErrorFor } from '../errors.js';
 import { arity, hashParam, hexBytesParam, intParam, optionsParam } from '../params.js';
 import type { RpcHandler } from '../server.js';
 import { receiptToJson } from './format.js';
@@ -20,7 +20,7 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
       if (!opts.wait) return { hash: toHex(r!.hash) };
       const w = await node.waitForTx(r!.hash, timeoutMs);
       if (!w) throw RpcError.of('TX_WAIT_TIMEOUT', `transaction not committed within ${timeoutMs} ms; it stays pending, poll tx_getReceipt`, { hash: toHex(r!.hash) });
-      if (w.kind === 'dropped') throw RpcError.of(w.reason.code as 'NONCE_TOO_LOW', `transaction was dropped before inclusion: ${w.reason.message}`, { hash: toHex(r!.hash) });
+      if (w.kind === 'dropped') throw rpcErrorFor(w.reason.code, `transaction was dropped before inclusion: ${w.reason.message}`, { hash: toHex(r!.hash) });
       return receiptToJson(r!.hash, w.height, w.blockHash, w.index, w.receipt);
     },
 

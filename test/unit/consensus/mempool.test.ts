@@ -87,7 +87,7 @@ describe('Mempool', () => {
     expect(rejects(() => m.add(tx(3, 0n)))).toBe('INSUFFICIENT_BALANCE_FOR_FEE');
     m.add(tx(1, 0n));
     m.add(tx(1, 1n));
-    expect(rejects(() => m.add(tx(1, 2n)))).toBe('NONCE_TOO_HIGH');
+    expect(rejects(() => m.add(tx(1, 2n)))).toBe('SENDER_LIMIT_REACHED');
     m.add(tx(2, 0n));
     m.add(tx(0, 5n));
     expect(rejects(() => m.add(tx(2, 1n)))).toBe('MEMPOOL_FULL');
@@ -107,7 +107,7 @@ describe('Mempool', () => {
     c.nonces.set(toHexRaw(keys[0]!.address), 2n);
     c.height = 2n;
     const dropped = m.afterBlock([t0, t1b], [bad]);
-    expect(dropped.map((t) => t.hash)).toEqual([t1.hash, other.hash]);
+    expect(dropped.map((d) => [d.tx.hash, d.code])).toEqual([[t1.hash, 'NONCE_TOO_LOW'], [other.hash, 'TX_EXPIRED']]);
     expect(m.size).toBe(0);
   });
 });
