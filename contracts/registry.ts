@@ -1,5 +1,18 @@
 import { coinModule } from './coin/module.js';
+import { mockModule } from './testing/mock.js';
+import { syntheticModule } from './testing/synthetic.js';
 import type { Module } from './types.js';
 
 /** Every built-in module, by name. */
 export const builtinModules: ReadonlyMap<string, Module> = new Map([[coinModule.name, coinModule]]);
+
+/** Modules for tests and benchmarks only; a node never registers them. */
+const testingModules: Readonly<Record<string, Module>> = { mock: mockModule, synthetic: syntheticModule };
+
+export type ModuleSet = 'builtin' | 'builtin+testing';
+
+/** Resolve a module set by name (worker threads receive the name, not the objects). */
+export function moduleSet(name: ModuleSet): ReadonlyMap<string, Module> {
+  if (name === 'builtin') return builtinModules;
+  return new Map([...builtinModules, ...Object.entries(testingModules)]);
+}

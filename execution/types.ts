@@ -45,8 +45,10 @@ export interface ExecutionStats {
   readonly incarnations: number;
   readonly validations: number;
   readonly dependencyWaits: number;
-  /** Why the parallel executor ran this block sequentially, or null. */
+  /** Why the parallel executor ran this block (or a suffix of it) sequentially, or null. */
   readonly fallback: string | null;
+  /** Executor-specific time split in ms (parallel: prepareMs, parallelMs, finaliseMs, ...). */
+  readonly timings?: Readonly<Record<string, number>>;
 }
 
 export interface BlockExecution {

@@ -23,19 +23,25 @@ import { GasMeter, intrinsicGas } from './gas.js';
 import { TxView, type DeltaMode, type ReadSource } from './view.js';
 import type { BlockContext, DiscardCode, TxOutcome } from './types.js';
 
-/** Errors thrown through the view by executor machinery (e.g. a Block-STM dependency) extend this and are never turned into a failed receipt. */
-export class ExecutorSignal extends Error {}
+import { ExecutorSignal } from './signal.js';
+export { ExecutorSignal };
 
 export interface TxExecution {
   readonly outcome: TxOutcome;
   /** The transaction's own view: writes and pending deltas (empty when discarded). */
   readonly view: TxView;
+  /**
+   * Deferred mode only: the call failed while deltas were pending, so the eager run may
+   * fail earlier with another code (execution/view.ts contract). The executor must
+   * re-execute this tx eagerly once its predecessors are final.
+   */
+  readonly deferredFailure: boolean;
 }
 
 function discard(view: TxView, code: DiscardCode, message: string): TxExecution {
   view.writes.clear();
   view.deltas.clear();
-  return { outcome: { kind: 'discarded', code, message }, view };
+  return { outcome: { kind: 'discarded', code, message }, view, deferredFailure: false };
 }
 
 function checkArgs(args: readonly Value[], spec: readonly (readonly [string, string])[], call: string): void {
@@ -75,6 +81,7 @@ export function executeTransaction(
   const meter = new GasMeter(tx.gasLimit - intrinsic);
   const inner = new TxView(outer, mode, meter, schedule);
   let errorCode = '';
+  let deferredFailure = false;
   try {
     const mod = modules.get(tx.module);
     const spec = mod?.calls[tx.call];
@@ -88,6 +95,7 @@ export function executeTransaction(
     if (e instanceof ExecutorSignal) throw e;
     // Module code is deterministic, so even an unexpected error fails the same way on every node.
     errorCode = e instanceof ExecutionFailure ? e.code : 'MODULE_ERROR';
+    deferredFailure = mode === 'deferred' && (inner.deltas.size > 0 || outer.deltas.size > 0);
   }
 
   const gasUsed = intrinsic + meter.used;
@@ -95,5 +103,5 @@ export function executeTransaction(
   outer.addDelta(balanceKey(tx.sender), maxFee - fee);
   distributeFee(outer, fee, ctx.proposer, feeParams);
   const receipt: Receipt = { status: errorCode === '' ? 'success' : 'failed', errorCode, gasUsed, fee, events: errorCode === '' ? outer.events : [] };
-  return { outcome: { kind: 'included', receipt }, view: outer };
+  return { outcome: { kind: 'included', receipt }, view: outer, deferredFailure };
 }

@@ -15,6 +15,9 @@ export interface PreparedState {
 }
 
 export class WorldState implements StateReader {
+  /** Bumped on every commit: lets executors that keep replicas tell whether they are current. */
+  version = 0;
+
   private constructor(private readonly values: Map<string, Uint8Array>, private tree: SparseMerkleTree) {}
 
   static empty(): WorldState {
@@ -30,6 +33,10 @@ export class WorldState implements StateReader {
 
   get(key: string): Uint8Array | undefined {
     return this.values.get(key);
+  }
+
+  entries(): IterableIterator<[string, Uint8Array]> {
+    return this.values.entries();
   }
 
   get root(): Uint8Array {
@@ -54,5 +61,6 @@ export class WorldState implements StateReader {
       else this.values.set(k, v);
     }
     this.tree = p.tree;
+    this.version++;
   }
 }

@@ -1,0 +1,317 @@
+/**
+ * ParallelExecutor: Block-STM on a pool of worker threads that lives as long as the node.
+ *
+ * Per block: the main thread resets the shared scheduler, copies the raw txs into the
+ * arena, posts one 'block' message per worker and awaits one 'done' per worker. Then it
+ * finalises: outputs are read in order; delta bounds are replayed in tx order against the
+ * committed values; from the first tx whose eager result could differ (a bound failure or
+ * a failure with pending deltas), the rest of the block is re-executed sequentially on top
+ * of the parallel prefix. Blocks below `minParallelTxs`, a run stopped by the incarnation
+ * limit or the contention guard, or a state the replicas do not hold, run sequentially:
+ * every such fallback is reported in the stats.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { decodeU128, encodeU128 } from '../../protocol/codec.js';
+import type { SignedTx } from '../../protocol/tx.js';
+import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
+import type { Module } from '../../contracts/types.js';
+import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
+import { executeBlockSequential } from '../sequential.js';
+import { applyDeltas } from '../view.js';
+import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
+import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, ENTRY, KIND, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
+import { decodeDeltaOps, MultiVersionMemory } from './mvmemory.js';
+import { decodeOutcome, packEntries } from './outputs.js';
+import { Scheduler } from './scheduler.js';
+import type { WorkerMessage, WorkerReply } from './worker.js';
+
+export interface ParallelOptions {
+  /** Worker threads; 0 = one per core. */
+  workers: number;
+  /** Blocks with fewer txs run sequentially. */
+  minParallelTxs: number;
+  /** An incarnation number at or above this stops the run (runaway re-execution guard). */
+  incarnationLimit: number;
+  /** Abort when more than this percentage of started incarnations were aborted... */
+  contentionPct: number;
+  /** ...once at least this many incarnations (or block size / 16, if larger) have started. */
+  contentionMinSample: number;
+  modules: ModuleSet;
+}
+
+export const DEFAULT_PARALLEL_OPTIONS: ParallelOptions = {
+  workers: 0,
+  minParallelTxs: 64,
+  incarnationLimit: 32,
+  contentionPct: 35,
+  contentionMinSample: 128,
+  modules: 'builtin',
+};
+
+/** A state the executor can keep worker replicas of: WorldState has `version` bumped per commit. */
+interface VersionedState extends StateReader {
+  readonly version?: number;
+  entries?(): Iterable<readonly [string, Uint8Array]>;
+}
+
+export class ParallelExecutor implements BlockExecutor {
+  readonly name = 'parallel' as const;
+  readonly opts: ParallelOptions;
+  private readonly workers: Worker[] = [];
+  private readonly modules: ReadonlyMap<string, Module>;
+  private buffers: SharedBuffers;
+  private views: SharedViews;
+  private epoch = 0;
+  private replicaOf: VersionedState | null = null;
+  private replicaVersion = -1;
+  private pending = new Map<number, { left: number; errors: string[]; resolve: () => void }>();
+  private closed = false;
+
+  private constructor(opts: ParallelOptions) {
+    this.opts = opts;
+    this.modules = moduleSet(opts.modules);
+    this.buffers = allocateBuffers(capacityFor(1024));
+    this.views = new SharedViews(this.buffers);
+  }
+
+  static async create(opts: Partial<ParallelOptions> = {}): Promise<ParallelExecutor> {
+    const o = { ...DEFAULT_PARALLEL_OPTIONS, ...opts };
+    if (o.workers <= 0) o.workers = Math.max(1, availableParallelism());
+    const ex = new ParallelExecutor(o);
+    await ex.startWorkers();
+    return ex;
+  }
+
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  private async startWorkers(): Promise<void> {
+    const url = new URL('./worker.js', import.meta.url);
+    const ready: Promise<void>[] = [];
+    for (let w = 0; w < this.opts.workers; w++) {
+      const worker = new Worker(url);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          const onMsg = (m: WorkerReply): void => {
+            if (m.type === 'ready') {
+              worker.off('message', onMsg);
+              resolve();
+            }
+          };
+          worker.on('message', onMsg);
+          worker.once('error', reject);
+        }),
+      );
+      worker.on('message', (m: WorkerReply) => {
+        if (m.type !== 'done') return;
+        const p = this.pending.get(m.epoch);
+        if (!p) return;
+        if (m.error) p.errors.push(m.error);
+        if (--p.left === 0) p.resolve();
+      });
+      worker.on('error', (e) => {
+        for (const p of this.pending.values()) {
+          p.errors.push(String(e));
+          p.resolve();
+        }
+      });
+      worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers } satisfies WorkerMessage);
+      this.workers.push(worker);
+    }
+    await Promise.all(ready);
+  }
+
+  private post(msg: WorkerMessage): void {
+    for (const w of this.workers) w.postMessage(msg);
+  }
+
+  /** Give the workers a full copy of `state` (startup, or a state they do not hold). */
+  private syncReplicas(state: VersionedState): boolean {
+    if (!state.entries || state.version === undefined) return false;
+    this.post({ type: 'state', packed: packEntries(state.entries()), reset: true });
+    this.replicaOf = state;
+    this.replicaVersion = state.version;
+    return true;
+  }
+
+  onCommit(writeSet: WriteSet): void {
+    if (this.replicaOf === null || this.workers.length === 0) return;
+    this.post({ type: 'state', packed: packEntries(writeSet), reset: false });
+    this.replicaVersion++;
+  }
+
+  private ensureCapacity(n: number, rawBytes: number): void {
+    const c = this.buffers.capacity;
+    const need = capacityFor(n);
+    if (n <= c.txs && rawBytes * 2 + n * 2048 <= c.bytes) return;
+    need.bytes = Math.max(need.bytes, rawBytes * 2 + n * 2048);
+    this.buffers = allocateBuffers(need);
+    this.views = new SharedViews(this.buffers);
+    this.post({ type: 'buffers', buffers: this.buffers });
+  }
+
+  async execute(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
+    const s = state as VersionedState;
+    if (txs.length < this.opts.minParallelTxs) return this.sequential(ctx, txs, state, 'small-block', 0);
+    if (this.replicaOf !== s || this.replicaVersion !== s.version) {
+      if (!this.syncReplicas(s)) return this.sequential(ctx, txs, state, 'state-not-replicated', 0);
+    }
+    const start = performance.now();
+    const n = txs.length;
+    let rawBytes = 0;
+    for (const t of txs) rawBytes += t.raw.length;
+    this.ensureCapacity(n, rawBytes);
+    const v = this.views;
+    Scheduler.reset(v, n);
+    v.slots.fill(0);
+    v.ctl[CTL.INCARNATION_LIMIT] = this.opts.incarnationLimit;
+    // Raw txs first in the arena; workers decode them on first use.
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const raw = txs[i]!.raw;
+      v.bytes.set(raw, off);
+      v.tx[i * TX.STRIDE + TX.TX_START] = off;
+      v.tx[i * TX.STRIDE + TX.TX_LEN] = raw.length;
+      off += raw.length;
+    }
+    v.ctl[CTL.BYTES_USED] = off;
+    const epoch = ++this.epoch;
+    const done = new Promise<{ errors: string[] }>((resolve) => {
+      const entry = { left: this.workers.length, errors: [] as string[], resolve: () => resolve(entry) };
+      this.pending.set(epoch, entry);
+    });
+    const t0 = performance.now();
+    this.post({ type: 'block', epoch, ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) });
+    const { errors } = await done;
+    this.pending.delete(epoch);
+    const t1 = performance.now();
+    const abort = Atomics.load(v.ctl, CTL.ABORT);
+    const counters = {
+      incarnations: v.ctl[CTL.INCARNATIONS]!,
+      validations: v.ctl[CTL.VALIDATIONS]!,
+      dependencyWaits: v.ctl[CTL.DEPENDENCY_WAITS]!,
+    };
+    if (errors.length > 0 || abort !== 0) {
+      // A worker error is a bug; the block still gets the reference result.
+      const reason = errors.length > 0 ? `worker-error: ${errors[0]!.split('\n')[0]}` : ABORT_REASON_NAMES[abort] ?? `abort-${abort}`;
+      const seqStart = performance.now();
+      const r = this.sequential(ctx, txs, state, reason, 0);
+      return { ...r, stats: { ...r.stats, ...counters, incarnations: counters.incarnations + n, durationMs: performance.now() - start, timings: { prepareMs: t0 - start, parallelMs: t1 - t0, finaliseMs: performance.now() - seqStart } } };
+    }
+    const fin = this.finalise(ctx, txs, state);
+    const t2 = performance.now();
+    const workersMs = this.workers.length * (t1 - t0);
+    return {
+      outcomes: fin.outcomes,
+      writeSet: fin.writeSet,
+      gasUsed: fin.gasUsed,
+      stats: {
+        executor: 'parallel',
+        txs: n,
+        durationMs: t2 - start,
+        incarnations: counters.incarnations + fin.reexecuted,
+        validations: counters.validations,
+        dependencyWaits: counters.dependencyWaits,
+        fallback: fin.reexecuted > 0 ? `suffix-from-${n - fin.reexecuted}` : null,
+        timings: {
+          prepareMs: t0 - start,
+          parallelMs: t1 - t0,
+          finaliseMs: t2 - t1,
+          executeShare: workersMs > 0 ? v.ctl[CTL.EXEC_NS]! / 1000 / workersMs : 0,
+          validateShare: workersMs > 0 ? v.ctl[CTL.VALIDATE_NS]! / 1000 / workersMs : 0,
+        },
+      },
+    };
+  }
+
+  private sequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, reason: string, _prefix: number): BlockExecution {
+    const r = executeBlockSequential(ctx, txs, state, this.modules);
+    return { ...r, stats: { ...r.stats, executor: 'parallel', fallback: reason } };
+  }
+
+  /**
+   * In tx order: outputs, the first tx that must be re-executed eagerly, and every key's
+   * final value with delta bounds replayed exactly as the sequential executor applies them.
+   */
+  private finalise(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): { outcomes: TxOutcome[]; writeSet: WriteSet; gasUsed: bigint; reexecuted: number } {
+    const v = this.views;
+    const mv = new MultiVersionMemory(v);
+    const n = txs.length;
+    let cut = n;
+    for (let i = 0; i < n; i++) {
+      if (v.tx[i * TX.STRIDE + TX.FLAGS]! & TXF.NEEDS_EAGER) {
+        cut = i;
+        break;
+      }
+    }
+    // Replay every key's entries in tx order. Entries of txs >= cut are ignored on the
+    // second pass if a cut is found.
+    type KeyFinal = { key: string; entries: number[] };
+    const keys: KeyFinal[] = [];
+    const kc = mv.keyCount();
+    for (let id = 0; id < kc; id++) {
+      const entries = mv.entriesAscending(id);
+      if (entries.length > 0) keys.push({ key: mv.keyString(id), entries });
+    }
+    const replay = (limit: number): { values: Map<string, Uint8Array | null>; failAt: number } => {
+      const values = new Map<string, Uint8Array | null>();
+      let failAt = n;
+      for (const k of keys) {
+        let cur: Uint8Array | undefined | null = undefined; // undefined = not yet read from storage
+        let wrote = false;
+        for (const e of k.entries) {
+          const b = e * ENTRY.STRIDE;
+          const tx = v.entries[b + ENTRY.TX]!;
+          if (tx >= limit) break;
+          const kind = v.entries[b + ENTRY.VER]! & 7;
+          if (kind === KIND.ABSENT) continue;
+          wrote = true;
+          if (kind === KIND.VALUE) cur = mv.bytesAt(v.entries[b + ENTRY.VAL_OFFSET]!, v.entries[b + ENTRY.VAL_LEN]!);
+          else if (kind === KIND.DELETED) cur = null;
+          else if (kind === KIND.DELTA) {
+            const base = cur === undefined ? state.get(k.key) : cur ?? undefined;
+            const ops = decodeDeltaOps(v.bytes.subarray(v.entries[b + ENTRY.VAL_OFFSET]!, v.entries[b + ENTRY.VAL_OFFSET]! + v.entries[b + ENTRY.VAL_LEN]!));
+            const r = applyDeltas(decodeU128(base), ops);
+            if (!r.ok) {
+              if (tx < failAt) failAt = tx;
+              break;
+            }
+            cur = encodeU128(r.value);
+          } else throw new Error(`parallel executor: entry of tx ${tx} is still ${kind === KIND.ESTIMATE ? 'ESTIMATE' : kind} after completion`);
+        }
+        if (wrote && cur !== undefined) values.set(k.key, cur);
+      }
+      return { values, failAt };
+    };
+    let { values, failAt } = replay(cut);
+    if (failAt < cut) {
+      cut = failAt;
+      ({ values } = replay(cut));
+    }
+    const outcomes: TxOutcome[] = [];
+    let gasUsed = 0n;
+    for (let i = 0; i < cut; i++) {
+      const b = i * TX.STRIDE;
+      const o = decodeOutcome(mv.bytesAt(v.tx[b + TX.OUT_START]!, v.tx[b + TX.OUT_LEN]!));
+      if (o.kind === 'included') gasUsed += o.receipt.gasUsed;
+      outcomes.push(o);
+    }
+    if (cut < n) {
+      // The eager semantics may differ from here on: finish sequentially on top of the prefix.
+      const overlay = { get: (k: string): Uint8Array | undefined => (values.has(k) ? values.get(k) ?? undefined : state.get(k)) };
+      const rest = executeBlockSequential(ctx, txs.slice(cut), overlay, this.modules);
+      for (const o of rest.outcomes) outcomes.push(o);
+      for (const [k, val] of rest.writeSet) values.set(k, val);
+      gasUsed += rest.gasUsed;
+    }
+    return { outcomes, writeSet: sortWriteSet(values), gasUsed, reexecuted: n - cut };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

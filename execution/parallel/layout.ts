@@ -1,0 +1,188 @@
+import { ExecutorSignal } from '../signal.js';
+
+/**
+ * Shared-memory layout of the parallel executor (docs/EXECUTION.md, "Shared memory").
+ * Everything a worker needs during a block lives in SharedArrayBuffers allocated once per
+ * capacity and reused block after block; nothing per transaction or per read is posted.
+ *
+ *   ctl      Int32  scheduler counters and statistics (CTL_* indices)
+ *   tx       Int32  per tx i: [status, lock, depHead, depNext, readStart, readCount,
+ *                   writeStart, writeCount, outStart, outLen, flags, txStart, txLen, _]
+ *   slots    Int32  key table, open addressing: keyId + 1, or 0 when empty
+ *   keyMeta  Int32  per keyId: [hash, byteOffset, byteLength, headEntry]
+ *   keyBytes Uint8  ASCII bytes of the interned keys
+ *   entries  Int32  MVMemory entries: [txIdx, verKind, next, valOffset, valLen, _]
+ *   reads    Int32  read-set records: [keyId, kind, a, b]
+ *   writes   Int32  write-set records: [keyId, entryIdx]
+ *   bytes    Uint8  arena: values, delta op lists, outputs, raw txs
+ */
+export const CTL = {
+  EXECUTION_IDX: 0,
+  VALIDATION_IDX: 1,
+  DECREASE_CNT: 2,
+  NUM_ACTIVE: 3,
+  DONE: 4,
+  BLOCK_SIZE: 5,
+  ABORT: 6, // nonzero: stop and fall back (reason code below)
+  WORK_SIGNAL: 7, // bumped whenever new work may exist; idle workers Atomics.wait on it
+  KEY_COUNT: 8,
+  ENTRY_COUNT: 9,
+  READ_COUNT: 10,
+  WRITE_COUNT: 11,
+  BYTES_USED: 12,
+  INCARNATIONS: 13,
+  VALIDATIONS: 14,
+  DEPENDENCY_WAITS: 15,
+  ABORTS: 16,
+  WORKERS_DONE: 17,
+  EPOCH: 18,
+  INCARNATION_LIMIT: 19,
+  EXEC_NS: 20, // summed execution time across workers (us)
+  VALIDATE_NS: 21, // summed validation time (us)
+  KEY_BYTES_USED: 22,
+  IDLE_WORKERS: 23,
+  SIZE: 32,
+} as const;
+
+export const ABORT_REASON = {
+  NONE: 0,
+  INCARNATION_LIMIT: 1,
+  HIGH_CONTENTION: 2,
+  CAPACITY: 3,
+  WORKER_ERROR: 4,
+} as const;
+
+export const ABORT_REASON_NAMES: Record<number, string> = {
+  1: 'incarnation-limit',
+  2: 'high-contention',
+  3: 'capacity',
+  4: 'worker-error',
+};
+
+export const TX = {
+  STATUS: 0,
+  LOCK: 1,
+  DEP_HEAD: 2,
+  DEP_NEXT: 3,
+  READ_START: 4,
+  READ_COUNT: 5,
+  WRITE_START: 6,
+  WRITE_COUNT: 7,
+  OUT_START: 8,
+  OUT_LEN: 9,
+  FLAGS: 10,
+  TX_START: 11,
+  TX_LEN: 12,
+  STRIDE: 14,
+} as const;
+
+/** TX.FLAGS bits. */
+export const TXF = {
+  /** Failed in deferred mode while holding pending deltas: must be re-executed eagerly. */
+  NEEDS_EAGER: 1,
+  /** Output is a discard. */
+  DISCARDED: 2,
+} as const;
+
+/** Status word = incarnation * 4 + code (paper: READY_TO_EXECUTE(i), EXECUTING(i), ...). */
+export const STATUS = { READY_TO_EXECUTE: 0, EXECUTING: 1, EXECUTED: 2, ABORTING: 3 } as const;
+
+export const KEY = { HASH: 0, OFFSET: 1, LENGTH: 2, HEAD: 3, STRIDE: 4 } as const;
+
+export const ENTRY = { TX: 0, VER: 1, NEXT: 2, VAL_OFFSET: 3, VAL_LEN: 4, STRIDE: 6 } as const;
+
+/** ENTRY.VER = incarnation * 8 + kind. */
+export const KIND = { VALUE: 0, DELETED: 1, DELTA: 2, ESTIMATE: 3, ABSENT: 4 } as const;
+
+/** Read-set record kinds. */
+export const READ = { STORAGE: 0, VERSION: 1, RESOLVED: 2 } as const;
+export const READ_STRIDE = 4;
+export const WRITE_STRIDE = 2;
+
+export interface Capacity {
+  txs: number;
+  keySlots: number; // power of two
+  keys: number;
+  keyBytes: number;
+  entries: number;
+  reads: number;
+  writes: number;
+  bytes: number;
+}
+
+export function capacityFor(txs: number): Capacity {
+  const keys = Math.max(1024, txs * 12);
+  let keySlots = 1024;
+  while (keySlots < keys * 2) keySlots *= 2;
+  return {
+    txs: Math.max(64, txs),
+    keySlots,
+    keys,
+    keyBytes: keys * 64,
+    entries: Math.max(4096, txs * 24),
+    reads: Math.max(4096, txs * 24),
+    writes: Math.max(4096, txs * 24),
+    bytes: Math.max(1 << 20, txs * 4096),
+  };
+}
+
+export interface SharedBuffers {
+  readonly capacity: Capacity;
+  readonly ctl: SharedArrayBuffer;
+  readonly tx: SharedArrayBuffer;
+  readonly slots: SharedArrayBuffer;
+  readonly keyMeta: SharedArrayBuffer;
+  readonly keyBytes: SharedArrayBuffer;
+  readonly entries: SharedArrayBuffer;
+  readonly reads: SharedArrayBuffer;
+  readonly writes: SharedArrayBuffer;
+  readonly bytes: SharedArrayBuffer;
+}
+
+export function allocateBuffers(c: Capacity): SharedBuffers {
+  return {
+    capacity: c,
+    ctl: new SharedArrayBuffer(CTL.SIZE * 4),
+    tx: new SharedArrayBuffer(c.txs * TX.STRIDE * 4),
+    slots: new SharedArrayBuffer(c.keySlots * 4),
+    keyMeta: new SharedArrayBuffer(c.keys * KEY.STRIDE * 4),
+    keyBytes: new SharedArrayBuffer(c.keyBytes),
+    entries: new SharedArrayBuffer(c.entries * ENTRY.STRIDE * 4),
+    reads: new SharedArrayBuffer(c.reads * READ_STRIDE * 4),
+    writes: new SharedArrayBuffer(c.writes * WRITE_STRIDE * 4),
+    bytes: new SharedArrayBuffer(c.bytes),
+  };
+}
+
+/** Typed views over the buffers (each thread builds its own). */
+export class SharedViews {
+  readonly ctl: Int32Array;
+  readonly tx: Int32Array;
+  readonly slots: Int32Array;
+  readonly keyMeta: Int32Array;
+  readonly keyBytes: Uint8Array;
+  readonly entries: Int32Array;
+  readonly reads: Int32Array;
+  readonly writes: Int32Array;
+  readonly bytes: Uint8Array;
+  readonly capacity: Capacity;
+
+  constructor(b: SharedBuffers) {
+    this.capacity = b.capacity;
+    this.ctl = new Int32Array(b.ctl);
+    this.tx = new Int32Array(b.tx);
+    this.slots = new Int32Array(b.slots);
+    this.keyMeta = new Int32Array(b.keyMeta);
+    this.keyBytes = new Uint8Array(b.keyBytes);
+    this.entries = new Int32Array(b.entries);
+    this.reads = new Int32Array(b.reads);
+    this.writes = new Int32Array(b.writes);
+    this.bytes = new Uint8Array(b.bytes);
+  }
+}
+
+export class CapacityExceeded extends ExecutorSignal {
+  constructor(what: string) {
+    super(`parallel executor capacity exceeded: ${what}`);
+  }
+}

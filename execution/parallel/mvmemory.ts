@@ -1,0 +1,346 @@
+/**
+ * MultiVersionMemory (paper §3, aptos `mvhashmap`) over shared buffers.
+ *
+ * Keys are interned into a shared open-addressing table (keyId). Per key, entries form a
+ * lock-free singly linked list sorted by tx index, highest first; an entry belongs to one
+ * (key, tx) pair for the whole block and is updated in place by the incarnation that owns
+ * it: value bytes go to fresh arena space, then the (incarnation, kind) word is published
+ * with Atomics.store. A reader loads the word first, so it can see newer bytes than the
+ * word it recorded, never older; validation then sees the newer incarnation and aborts.
+ * An aborted incarnation's entries become ESTIMATE; a key the next incarnation no longer
+ * writes becomes ABSENT (skipped by readers), which plays the role of removal.
+ */
+import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
+import type { DeltaOp } from '../view.js';
+import { CapacityExceeded, CTL, ENTRY, KEY, KIND, READ, READ_STRIDE, TX, WRITE_STRIDE, type SharedViews } from './layout.js';
+
+export type MvRead =
+  | { readonly kind: 'storage' }
+  | { readonly kind: 'version'; readonly tx: number; readonly incarnation: number; readonly value: Uint8Array | undefined }
+  | { readonly kind: 'resolved'; readonly value: Uint8Array }
+  | { readonly kind: 'dependency'; readonly blockingTx: number };
+
+const STORAGE: MvRead = { kind: 'storage' };
+const latin1 = new TextDecoder('latin1');
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h | 0;
+}
+
+export function encodeDeltaOps(ops: readonly DeltaOp[]): Uint8Array {
+  let size = 2;
+  for (const [, code] of ops) size += 18 + code.length;
+  const out = new Uint8Array(size);
+  out[0] = ops.length & 0xff;
+  out[1] = ops.length >> 8;
+  let o = 2;
+  for (const [amount, code] of ops) {
+    out[o++] = amount < 0n ? 1 : 0;
+    out.set(encodeU128(amount < 0n ? -amount : amount), o);
+    o += 16;
+    out[o++] = code.length;
+    for (let i = 0; i < code.length; i++) out[o++] = code.charCodeAt(i);
+  }
+  return out;
+}
+
+export function decodeDeltaOps(b: Uint8Array): DeltaOp[] {
+  const n = b[0]! | (b[1]! << 8);
+  const ops: DeltaOp[] = [];
+  let o = 2;
+  for (let i = 0; i < n; i++) {
+    const neg = b[o++] === 1;
+    const mag = decodeU128(b.subarray(o, o + 16));
+    o += 16;
+    const len = b[o++]!;
+    const code = latin1.decode(b.subarray(o, o + len));
+    o += len;
+    ops.push([neg ? -mag : mag, code]);
+  }
+  return ops;
+}
+
+export class MultiVersionMemory {
+  /** Per-thread cache of interned keys; cleared every block. */
+  private readonly local = new Map<string, number>();
+
+  constructor(readonly v: SharedViews) {}
+
+  resetLocal(): void {
+    this.local.clear();
+  }
+
+  // ---- arena ----------------------------------------------------------------------
+
+  putBytes(b: Uint8Array): number {
+    const off = Atomics.add(this.v.ctl, CTL.BYTES_USED, b.length);
+    if (off + b.length > this.v.bytes.length) throw new CapacityExceeded('byte arena');
+    this.v.bytes.set(b, off);
+    return off;
+  }
+
+  bytesAt(offset: number, length: number): Uint8Array {
+    return this.v.bytes.slice(offset, offset + length);
+  }
+
+  // ---- key table --------------------------------------------------------------------
+
+  keyId(key: string): number {
+    const cached = this.local.get(key);
+    if (cached !== undefined) return cached;
+    const { slots, keyMeta } = this.v;
+    const h = fnv1a(key);
+    const mask = slots.length - 1;
+    let p = h & mask;
+    let mine = -1;
+    for (let probes = 0; probes <= mask; ) {
+      const s = Atomics.load(slots, p);
+      if (s === 0) {
+        if (mine < 0) mine = this.allocateKey(key, h);
+        if (Atomics.compareExchange(slots, p, 0, mine + 1) === 0) {
+          this.local.set(key, mine);
+          return mine;
+        }
+        continue; // lost the race for this slot: look at what was put there
+      }
+      const id = s - 1;
+      if (keyMeta[id * KEY.STRIDE + KEY.HASH] === h && this.keyEquals(id, key)) {
+        this.local.set(key, id);
+        return id;
+      }
+      p = (p + 1) & mask;
+      probes++;
+    }
+    throw new CapacityExceeded('key table');
+  }
+
+  private allocateKey(key: string, h: number): number {
+    const { ctl, keyMeta, keyBytes } = this.v;
+    const id = Atomics.add(ctl, CTL.KEY_COUNT, 1);
+    if (id >= this.v.capacity.keys) throw new CapacityExceeded('keys');
+    const off = Atomics.add(ctl, CTL.KEY_BYTES_USED, key.length);
+    if (off + key.length > keyBytes.length) throw new CapacityExceeded('key bytes');
+    for (let i = 0; i < key.length; i++) keyBytes[off + i] = key.charCodeAt(i);
+    const m = id * KEY.STRIDE;
+    keyMeta[m + KEY.HASH] = h;
+    keyMeta[m + KEY.OFFSET] = off;
+    keyMeta[m + KEY.LENGTH] = key.length;
+    Atomics.store(keyMeta, m + KEY.HEAD, -1);
+    return id;
+  }
+
+  private keyEquals(id: number, key: string): boolean {
+    const m = id * KEY.STRIDE;
+    const len = this.v.keyMeta[m + KEY.LENGTH]!;
+    if (len !== key.length) return false;
+    const off = this.v.keyMeta[m + KEY.OFFSET]!;
+    const kb = this.v.keyBytes;
+    for (let i = 0; i < len; i++) if (kb[off + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+
+  keyString(id: number): string {
+    const m = id * KEY.STRIDE;
+    const off = this.v.keyMeta[m + KEY.OFFSET]!;
+    return latin1.decode(this.v.keyBytes.subarray(off, off + this.v.keyMeta[m + KEY.LENGTH]!));
+  }
+
+  keyCount(): number {
+    return Math.min(Atomics.load(this.v.ctl, CTL.KEY_COUNT), this.v.capacity.keys);
+  }
+
+  // ---- reads ------------------------------------------------------------------------
+
+  /**
+   * The value tx `txIdx` must see for `keyId`: the highest entry below it, deltas resolved
+   * on top of the nearest value below them (or of storage, supplied by the caller: the
+   * shared memory never holds pre-block state).
+   */
+  read(keyId: number, txIdx: number, storage: (keyId: number) => Uint8Array | undefined): MvRead {
+    const { entries, keyMeta } = this.v;
+    let e = Atomics.load(keyMeta, keyId * KEY.STRIDE + KEY.HEAD);
+    let deltas: DeltaOp[][] | null = null;
+    while (e !== -1) {
+      const b = e * ENTRY.STRIDE;
+      const tx = entries[b + ENTRY.TX]!;
+      if (tx < txIdx) {
+        const ver = Atomics.load(entries, b + ENTRY.VER);
+        const kind = ver & 7;
+        if (kind === KIND.ESTIMATE) return { kind: 'dependency', blockingTx: tx };
+        if (kind === KIND.VALUE || kind === KIND.DELETED) {
+          const value = kind === KIND.VALUE ? this.bytesAt(entries[b + ENTRY.VAL_OFFSET]!, entries[b + ENTRY.VAL_LEN]!) : undefined;
+          if (deltas === null) return { kind: 'version', tx, incarnation: ver >>> 3, value };
+          return { kind: 'resolved', value: resolveDeltas(value, deltas) };
+        }
+        if (kind === KIND.DELTA) {
+          const off = entries[b + ENTRY.VAL_OFFSET]!;
+          (deltas ??= []).push(decodeDeltaOps(this.v.bytes.subarray(off, off + entries[b + ENTRY.VAL_LEN]!)));
+        }
+      }
+      e = Atomics.load(entries, b + ENTRY.NEXT);
+    }
+    return deltas === null ? STORAGE : { kind: 'resolved', value: resolveDeltas(storage(keyId), deltas) };
+  }
+
+  // ---- writes -----------------------------------------------------------------------
+
+  /** Find or insert the entry of (keyId, txIdx); the list stays sorted, highest tx first. */
+  private entryFor(keyId: number, txIdx: number, initVer: number, valOffset: number, valLen: number): number {
+    const { entries, keyMeta, ctl } = this.v;
+    const headIdx = keyId * KEY.STRIDE + KEY.HEAD;
+    let fresh = -1;
+    for (;;) {
+      let prevArr: Int32Array = keyMeta;
+      let prevIdx = headIdx;
+      let cur = Atomics.load(keyMeta, headIdx);
+      while (cur !== -1 && entries[cur * ENTRY.STRIDE + ENTRY.TX]! > txIdx) {
+        prevArr = entries;
+        prevIdx = cur * ENTRY.STRIDE + ENTRY.NEXT;
+        cur = Atomics.load(entries, prevIdx);
+      }
+      if (cur !== -1 && entries[cur * ENTRY.STRIDE + ENTRY.TX] === txIdx) {
+        this.updateEntry(cur, initVer, valOffset, valLen);
+        return cur;
+      }
+      if (fresh === -1) {
+        fresh = Atomics.add(ctl, CTL.ENTRY_COUNT, 1);
+        if (fresh >= this.v.capacity.entries) throw new CapacityExceeded('entries');
+        const b = fresh * ENTRY.STRIDE;
+        entries[b + ENTRY.TX] = txIdx;
+        entries[b + ENTRY.VAL_OFFSET] = valOffset;
+        entries[b + ENTRY.VAL_LEN] = valLen;
+        Atomics.store(entries, b + ENTRY.VER, initVer);
+      }
+      Atomics.store(entries, fresh * ENTRY.STRIDE + ENTRY.NEXT, cur);
+      if (Atomics.compareExchange(prevArr, prevIdx, cur, fresh) === cur) return fresh;
+    }
+  }
+
+  private updateEntry(e: number, ver: number, valOffset: number, valLen: number): void {
+    const b = e * ENTRY.STRIDE;
+    this.v.entries[b + ENTRY.VAL_OFFSET] = valOffset;
+    this.v.entries[b + ENTRY.VAL_LEN] = valLen;
+    Atomics.store(this.v.entries, b + ENTRY.VER, ver);
+  }
+
+  /**
+   * Publish the write set of incarnation `inc` of tx `txIdx` and its read set. Returns
+   * true when it wrote a key the previous incarnation did not (paper: wrote_new_location).
+   */
+  record(
+    txIdx: number,
+    inc: number,
+    reads: readonly number[],
+    writes: ReadonlyMap<string, Uint8Array | null>,
+    deltas: ReadonlyMap<string, readonly DeltaOp[]>,
+  ): boolean {
+    const { tx, ctl } = this.v;
+    const t = txIdx * TX.STRIDE;
+    const prevStart = tx[t + TX.WRITE_START]!;
+    const prevCount = tx[t + TX.WRITE_COUNT]!;
+    const prev = new Map<number, number>();
+    for (let k = 0; k < prevCount; k++) prev.set(this.v.writes[(prevStart + k) * WRITE_STRIDE]!, this.v.writes[(prevStart + k) * WRITE_STRIDE + 1]!);
+
+    const count = writes.size + deltas.size;
+    const start = Atomics.add(ctl, CTL.WRITE_COUNT, count);
+    if (start + count > this.v.capacity.writes) throw new CapacityExceeded('write sets');
+    let w = start;
+    let wroteNew = false;
+    const put = (key: string, kind: number, bytes: Uint8Array | null): void => {
+      const id = this.keyId(key);
+      const off = bytes ? this.putBytes(bytes) : 0;
+      const ver = inc * 8 + kind;
+      const known = prev.get(id);
+      let e: number;
+      if (known !== undefined) {
+        this.updateEntry(known, ver, off, bytes ? bytes.length : 0);
+        e = known;
+        prev.delete(id);
+      } else {
+        wroteNew = true;
+        e = this.entryFor(id, txIdx, ver, off, bytes ? bytes.length : 0);
+      }
+      this.v.writes[w * WRITE_STRIDE] = id;
+      this.v.writes[w * WRITE_STRIDE + 1] = e;
+      w++;
+    };
+    for (const [key, value] of writes) put(key, value === null ? KIND.DELETED : KIND.VALUE, value);
+    for (const [key, ops] of deltas) put(key, KIND.DELTA, encodeDeltaOps(ops));
+    // Keys the previous incarnation wrote and this one does not: ABSENT.
+    for (const e of prev.values()) this.updateEntry(e, inc * 8 + KIND.ABSENT, 0, 0);
+
+    const rStart = Atomics.add(ctl, CTL.READ_COUNT, reads.length / READ_STRIDE);
+    if (rStart + reads.length / READ_STRIDE > this.v.capacity.reads) throw new CapacityExceeded('read sets');
+    this.v.reads.set(reads, rStart * READ_STRIDE);
+    tx[t + TX.WRITE_START] = start;
+    tx[t + TX.WRITE_COUNT] = count;
+    tx[t + TX.READ_START] = rStart;
+    Atomics.store(tx, t + TX.READ_COUNT, reads.length / READ_STRIDE);
+    return wroteNew;
+  }
+
+  /** Paper: convert_writes_to_estimates, on abort of the tx's last incarnation. */
+  convertWritesToEstimates(txIdx: number): void {
+    const t = txIdx * TX.STRIDE;
+    const start = this.v.tx[t + TX.WRITE_START]!;
+    const count = this.v.tx[t + TX.WRITE_COUNT]!;
+    for (let k = 0; k < count; k++) {
+      const e = this.v.writes[(start + k) * WRITE_STRIDE + 1]!;
+      const b = e * ENTRY.STRIDE + ENTRY.VER;
+      const ver = Atomics.load(this.v.entries, b);
+      if ((ver & 7) !== KIND.ABSENT) Atomics.store(this.v.entries, b, (ver & ~7) | KIND.ESTIMATE);
+    }
+  }
+
+  /** Paper: validate_read_set. Every recorded read must still resolve to the same thing. */
+  validateReadSet(txIdx: number, storage: (keyId: number) => Uint8Array | undefined): boolean {
+    const t = txIdx * TX.STRIDE;
+    const count = Atomics.load(this.v.tx, t + TX.READ_COUNT);
+    const start = this.v.tx[t + TX.READ_START]!;
+    const reads = this.v.reads;
+    for (let k = 0; k < count; k++) {
+      const b = (start + k) * READ_STRIDE;
+      const keyId = reads[b]!;
+      const kind = reads[b + 1]!;
+      const r = this.read(keyId, txIdx, storage);
+      if (kind === READ.STORAGE) {
+        if (r.kind !== 'storage') return false;
+      } else if (kind === READ.VERSION) {
+        if (r.kind !== 'version' || r.tx !== reads[b + 2] || r.incarnation !== reads[b + 3]) return false;
+      } else {
+        if (r.kind !== 'resolved') return false;
+        const off = reads[b + 2]!;
+        const len = reads[b + 3]!;
+        if (r.value.length !== len) return false;
+        for (let i = 0; i < len; i++) if (r.value[i] !== this.v.bytes[off + i]) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Entries of a key in ascending tx order (finalisation, single-threaded). */
+  entriesAscending(keyId: number): number[] {
+    const out: number[] = [];
+    let e = Atomics.load(this.v.keyMeta, keyId * KEY.STRIDE + KEY.HEAD);
+    while (e !== -1) {
+      out.push(e);
+      e = Atomics.load(this.v.entries, e * ENTRY.STRIDE + ENTRY.NEXT);
+    }
+    return out.reverse();
+  }
+}
+
+/** Apply delta lists (collected highest tx first) on a base value, without bound checks:
+ *  speculative reads only; bounds are replayed exactly at finalisation. */
+function resolveDeltas(base: Uint8Array | undefined, collected: DeltaOp[][]): Uint8Array {
+  let v = decodeU128(base);
+  for (let i = collected.length - 1; i >= 0; i--) for (const [amount] of collected[i]!) v += amount;
+  if (v < 0n) v = 0n;
+  if (v > U128_MAX) v = U128_MAX;
+  return encodeU128(v);
+}

@@ -1,0 +1,188 @@
+/**
+ * A Block-STM worker thread. It keeps a replica of the committed state (updated with each
+ * committed write set), and for each block runs the paper's loop:
+ *   task = next_task(); execute -> try_execute, validate -> needs_reexecution
+ * reading only through MultiVersionMemory and the replica. One message in and one message
+ * out per block; everything else goes through shared memory.
+ */
+import { parentPort } from 'node:worker_threads';
+import { decodeTx, type SignedTx } from '../../protocol/tx.js';
+import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
+import type { Module } from '../../contracts/types.js';
+import { ExecutorSignal, executeTransaction } from '../vm.js';
+import type { BlockContext } from '../types.js';
+import { ABORT_REASON, CapacityExceeded, CTL, READ, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
+import { MultiVersionMemory } from './mvmemory.js';
+import { encodeOutcome, unpackEntries } from './outputs.js';
+import { Scheduler, type Task } from './scheduler.js';
+
+class DependencySignal extends ExecutorSignal {
+  constructor(readonly blockingTx: number) {
+    super('dependency');
+  }
+}
+
+export type WorkerMessage =
+  | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers }
+  | { type: 'buffers'; buffers: SharedBuffers }
+  | { type: 'state'; packed: Uint8Array; reset: boolean }
+  | { type: 'block'; epoch: number; ctx: BlockContext; n: number; contentionPct: number; contentionMinSample: number };
+
+export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' };
+
+const replica = new Map<string, Uint8Array>();
+let modules: ReadonlyMap<string, Module> = new Map();
+let views: SharedViews | null = null;
+let mv: MultiVersionMemory | null = null;
+let sched: Scheduler | null = null;
+
+function setBuffers(b: SharedBuffers): void {
+  views = new SharedViews(b);
+  mv = new MultiVersionMemory(views);
+  sched = new Scheduler(views);
+}
+
+function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
+  const v = views!;
+  const memory = mv!;
+  const s = sched!;
+  memory.resetLocal();
+  const n = msg.n;
+  const ctx = msg.ctx;
+  const txs: (SignedTx | undefined)[] = new Array(n);
+  const storage = (keyId: number): Uint8Array | undefined => replica.get(memory.keyString(keyId));
+  const incarnationLimit = Atomics.load(v.ctl, CTL.INCARNATION_LIMIT);
+  let execUs = 0;
+  let validateUs = 0;
+
+  const txAt = (i: number): SignedTx => {
+    let t = txs[i];
+    if (!t) {
+      const b = i * TX.STRIDE;
+      const start = v.tx[b + TX.TX_START]!;
+      t = decodeTx(v.bytes.subarray(start, start + v.tx[b + TX.TX_LEN]!));
+      txs[i] = t;
+    }
+    return t;
+  };
+
+  const tryExecute = (i: number, inc: number): Task => {
+    if (inc >= incarnationLimit) {
+      s.abort(ABORT_REASON.INCARNATION_LIMIT);
+      return null;
+    }
+    const started = Atomics.add(v.ctl, CTL.INCARNATIONS, 1) + 1;
+    const reads: number[] = [];
+    const seen = new Map<string, Uint8Array | undefined>();
+    const source = {
+      get(key: string): Uint8Array | undefined {
+        if (seen.has(key)) return seen.get(key);
+        const id = memory.keyId(key);
+        const r = memory.read(id, i, storage);
+        let value: Uint8Array | undefined;
+        switch (r.kind) {
+          case 'dependency':
+            throw new DependencySignal(r.blockingTx);
+          case 'storage':
+            value = replica.get(key);
+            reads.push(id, READ.STORAGE, 0, 0);
+            break;
+          case 'version':
+            value = r.value;
+            reads.push(id, READ.VERSION, r.tx, r.incarnation);
+            break;
+          case 'resolved':
+            value = r.value;
+            reads.push(id, READ.RESOLVED, memory.putBytes(r.value), r.value.length);
+            break;
+        }
+        seen.set(key, value);
+        return value;
+      },
+    };
+    const t0 = performance.now();
+    let result;
+    try {
+      result = executeTransaction(source, txAt(i), ctx, modules, 'deferred');
+    } catch (e) {
+      execUs += (performance.now() - t0) * 1000;
+      if (e instanceof DependencySignal) {
+        if (!s.addDependency(i, e.blockingTx)) return { kind: 'execute', txIdx: i, incarnation: inc };
+        return null;
+      }
+      throw e;
+    }
+    execUs += (performance.now() - t0) * 1000;
+    const out = encodeOutcome(result.outcome);
+    const b = i * TX.STRIDE;
+    v.tx[b + TX.OUT_START] = memory.putBytes(out);
+    v.tx[b + TX.OUT_LEN] = out.length;
+    v.tx[b + TX.FLAGS] = (result.deferredFailure ? TXF.NEEDS_EAGER : 0) | (result.outcome.kind === 'discarded' ? TXF.DISCARDED : 0);
+    const wroteNew = memory.record(i, inc, reads, result.view.writes, result.view.deltas);
+    // Contention guard: when most incarnations are being thrown away, parallel cannot win.
+    if (started >= msg.contentionMinSample) {
+      const aborts = Atomics.load(v.ctl, CTL.ABORTS);
+      if (aborts * 100 > started * msg.contentionPct) {
+        s.abort(ABORT_REASON.HIGH_CONTENTION);
+        return null;
+      }
+    }
+    return s.finishExecution(i, inc, wroteNew);
+  };
+
+  const needsReexecution = (i: number, inc: number): Task => {
+    const t0 = performance.now();
+    Atomics.add(v.ctl, CTL.VALIDATIONS, 1);
+    const valid = memory.validateReadSet(i, storage);
+    const aborted = !valid && s.tryValidationAbort(i, inc);
+    if (aborted) memory.convertWritesToEstimates(i);
+    validateUs += (performance.now() - t0) * 1000;
+    return s.finishValidation(i, aborted);
+  };
+
+  let task: Task = null;
+  try {
+    while (!s.done()) {
+      if (task === null) {
+        const sig = s.workSignal();
+        task = s.nextTask();
+        if (task === null) {
+          s.idle(sig);
+          continue;
+        }
+      }
+      task = task.kind === 'execute' ? tryExecute(task.txIdx, task.incarnation) : needsReexecution(task.txIdx, task.incarnation);
+    }
+  } catch (e) {
+    s.abort(e instanceof CapacityExceeded ? ABORT_REASON.CAPACITY : ABORT_REASON.WORKER_ERROR);
+    if (!(e instanceof CapacityExceeded)) throw e;
+  } finally {
+    Atomics.add(v.ctl, CTL.EXEC_NS, Math.round(execUs));
+    Atomics.add(v.ctl, CTL.VALIDATE_NS, Math.round(validateUs));
+  }
+}
+
+parentPort!.on('message', (msg: WorkerMessage) => {
+  switch (msg.type) {
+    case 'init':
+      modules = moduleSet(msg.modules);
+      setBuffers(msg.buffers);
+      parentPort!.postMessage({ type: 'ready' } satisfies WorkerReply);
+      break;
+    case 'buffers':
+      setBuffers(msg.buffers);
+      break;
+    case 'state':
+      if (msg.reset) replica.clear();
+      unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
+      break;
+    case 'block':
+      try {
+        runBlock(msg);
+        parentPort!.postMessage({ type: 'done', epoch: msg.epoch } satisfies WorkerReply);
+      } catch (e) {
+        parentPort!.postMessage({ type: 'done', epoch: msg.epoch, error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) } satisfies WorkerReply);
+      }
+      break;
+  }
+});
