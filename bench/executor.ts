@@ -1,53 +1,114 @@
 /**
- * pel bench executor: one block executed in-process (no node, no RPC). Reports the
- * sequential executor's throughput; the parallel executor joins this benchmark with
- * Block-STM (same block, same run, roots compared).
+ * pel bench executor: one block executed in-process (no node, no RPC), sequentially and
+ * with Block-STM, in the same process and run; prints JSON. Roots are compared every run.
  */
+import { availableParallelism } from 'node:os';
 import { toHex } from '../protocol/hex.js';
+import { spin } from '../contracts/testing/synthetic.js';
+import { moduleSet } from '../contracts/registry.js';
 import { executeBlockSequential } from '../execution/sequential.js';
+import { ParallelExecutor } from '../execution/parallel/executor.js';
+import type { BlockExecution } from '../execution/types.js';
 import { WorldState } from '../state/world.js';
-import { benchAccounts, benchContext, benchGenesisState, transferBlock } from './workload.js';
+import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin } from './workload.js';
 import { median, num, output, parseBenchArgs, round } from './util.js';
 
-const HELP = `pel bench executor [--txs N] [--accounts A] [--runs R] [--workload transfer] [--json]
-  Builds one block of N transfers over A accounts and executes it R times; prints tx/s (median).`;
+const HELP = `pel bench executor [flags] — one block, sequential vs Block-STM, JSON out
+  --txs N            transactions in the block [10000]
+  --accounts A       accounts the workload touches (2 = every tx conflicts) [10000]
+  --workers W        worker threads [one per core]
+  --workload KIND    transfer | synthetic [transfer]
+  --tx-cost-us U     synthetic: microseconds of deterministic CPU work per tx [20]
+  --fee-sink         every tx pays a fee into the shared fee accounts (as deltas)
+  --runs R           measured runs, medians reported [5]
+  --no-adaptive      always run the parallel path (no learned fallback)
+  --json             one line of JSON`;
 
 export async function runExecutorBenchCli(args: string[]): Promise<number> {
-  const f = parseBenchArgs(args, { txs: { type: 'string' }, accounts: { type: 'string' }, runs: { type: 'string' }, workload: { type: 'string' } });
+  const f = parseBenchArgs(args, {
+    txs: { type: 'string' }, accounts: { type: 'string' }, workers: { type: 'string' }, workload: { type: 'string' },
+    'tx-cost-us': { type: 'string' }, 'fee-sink': { type: 'boolean' }, runs: { type: 'string' }, 'no-adaptive': { type: 'boolean' },
+  });
   if (f.help) {
     console.log(HELP);
     return 0;
   }
   const txs = num(f.txs, 10_000, 'txs');
   const accountsN = num(f.accounts, 10_000, 'accounts');
+  const workers = num(f.workers, availableParallelism(), 'workers');
   const runs = num(f.runs, 5, 'runs');
-  const workload = (f.workload as string | undefined) ?? 'transfer';
-  if (workload !== 'transfer') throw new Error(`--workload ${workload} is not available yet (transfer)`);
-  const accounts = benchAccounts(accountsN);
-  const block = transferBlock(accounts, txs);
+  const workload = ((f.workload as string | undefined) ?? 'transfer') as 'transfer' | 'synthetic';
+  if (workload !== 'transfer' && workload !== 'synthetic') throw new Error(`--workload must be transfer or synthetic (token, nft, dao, mixed come with the modules)`);
+  const txCostUs = num(f['tx-cost-us'], 20, 'tx-cost-us');
+  const feeSink = f['fee-sink'] === true;
+  const itersPerUs = workload === 'synthetic' ? calibrateSpin(spin) : 0;
+  const iters = Math.round(txCostUs * itersPerUs);
+
+  const accounts = benchAccounts(Math.max(accountsN, 1));
+  const block = buildWorkload({ workload, txs, accounts: accountsN, feeSink, iters }, accounts);
   const world = WorldState.fromEntries(benchGenesisState(accounts));
-  const ctx = benchContext();
-  const times: number[] = [];
-  let root = '';
-  let included = 0;
-  for (let r = 0; r < runs; r++) {
-    const t0 = performance.now();
-    const res = executeBlockSequential(ctx, block, world);
-    const t1 = performance.now();
-    times.push(t1 - t0);
-    const rootNow = toHex(world.prepare(res.writeSet).root);
-    if (root && root !== rootNow) throw new Error('sequential execution is not deterministic across runs');
-    root = rootNow;
-    included = res.outcomes.filter((o) => o.kind === 'included').length;
+  const ctx = benchContextWithFees(feeSink);
+  const modules = moduleSet('builtin+testing');
+  const ex = await ParallelExecutor.create({ workers, modules: 'builtin+testing', adaptive: f['no-adaptive'] !== true });
+  try {
+    const seqMs: number[] = [];
+    const parMs: number[] = [];
+    const parRuns: BlockExecution[] = [];
+    let rootsMatch = true;
+    let seqRoot = '';
+    const measure = async (record: boolean): Promise<void> => {
+      const t0 = performance.now();
+      const s = executeBlockSequential(ctx, block, world, modules);
+      const t1 = performance.now();
+      const p = await ex.execute(ctx, block, world);
+      const t2 = performance.now();
+      const sr = toHex(world.prepare(s.writeSet).root);
+      const pr = toHex(world.prepare(p.writeSet).root);
+      seqRoot = sr;
+      if (sr !== pr || JSON.stringify(s.outcomes, big) !== JSON.stringify(p.outcomes, big)) rootsMatch = false;
+      if (!record) return;
+      seqMs.push(t1 - t0);
+      parMs.push(t2 - t1);
+      parRuns.push(p);
+    };
+    await measure(false); // warm-up: JIT, worker replicas, adaptive estimates
+    for (let r = 0; r < runs; r++) await measure(true);
+    const sMs = median(seqMs);
+    const pMs = median(parMs);
+    const fallbacks: Record<string, number> = {};
+    for (const p of parRuns) fallbacks[p.stats.fallback ?? 'none'] = (fallbacks[p.stats.fallback ?? 'none'] ?? 0) + 1;
+    const parallelRan = parRuns.filter((p) => p.stats.fallback === null || p.stats.fallback.startsWith('suffix'));
+    const pick = (g: (p: BlockExecution) => number): number => (parallelRan.length ? median(parallelRan.map(g)) : 0);
+    const t = (k: string) => (p: BlockExecution): number => p.stats.timings?.[k] ?? 0;
+    const parallelMs = pick(t('parallelMs'));
+    const executeShare = pick(t('executeShare'));
+    const validateShare = pick(t('validateShare'));
+    const lastFallback = parRuns[parRuns.length - 1]?.stats.fallback ?? null;
+    output(
+      {
+        bench: 'executor', workload, txs, accounts: accountsN, workers, feeSink, txCostUs: workload === 'synthetic' ? txCostUs : undefined, itersPerTx: workload === 'synthetic' ? iters : undefined, runs,
+        sequentialMs: round(sMs, 2), parallelMs: round(pMs, 2),
+        sequentialTps: round(txs / (sMs / 1000), 0), parallelTps: round(txs / (pMs / 1000), 0), speedup: round(sMs / pMs, 3),
+        rootsMatch,
+        fallback: lastFallback, fallbacks, parallelRuns: parallelRan.length,
+        incarnationsPerTx: round(pick((p) => p.stats.incarnations) / txs, 3),
+        validationsPerTx: round(pick((p) => p.stats.validations) / txs, 3),
+        dependencyWaits: pick((p) => p.stats.dependencyWaits),
+        timeSplitMs: parallelRan.length
+          ? { scheduling: round(parallelMs * (1 - executeShare - validateShare), 2), execution: round(parallelMs * executeShare, 2), validation: round(parallelMs * validateShare, 2), prepare: round(pick(t('prepareMs')), 2), commit: round(pick(t('finaliseMs')), 2) }
+          : null,
+        estimates: ex.estimates,
+        sequentialRunsMs: seqMs.map((x) => round(x, 1)), parallelRunsMs: parMs.map((x) => round(x, 1)),
+        stateRoot: seqRoot,
+      },
+      f.json === true,
+    );
+  } finally {
+    await ex.close();
   }
-  const ms = median(times);
-  output(
-    {
-      bench: 'executor', workload, txs, accounts: accountsN, runs, included,
-      sequentialMs: round(ms, 2), sequentialTps: round(txs / (ms / 1000), 0), sequentialUsPerTx: round((ms * 1000) / txs, 2),
-      runsMs: times.map((t) => round(t, 2)), stateRoot: root,
-    },
-    f.json === true,
-  );
   return 0;
+}
+
+function big(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? toHex(v) : v;
 }

@@ -7,7 +7,8 @@ import { encodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
 import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import { DEVNET_TREASURY } from '../consensus/genesis.js';
 import type { BlockContext } from '../execution/types.js';
-import { buildTransfer } from '../sdk/tx.js';
+import { buildCall, buildTransfer } from '../sdk/tx.js';
+import { v } from '../protocol/value.js';
 
 /** xorshift32: deterministic pseudo-random numbers for workloads (never for consensus). */
 export function rng(seed: number): () => number {
@@ -51,6 +52,54 @@ export function transferBlock(accounts: readonly KeyPair[], txs: number, seed = 
     const s = i % accounts.length;
     const to = accounts[next() % accounts.length]!.address;
     out.push(buildTransfer({ chainId: 1337, key: accounts[s]!, nonce: nonces[s]!++, to, amount: 1n + BigInt(next() % 1000), expiry: 1_000_000n }));
+  }
+  return out;
+}
+
+/** Context whose fee parameters either charge fees (every tx pays into the fee sinks) or not. */
+export function benchContextWithFees(feeSink: boolean, height = 1n): BlockContext {
+  const c = benchContext(height);
+  return feeSink ? c : { ...c, params: { ...c.params, fee: { ...c.params.fee, minGasPrice: 0n } } };
+}
+
+/** Iterations of `spin` per microsecond on this machine (calibrated once per run). */
+export function calibrateSpin(spin: (iters: number, seed: number) => number): number {
+  let iters = 100_000;
+  for (;;) {
+    const t0 = performance.now();
+    spin(iters, 7);
+    const ms = performance.now() - t0;
+    if (ms > 50) return iters / (ms * 1000);
+    iters *= 2;
+  }
+}
+
+export interface WorkloadOptions {
+  workload: 'transfer' | 'synthetic';
+  txs: number;
+  accounts: number;
+  feeSink: boolean;
+  /** synthetic: iterations of deterministic work per tx. */
+  iters?: number;
+  seed?: number;
+}
+
+/**
+ * Tx i is sent by account i mod A (nonces in order); `transfer` moves 1..1000 to a random
+ * account, `synthetic` does `iters` of work and a read-modify-write transfer to a random
+ * account. Gas price 1 with --fee-sink, 0 without (then no tx touches a shared account).
+ */
+export function buildWorkload(o: WorkloadOptions, accounts: readonly KeyPair[]): SignedTx[] {
+  const next = rng(o.seed ?? 42);
+  const nonces = new Array<bigint>(accounts.length).fill(0n);
+  const gasPrice = o.feeSink ? 1n : 0n;
+  const out: SignedTx[] = [];
+  for (let i = 0; i < o.txs; i++) {
+    const s = i % accounts.length;
+    const to = accounts[next() % accounts.length]!.address;
+    const common = { chainId: 1337, key: accounts[s]!, nonce: nonces[s]!++, expiry: 1_000_000n, gasPrice };
+    if (o.workload === 'transfer') out.push(buildTransfer({ ...common, to, amount: 1n + BigInt(next() % 1000) }));
+    else out.push(buildCall({ ...common, module: 'synthetic', call: 'work', args: [v.address(to), v.u128(1n), v.u64(BigInt(o.iters ?? 0))] }));
   }
   return out;
 }

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { blockHash, decodeBlock, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
-import { encodeReceipt, receiptHash, decodeReceipt, type Receipt } from '../protocol/receipt.js';
+import { receiptHash, decodeReceipt, type Receipt } from '../protocol/receipt.js';
 import { merkleRoot, ZERO_HASH } from '../protocol/hash.js';
 import { bytesEqual, toHex } from '../protocol/hex.js';
 import type { SignedTx } from '../protocol/tx.js';
@@ -29,6 +29,16 @@ export class ChainError extends Error {
   }
 }
 
+/** Receipts of a block by index; decoded on first access when the executor gave encodings. */
+export interface Receipts {
+  readonly length: number;
+  at(index: number): Receipt | undefined;
+}
+
+function lazyReceipts(outcomes: readonly { readonly receipt: Receipt }[]): Receipts {
+  return { length: outcomes.length, at: (i) => outcomes[i]?.receipt };
+}
+
 export interface DiscardedTx {
   readonly tx: SignedTx;
   readonly code: DiscardCode;
@@ -37,7 +47,7 @@ export interface DiscardedTx {
 
 export interface Proposal {
   readonly block: Block;
-  readonly receipts: readonly Receipt[];
+  readonly receipts: Receipts;
   readonly encodedReceipts: readonly Uint8Array[];
   readonly discarded: readonly DiscardedTx[];
   readonly prepared: PreparedState;
@@ -47,7 +57,7 @@ export interface Proposal {
 
 export interface CommittedBlock {
   readonly block: Block;
-  readonly receipts: readonly Receipt[];
+  readonly receipts: Receipts;
 }
 
 export interface ChainEvents {
@@ -133,15 +143,16 @@ export class Chain extends EventEmitter<ChainEvents> {
     const exec = await this.executor.execute(ctx, txs, this.world);
     const t1 = performance.now();
     const included: SignedTx[] = [];
-    const receipts: Receipt[] = [];
+    const includedOutcomes: { readonly receipt: Receipt }[] = [];
+    const encodedReceipts: Uint8Array[] = [];
     const discarded: DiscardedTx[] = [];
     exec.outcomes.forEach((o, i) => {
       if (o.kind === 'included') {
         included.push(txs[i]!);
-        receipts.push(o.receipt);
+        includedOutcomes.push(o);
+        encodedReceipts.push(o.encoded);
       } else discarded.push({ tx: txs[i]!, code: o.code, message: o.message });
     });
-    const encodedReceipts = receipts.map(encodeReceipt);
     const prepared = this.world.prepare(exec.writeSet);
     const header: BlockHeader = {
       chainId: this.genesis.chainId,
@@ -156,7 +167,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       gasUsed: exec.gasUsed,
     };
     const t2 = performance.now();
-    return { block: makeBlock(header, included), receipts, encodedReceipts, discarded, prepared, stats: exec.stats, timings: { executeMs: t1 - t0, rootMs: t2 - t1 } };
+    return { block: makeBlock(header, included), receipts: lazyReceipts(includedOutcomes), encodedReceipts, discarded, prepared, stats: exec.stats, timings: { executeMs: t1 - t0, rootMs: t2 - t1 } };
   }
 
   /** Adopt and persist a proposal. `mempoolRemovals` are deleted from the journal in the same batch. */

@@ -34,7 +34,7 @@ export type DiscardCode =
   | 'INSUFFICIENT_BALANCE_FOR_FEE';
 
 export type TxOutcome =
-  | { readonly kind: 'included'; readonly receipt: Receipt }
+  | { readonly kind: 'included'; readonly receipt: Receipt; /** Canonical encoding of the receipt (what the chain stores and hashes). */ readonly encoded: Uint8Array }
   | { readonly kind: 'discarded'; readonly code: DiscardCode; readonly message: string };
 
 export interface ExecutionStats {

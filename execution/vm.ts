@@ -14,7 +14,7 @@
  */
 import { encodeU128 } from '../protocol/codec.js';
 import type { SignedTx } from '../protocol/tx.js';
-import type { Receipt } from '../protocol/receipt.js';
+import { encodeReceipt, type Receipt } from '../protocol/receipt.js';
 import type { Value } from '../protocol/value.js';
 import { balanceKey, getBalance, getNonce, setNonce } from '../contracts/coin/state.js';
 import { distributeFee } from '../contracts/fee/distribute.js';
@@ -103,5 +103,5 @@ export function executeTransaction(
   outer.addDelta(balanceKey(tx.sender), maxFee - fee);
   distributeFee(outer, fee, ctx.proposer, feeParams);
   const receipt: Receipt = { status: errorCode === '' ? 'success' : 'failed', errorCode, gasUsed, fee, events: errorCode === '' ? outer.events : [] };
-  return { outcome: { kind: 'included', receipt }, view: outer, deferredFailure };
+  return { outcome: { kind: 'included', receipt, encoded: encodeReceipt(receipt) }, view: outer, deferredFailure };
 }

@@ -190,7 +190,7 @@ export class PelNode {
     }
     if (this.waiters.size > 0) {
       const b = p.block;
-      b.txs.forEach((tx, index) => this.resolveWaiters(toHexRaw(tx.hash), { kind: 'committed', height: b.header.height, index, receipt: p.receipts[index]!, blockHash: b.hash }));
+      b.txs.forEach((tx, index) => this.resolveWaiters(toHexRaw(tx.hash), { kind: 'committed', height: b.header.height, index, receipt: p.receipts.at(index)!, blockHash: b.hash }));
     }
   }
 
@@ -253,7 +253,7 @@ export class PelNode {
     const loc = await this.chain.getTxLocation(hash);
     if (loc) {
       const b = await this.chain.getBlock(loc.height);
-      if (b) return { kind: 'committed', height: loc.height, index: loc.index, receipt: b.receipts[loc.index]!, blockHash: b.block.hash };
+      if (b) return { kind: 'committed', height: loc.height, index: loc.index, receipt: b.receipts.at(loc.index)!, blockHash: b.block.hash };
     }
     const d = this.dropped.get(toHexRaw(hash));
     return d ? { kind: 'dropped', reason: d } : undefined;

@@ -13,6 +13,11 @@ const textEncoder = new TextEncoder();
 // to the name "coin" and two byte strings would decode to one value.
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 export function utf8(s: string): Uint8Array {
   return textEncoder.encode(s);
 }
@@ -94,8 +99,15 @@ export class Writer {
     return this.raw(b);
   }
 
-  /** u8 length prefix, then ASCII bytes; used for module, call and event names. */
+  /** u8 length prefix, then the UTF-8 bytes; used for module, call, event and error names. */
   name(s: string): this {
+    if (s.length < 256 && isAscii(s)) {
+      // Hot path (receipts, events): names are ASCII, skip the TextEncoder.
+      this.u8(s.length);
+      this.ensure(s.length);
+      for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i);
+      return this;
+    }
     const b = utf8(s);
     this.u8(b.length);
     return this.raw(b);

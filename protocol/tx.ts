@@ -74,8 +74,12 @@ export function signTx(tx: UnsignedTx, privateKey: Uint8Array): SignedTx {
   return { ...tx, args: [...tx.args], signature, sender: addressFromPublicKey(tx.senderPublicKey), hash: sha256(raw), raw, bodyLength: body.length };
 }
 
-/** Decode a signed transaction. Checks encoding only; the signature is checked by a verifier. */
-export function decodeTx(raw: Uint8Array): SignedTx {
+/**
+ * Decode a signed transaction. Checks encoding only; the signature is checked by a verifier.
+ * `known` lets a caller that already derived the hash and sender (the parallel executor's
+ * workers get them from the main thread) skip recomputing them.
+ */
+export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Uint8Array }): SignedTx {
   if (raw.length > MAX_TX_BYTES) throw new ProtocolError('TX_TOO_LARGE', `transaction is ${raw.length} bytes, limit ${MAX_TX_BYTES}`);
   const r = new Reader(raw, 'transaction');
   const version = r.u8('version');
@@ -100,7 +104,7 @@ export function decodeTx(raw: Uint8Array): SignedTx {
   const copy = raw.slice();
   return {
     chainId, senderPublicKey, nonce, gasLimit, gasPrice, expiry, module, call, args, signature,
-    sender: addressFromPublicKey(senderPublicKey), hash: sha256(copy), raw: copy, bodyLength,
+    sender: known ? known.sender : addressFromPublicKey(senderPublicKey), hash: known ? known.hash : sha256(copy), raw: copy, bodyLength,
   };
 }
 

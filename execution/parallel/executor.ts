@@ -18,11 +18,10 @@ import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
 import { executeBlockSequential } from '../sequential.js';
-import { applyDeltas } from '../view.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
 import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, ENTRY, KIND, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
-import { decodeDeltaOps, MultiVersionMemory } from './mvmemory.js';
-import { decodeOutcome, packEntries } from './outputs.js';
+import { MultiVersionMemory, replayDeltaOps } from './mvmemory.js';
+import { decodeOutcome, packEntries, receiptGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkerMessage, WorkerReply } from './worker.js';
 
@@ -38,6 +37,13 @@ export interface ParallelOptions {
   /** ...once at least this many incarnations (or block size / 16, if larger) have started. */
   contentionMinSample: number;
   modules: ModuleSet;
+  /**
+   * Choose per block between parallel and sequential from running estimates of each one's
+   * cost per tx (probing the other one every `probeEvery` blocks). Off: always parallel
+   * (above minParallelTxs). Timing picks the executor only; both give the same bytes.
+   */
+  adaptive: boolean;
+  probeEvery: number;
 }
 
 export const DEFAULT_PARALLEL_OPTIONS: ParallelOptions = {
@@ -47,6 +53,8 @@ export const DEFAULT_PARALLEL_OPTIONS: ParallelOptions = {
   contentionPct: 35,
   contentionMinSample: 128,
   modules: 'builtin',
+  adaptive: true,
+  probeEvery: 16,
 };
 
 /** A state the executor can keep worker replicas of: WorldState has `version` bumped per commit. */
@@ -67,6 +75,11 @@ export class ParallelExecutor implements BlockExecutor {
   private replicaVersion = -1;
   private pending = new Map<number, { left: number; errors: string[]; resolve: () => void }>();
   private closed = false;
+  /** Running estimates (EWMA, us per tx) for the adaptive policy; NaN until measured. */
+  private seqUsPerTx = Number.NaN;
+  private parUsPerTx = Number.NaN;
+  private sinceProbe = 0;
+  private finaliseSplit: Record<string, number> = {};
 
   private constructor(opts: ParallelOptions) {
     this.opts = opts;
@@ -152,16 +165,52 @@ export class ParallelExecutor implements BlockExecutor {
     this.post({ type: 'buffers', buffers: this.buffers });
   }
 
+  /** Estimates the adaptive policy works from (for stats and benchmarks). */
+  get estimates(): { sequentialUsPerTx: number; parallelUsPerTx: number } {
+    return { sequentialUsPerTx: this.seqUsPerTx, parallelUsPerTx: this.parUsPerTx };
+  }
+
+  private learn(kind: 'seq' | 'par', ms: number, n: number): void {
+    const us = (ms * 1000) / n;
+    if (kind === 'seq') this.seqUsPerTx = Number.isNaN(this.seqUsPerTx) ? us : 0.7 * this.seqUsPerTx + 0.3 * us;
+    else this.parUsPerTx = Number.isNaN(this.parUsPerTx) ? us : 0.7 * this.parUsPerTx + 0.3 * us;
+  }
+
+  /** null = run in parallel; otherwise the reason to run sequentially. */
+  private choose(n: number): string | null {
+    if (n < this.opts.minParallelTxs) return 'small-block';
+    if (!this.opts.adaptive) return null;
+    if (Number.isNaN(this.parUsPerTx)) return null;
+    if (Number.isNaN(this.seqUsPerTx)) return 'probe-sequential';
+    const parallelWins = this.parUsPerTx < this.seqUsPerTx;
+    if (++this.sinceProbe >= this.opts.probeEvery) {
+      this.sinceProbe = 0;
+      return parallelWins ? 'probe-sequential' : null;
+    }
+    return parallelWins ? null : 'parallel-slower';
+  }
+
   async execute(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
+    const reason = this.choose(txs.length);
+    if (reason !== null) {
+      const r = this.sequential(ctx, txs, state, reason, 0);
+      if (reason !== 'small-block') this.learn('seq', r.stats.durationMs, txs.length);
+      return r;
+    }
+    const r = await this.executeParallel(ctx, txs, state);
+    this.learn('par', r.stats.durationMs, txs.length);
+    return r;
+  }
+
+  private async executeParallel(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
     const s = state as VersionedState;
-    if (txs.length < this.opts.minParallelTxs) return this.sequential(ctx, txs, state, 'small-block', 0);
     if (this.replicaOf !== s || this.replicaVersion !== s.version) {
       if (!this.syncReplicas(s)) return this.sequential(ctx, txs, state, 'state-not-replicated', 0);
     }
     const start = performance.now();
     const n = txs.length;
     let rawBytes = 0;
-    for (const t of txs) rawBytes += t.raw.length;
+    for (const t of txs) rawBytes += t.raw.length + 52;
     this.ensureCapacity(n, rawBytes);
     const v = this.views;
     Scheduler.reset(v, n);
@@ -170,11 +219,14 @@ export class ParallelExecutor implements BlockExecutor {
     // Raw txs first in the arena; workers decode them on first use.
     let off = 0;
     for (let i = 0; i < n; i++) {
-      const raw = txs[i]!.raw;
-      v.bytes.set(raw, off);
+      // raw | hash (32) | sender (20): workers decode without hashing again.
+      const t = txs[i]!;
+      v.bytes.set(t.raw, off);
+      v.bytes.set(t.hash, off + t.raw.length);
+      v.bytes.set(t.sender, off + t.raw.length + 32);
       v.tx[i * TX.STRIDE + TX.TX_START] = off;
-      v.tx[i * TX.STRIDE + TX.TX_LEN] = raw.length;
-      off += raw.length;
+      v.tx[i * TX.STRIDE + TX.TX_LEN] = t.raw.length;
+      off += t.raw.length + 52;
     }
     v.ctl[CTL.BYTES_USED] = off;
     const epoch = ++this.epoch;
@@ -219,6 +271,7 @@ export class ParallelExecutor implements BlockExecutor {
           prepareMs: t0 - start,
           parallelMs: t1 - t0,
           finaliseMs: t2 - t1,
+          ...this.finaliseSplit,
           executeShare: workersMs > 0 ? v.ctl[CTL.EXEC_NS]! / 1000 / workersMs : 0,
           validateShare: workersMs > 0 ? v.ctl[CTL.VALIDATE_NS]! / 1000 / workersMs : 0,
         },
@@ -246,56 +299,65 @@ export class ParallelExecutor implements BlockExecutor {
         break;
       }
     }
-    // Replay every key's entries in tx order. Entries of txs >= cut are ignored on the
-    // second pass if a cut is found.
-    type KeyFinal = { key: string; entries: number[] };
-    const keys: KeyFinal[] = [];
+    // Replay every key's entries in tx order, up to `limit`; deltas are applied with their
+    // bounds exactly as the eager path applies them (parsed in place, encoded once).
     const kc = mv.keyCount();
-    for (let id = 0; id < kc; id++) {
-      const entries = mv.entriesAscending(id);
-      if (entries.length > 0) keys.push({ key: mv.keyString(id), entries });
-    }
+    const E = v.entries;
     const replay = (limit: number): { values: Map<string, Uint8Array | null>; failAt: number } => {
       const values = new Map<string, Uint8Array | null>();
       let failAt = n;
-      for (const k of keys) {
-        let cur: Uint8Array | undefined | null = undefined; // undefined = not yet read from storage
+      for (let id = 0; id < kc; id++) {
+        const list = mv.entriesAscending(id);
+        if (list.length === 0) continue;
+        let key: string | null = null;
+        let cur: Uint8Array | null | undefined = undefined; // undefined: not read from storage yet
+        let acc: bigint | null = null; // pending delta result, not yet encoded
         let wrote = false;
-        for (const e of k.entries) {
+        for (const e of list) {
           const b = e * ENTRY.STRIDE;
-          const tx = v.entries[b + ENTRY.TX]!;
+          const tx = E[b + ENTRY.TX]!;
           if (tx >= limit) break;
-          const kind = v.entries[b + ENTRY.VER]! & 7;
+          const kind = E[b + ENTRY.VER]! & 7;
           if (kind === KIND.ABSENT) continue;
           wrote = true;
-          if (kind === KIND.VALUE) cur = mv.bytesAt(v.entries[b + ENTRY.VAL_OFFSET]!, v.entries[b + ENTRY.VAL_LEN]!);
-          else if (kind === KIND.DELETED) cur = null;
-          else if (kind === KIND.DELTA) {
-            const base = cur === undefined ? state.get(k.key) : cur ?? undefined;
-            const ops = decodeDeltaOps(v.bytes.subarray(v.entries[b + ENTRY.VAL_OFFSET]!, v.entries[b + ENTRY.VAL_OFFSET]! + v.entries[b + ENTRY.VAL_LEN]!));
-            const r = applyDeltas(decodeU128(base), ops);
-            if (!r.ok) {
+          if (kind === KIND.VALUE) {
+            cur = mv.bytesAt(E[b + ENTRY.VAL_OFFSET]!, E[b + ENTRY.VAL_LEN]!);
+            acc = null;
+          } else if (kind === KIND.DELETED) {
+            cur = null;
+            acc = null;
+          } else if (kind === KIND.DELTA) {
+            if (acc === null) {
+              if (cur === undefined) cur = state.get((key ??= mv.keyString(id))) ?? null;
+              acc = decodeU128(cur ?? undefined);
+            }
+            const next = replayDeltaOps(v.bytes, E[b + ENTRY.VAL_OFFSET]!, acc);
+            if (next === null) {
               if (tx < failAt) failAt = tx;
               break;
             }
-            cur = encodeU128(r.value);
+            acc = next;
           } else throw new Error(`parallel executor: entry of tx ${tx} is still ${kind === KIND.ESTIMATE ? 'ESTIMATE' : kind} after completion`);
         }
-        if (wrote && cur !== undefined) values.set(k.key, cur);
+        if (!wrote) continue;
+        if (acc !== null) cur = encodeU128(acc);
+        if (cur !== undefined) values.set((key ??= mv.keyString(id)), cur);
       }
       return { values, failAt };
     };
+    const tReplay = performance.now();
     let { values, failAt } = replay(cut);
     if (failAt < cut) {
       cut = failAt;
       ({ values } = replay(cut));
     }
+    const tOutputs = performance.now();
     const outcomes: TxOutcome[] = [];
     let gasUsed = 0n;
     for (let i = 0; i < cut; i++) {
       const b = i * TX.STRIDE;
       const o = decodeOutcome(mv.bytesAt(v.tx[b + TX.OUT_START]!, v.tx[b + TX.OUT_LEN]!));
-      if (o.kind === 'included') gasUsed += o.receipt.gasUsed;
+      if (o.kind === 'included') gasUsed += receiptGasUsed(o.encoded);
       outcomes.push(o);
     }
     if (cut < n) {
@@ -306,7 +368,11 @@ export class ParallelExecutor implements BlockExecutor {
       for (const [k, val] of rest.writeSet) values.set(k, val);
       gasUsed += rest.gasUsed;
     }
-    return { outcomes, writeSet: sortWriteSet(values), gasUsed, reexecuted: n - cut };
+    const tSort = performance.now();
+    const writeSet = sortWriteSet(values);
+    const tEnd = performance.now();
+    this.finaliseSplit = { replayMs: tOutputs - tReplay, outputsMs: tSort - tOutputs, sortMs: tEnd - tSort };
+    return { outcomes, writeSet, gasUsed, reexecuted: n - cut };
   }
 
   async close(): Promise<void> {

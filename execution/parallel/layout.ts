@@ -16,33 +16,40 @@ import { ExecutorSignal } from '../signal.js';
  *   writes   Int32  write-set records: [keyId, entryIdx]
  *   bytes    Uint8  arena: values, delta op lists, outputs, raw txs
  */
+/** Each control word sits on its own 64-byte cache line: two cores updating different
+ *  counters must not bounce one line between them. */
+const LINE = 16;
 export const CTL = {
-  EXECUTION_IDX: 0,
-  VALIDATION_IDX: 1,
-  DECREASE_CNT: 2,
-  NUM_ACTIVE: 3,
-  DONE: 4,
-  BLOCK_SIZE: 5,
-  ABORT: 6, // nonzero: stop and fall back (reason code below)
-  WORK_SIGNAL: 7, // bumped whenever new work may exist; idle workers Atomics.wait on it
-  KEY_COUNT: 8,
-  ENTRY_COUNT: 9,
-  READ_COUNT: 10,
-  WRITE_COUNT: 11,
-  BYTES_USED: 12,
-  INCARNATIONS: 13,
-  VALIDATIONS: 14,
-  DEPENDENCY_WAITS: 15,
-  ABORTS: 16,
-  WORKERS_DONE: 17,
-  EPOCH: 18,
-  INCARNATION_LIMIT: 19,
-  EXEC_NS: 20, // summed execution time across workers (us)
-  VALIDATE_NS: 21, // summed validation time (us)
-  KEY_BYTES_USED: 22,
-  IDLE_WORKERS: 23,
-  SIZE: 32,
+  EXECUTION_IDX: 0 * LINE,
+  VALIDATION_IDX: 1 * LINE,
+  DECREASE_CNT: 2 * LINE,
+  NUM_ACTIVE: 3 * LINE,
+  DONE: 4 * LINE,
+  BLOCK_SIZE: 5 * LINE,
+  ABORT: 6 * LINE, // nonzero: stop and fall back (ABORT_REASON)
+  WORK_SIGNAL: 7 * LINE, // bumped whenever new work may exist; idle workers Atomics.wait on it
+  KEY_COUNT: 8 * LINE,
+  ENTRY_COUNT: 9 * LINE,
+  READ_COUNT: 10 * LINE,
+  WRITE_COUNT: 11 * LINE,
+  BYTES_USED: 12 * LINE,
+  INCARNATIONS: 13 * LINE,
+  VALIDATIONS: 14 * LINE,
+  DEPENDENCY_WAITS: 15 * LINE,
+  ABORTS: 16 * LINE,
+  WORKERS_DONE: 17 * LINE,
+  EPOCH: 18 * LINE,
+  INCARNATION_LIMIT: 19 * LINE,
+  EXEC_NS: 20 * LINE, // summed execution time across workers (us)
+  VALIDATE_NS: 21 * LINE, // summed validation time (us)
+  KEY_BYTES_USED: 22 * LINE,
+  IDLE_WORKERS: 23 * LINE,
+  SPARE: 24 * LINE, // never written: target of the lock back-off wait
+  SIZE: 25 * LINE,
 } as const;
+
+/** Workers reserve arena space and records in chunks of this many units, then bump locally. */
+export const CHUNK = { BYTES: 64 * 1024, ENTRIES: 256, READS: 512, WRITES: 512, KEYS: 256 } as const;
 
 export const ABORT_REASON = {
   NONE: 0,
@@ -119,10 +126,10 @@ export function capacityFor(txs: number): Capacity {
     keySlots,
     keys,
     keyBytes: keys * 64,
-    entries: Math.max(4096, txs * 24),
-    reads: Math.max(4096, txs * 24),
-    writes: Math.max(4096, txs * 24),
-    bytes: Math.max(1 << 20, txs * 4096),
+    entries: Math.max(1 << 16, txs * 24),
+    reads: Math.max(1 << 16, txs * 24),
+    writes: Math.max(1 << 16, txs * 24),
+    bytes: Math.max(1 << 24, txs * 4096),
   };
 }
 

@@ -5,14 +5,46 @@
  * lock-free singly linked list sorted by tx index, highest first; an entry belongs to one
  * (key, tx) pair for the whole block and is updated in place by the incarnation that owns
  * it: value bytes go to fresh arena space, then the (incarnation, kind) word is published
- * with Atomics.store. A reader loads the word first, so it can see newer bytes than the
- * word it recorded, never older; validation then sees the newer incarnation and aborts.
+ * with Atomics.store. The (offset, length) pair is guarded like a seqlock: the owner sets
+ * the word to WRITING, stores the pair, then publishes the new word; a reader retries until
+ * it sees the same published word before and after reading the pair, so it always gets the
+ * exact bytes of the version it records.
  * An aborted incarnation's entries become ESTIMATE; a key the next incarnation no longer
  * writes becomes ABSENT (skipped by readers), which plays the role of removal.
  */
 import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
 import type { DeltaOp } from '../view.js';
-import { CapacityExceeded, CTL, ENTRY, KEY, KIND, READ, READ_STRIDE, TX, WRITE_STRIDE, type SharedViews } from './layout.js';
+import { CapacityExceeded, CHUNK, CTL, ENTRY, KEY, KIND, READ, READ_STRIDE, TX, WRITE_STRIDE, type SharedViews } from './layout.js';
+
+/** A per-thread bump allocator over a shared pool: one Atomics.add per chunk, not per item. */
+class ChunkAllocator {
+  private next = 0;
+  private end = 0;
+  constructor(
+    private readonly ctl: Int32Array,
+    private readonly counter: number,
+    private readonly chunk: number,
+    private readonly capacity: () => number,
+    private readonly what: string,
+    private readonly onReserve?: (start: number, size: number) => void,
+  ) {}
+  reset(): void {
+    this.next = this.end = 0;
+  }
+  alloc(n: number): number {
+    if (this.next + n > this.end) {
+      const size = Math.max(this.chunk, n);
+      const start = Atomics.add(this.ctl, this.counter, size);
+      if (start + size > this.capacity()) throw new CapacityExceeded(this.what);
+      this.onReserve?.(start, size);
+      this.next = start;
+      this.end = start + size;
+    }
+    const at = this.next;
+    this.next += n;
+    return at;
+  }
+}
 
 export type MvRead =
   | { readonly kind: 'storage' }
@@ -21,6 +53,9 @@ export type MvRead =
   | { readonly kind: 'dependency'; readonly blockingTx: number };
 
 const STORAGE: MvRead = { kind: 'storage' };
+/** ENTRY.VER while the owner rewrites an entry's value pointer. */
+const WRITING = -1;
+const EMPTY: Map<number, number> = new Map();
 const latin1 = new TextDecoder('latin1');
 
 function fnv1a(s: string): number {
@@ -40,13 +75,43 @@ export function encodeDeltaOps(ops: readonly DeltaOp[]): Uint8Array {
   out[1] = ops.length >> 8;
   let o = 2;
   for (const [amount, code] of ops) {
+    let mag = amount < 0n ? -amount : amount;
     out[o++] = amount < 0n ? 1 : 0;
-    out.set(encodeU128(amount < 0n ? -amount : amount), o);
+    if (mag <= 0x1fffffffffffffn) {
+      let m = Number(mag);
+      for (let i = 0; i < 7; i++, m = Math.floor(m / 256)) out[o + i] = m % 256;
+    } else {
+      for (let i = 0; i < 16; i++, mag >>= 8n) out[o + i] = Number(mag & 0xffn);
+    }
     o += 16;
     out[o++] = code.length;
     for (let i = 0; i < code.length; i++) out[o++] = code.charCodeAt(i);
   }
   return out;
+}
+
+/**
+ * Apply the encoded delta ops at `offset` to `value` in order, with the u128 bound checked
+ * after each op, without allocating the op list. Returns null on a bound failure.
+ */
+export function replayDeltaOps(bytes: Uint8Array, offset: number, value: bigint): bigint | null {
+  const n = bytes[offset]! | (bytes[offset + 1]! << 8);
+  let o = offset + 2;
+  let v = value;
+  for (let i = 0; i < n; i++) {
+    const neg = bytes[o] === 1;
+    let mag: bigint;
+    if ((bytes[o + 8]! | bytes[o + 9]! | bytes[o + 10]! | bytes[o + 11]! | bytes[o + 12]! | bytes[o + 13]! | bytes[o + 14]! | bytes[o + 15]! | bytes[o + 16]!) === 0) {
+      // Up to 7 bytes: exact as a Number, no subarray.
+      let m = 0;
+      for (let i = 7; i >= 1; i--) m = m * 256 + bytes[o + i]!;
+      mag = BigInt(m);
+    } else mag = decodeU128(bytes.subarray(o + 1, o + 17));
+    v = neg ? v - mag : v + mag;
+    if (v < 0n || v > U128_MAX) return null;
+    o += 18 + bytes[o + 17]!;
+  }
+  return v;
 }
 
 export function decodeDeltaOps(b: Uint8Array): DeltaOp[] {
@@ -68,18 +133,40 @@ export function decodeDeltaOps(b: Uint8Array): DeltaOp[] {
 export class MultiVersionMemory {
   /** Per-thread cache of interned keys; cleared every block. */
   private readonly local = new Map<string, number>();
+  private readonly bytesAlloc: ChunkAllocator;
+  private readonly entryAlloc: ChunkAllocator;
+  private readonly readAlloc: ChunkAllocator;
+  private readonly writeAlloc: ChunkAllocator;
+  private readonly keyAlloc: ChunkAllocator;
+  private readonly keyBytesAlloc: ChunkAllocator;
 
-  constructor(readonly v: SharedViews) {}
+  constructor(readonly v: SharedViews) {
+    this.bytesAlloc = new ChunkAllocator(v.ctl, CTL.BYTES_USED, CHUNK.BYTES, () => v.bytes.length, 'byte arena');
+    this.entryAlloc = new ChunkAllocator(v.ctl, CTL.ENTRY_COUNT, CHUNK.ENTRIES, () => v.capacity.entries, 'entries');
+    this.readAlloc = new ChunkAllocator(v.ctl, CTL.READ_COUNT, CHUNK.READS, () => v.capacity.reads, 'read sets');
+    this.writeAlloc = new ChunkAllocator(v.ctl, CTL.WRITE_COUNT, CHUNK.WRITES, () => v.capacity.writes, 'write sets');
+    // Key ids of a reserved chunk that are never used must read as empty lists.
+    this.keyAlloc = new ChunkAllocator(v.ctl, CTL.KEY_COUNT, CHUNK.KEYS, () => v.capacity.keys, 'keys', (start, size) => {
+      for (let id = start; id < start + size; id++) Atomics.store(v.keyMeta, id * KEY.STRIDE + KEY.HEAD, -1);
+    });
+    this.keyBytesAlloc = new ChunkAllocator(v.ctl, CTL.KEY_BYTES_USED, CHUNK.BYTES, () => v.keyBytes.length, 'key bytes');
+  }
 
+  /** Start of a block: forget interned keys and every chunk of the previous block (the
+   *  counters they came from were reset by the main thread). */
   resetLocal(): void {
     this.local.clear();
+    for (const a of this.allocators) a.reset();
+  }
+
+  private get allocators(): readonly ChunkAllocator[] {
+    return [this.bytesAlloc, this.entryAlloc, this.readAlloc, this.writeAlloc, this.keyAlloc, this.keyBytesAlloc];
   }
 
   // ---- arena ----------------------------------------------------------------------
 
   putBytes(b: Uint8Array): number {
-    const off = Atomics.add(this.v.ctl, CTL.BYTES_USED, b.length);
-    if (off + b.length > this.v.bytes.length) throw new CapacityExceeded('byte arena');
+    const off = this.bytesAlloc.alloc(b.length);
     this.v.bytes.set(b, off);
     return off;
   }
@@ -120,11 +207,9 @@ export class MultiVersionMemory {
   }
 
   private allocateKey(key: string, h: number): number {
-    const { ctl, keyMeta, keyBytes } = this.v;
-    const id = Atomics.add(ctl, CTL.KEY_COUNT, 1);
-    if (id >= this.v.capacity.keys) throw new CapacityExceeded('keys');
-    const off = Atomics.add(ctl, CTL.KEY_BYTES_USED, key.length);
-    if (off + key.length > keyBytes.length) throw new CapacityExceeded('key bytes');
+    const { keyMeta, keyBytes } = this.v;
+    const id = this.keyAlloc.alloc(1);
+    const off = this.keyBytesAlloc.alloc(key.length);
     for (let i = 0; i < key.length; i++) keyBytes[off + i] = key.charCodeAt(i);
     const m = id * KEY.STRIDE;
     keyMeta[m + KEY.HASH] = h;
@@ -169,18 +254,25 @@ export class MultiVersionMemory {
       const b = e * ENTRY.STRIDE;
       const tx = entries[b + ENTRY.TX]!;
       if (tx < txIdx) {
-        const ver = Atomics.load(entries, b + ENTRY.VER);
+        // Seqlock read of (ver, offset, length).
+        let ver: number;
+        let off: number;
+        let len: number;
+        for (;;) {
+          ver = Atomics.load(entries, b + ENTRY.VER);
+          if (ver === WRITING) continue;
+          off = Atomics.load(entries, b + ENTRY.VAL_OFFSET);
+          len = Atomics.load(entries, b + ENTRY.VAL_LEN);
+          if (Atomics.load(entries, b + ENTRY.VER) === ver) break;
+        }
         const kind = ver & 7;
         if (kind === KIND.ESTIMATE) return { kind: 'dependency', blockingTx: tx };
         if (kind === KIND.VALUE || kind === KIND.DELETED) {
-          const value = kind === KIND.VALUE ? this.bytesAt(entries[b + ENTRY.VAL_OFFSET]!, entries[b + ENTRY.VAL_LEN]!) : undefined;
+          const value = kind === KIND.VALUE ? this.bytesAt(off, len) : undefined;
           if (deltas === null) return { kind: 'version', tx, incarnation: ver >>> 3, value };
           return { kind: 'resolved', value: resolveDeltas(value, deltas) };
         }
-        if (kind === KIND.DELTA) {
-          const off = entries[b + ENTRY.VAL_OFFSET]!;
-          (deltas ??= []).push(decodeDeltaOps(this.v.bytes.subarray(off, off + entries[b + ENTRY.VAL_LEN]!)));
-        }
+        if (kind === KIND.DELTA) (deltas ??= []).push(decodeDeltaOps(this.v.bytes.subarray(off, off + len)));
       }
       e = Atomics.load(entries, b + ENTRY.NEXT);
     }
@@ -191,7 +283,7 @@ export class MultiVersionMemory {
 
   /** Find or insert the entry of (keyId, txIdx); the list stays sorted, highest tx first. */
   private entryFor(keyId: number, txIdx: number, initVer: number, valOffset: number, valLen: number): number {
-    const { entries, keyMeta, ctl } = this.v;
+    const { entries, keyMeta } = this.v;
     const headIdx = keyId * KEY.STRIDE + KEY.HEAD;
     let fresh = -1;
     for (;;) {
@@ -208,8 +300,7 @@ export class MultiVersionMemory {
         return cur;
       }
       if (fresh === -1) {
-        fresh = Atomics.add(ctl, CTL.ENTRY_COUNT, 1);
-        if (fresh >= this.v.capacity.entries) throw new CapacityExceeded('entries');
+        fresh = this.entryAlloc.alloc(1);
         const b = fresh * ENTRY.STRIDE;
         entries[b + ENTRY.TX] = txIdx;
         entries[b + ENTRY.VAL_OFFSET] = valOffset;
@@ -221,10 +312,12 @@ export class MultiVersionMemory {
     }
   }
 
+  /** Only the owner tx's executing thread updates an entry; readers use the seqlock. */
   private updateEntry(e: number, ver: number, valOffset: number, valLen: number): void {
     const b = e * ENTRY.STRIDE;
-    this.v.entries[b + ENTRY.VAL_OFFSET] = valOffset;
-    this.v.entries[b + ENTRY.VAL_LEN] = valLen;
+    Atomics.store(this.v.entries, b + ENTRY.VER, WRITING);
+    Atomics.store(this.v.entries, b + ENTRY.VAL_OFFSET, valOffset);
+    Atomics.store(this.v.entries, b + ENTRY.VAL_LEN, valLen);
     Atomics.store(this.v.entries, b + ENTRY.VER, ver);
   }
 
@@ -239,16 +332,16 @@ export class MultiVersionMemory {
     writes: ReadonlyMap<string, Uint8Array | null>,
     deltas: ReadonlyMap<string, readonly DeltaOp[]>,
   ): boolean {
-    const { tx, ctl } = this.v;
+    const { tx } = this.v;
     const t = txIdx * TX.STRIDE;
     const prevStart = tx[t + TX.WRITE_START]!;
     const prevCount = tx[t + TX.WRITE_COUNT]!;
-    const prev = new Map<number, number>();
+    // Keys of the previous incarnation (first incarnation: none, skip the map).
+    const prev = prevCount === 0 ? EMPTY : new Map<number, number>();
     for (let k = 0; k < prevCount; k++) prev.set(this.v.writes[(prevStart + k) * WRITE_STRIDE]!, this.v.writes[(prevStart + k) * WRITE_STRIDE + 1]!);
 
     const count = writes.size + deltas.size;
-    const start = Atomics.add(ctl, CTL.WRITE_COUNT, count);
-    if (start + count > this.v.capacity.writes) throw new CapacityExceeded('write sets');
+    const start = this.writeAlloc.alloc(count);
     let w = start;
     let wroteNew = false;
     const put = (key: string, kind: number, bytes: Uint8Array | null): void => {
@@ -274,8 +367,7 @@ export class MultiVersionMemory {
     // Keys the previous incarnation wrote and this one does not: ABSENT.
     for (const e of prev.values()) this.updateEntry(e, inc * 8 + KIND.ABSENT, 0, 0);
 
-    const rStart = Atomics.add(ctl, CTL.READ_COUNT, reads.length / READ_STRIDE);
-    if (rStart + reads.length / READ_STRIDE > this.v.capacity.reads) throw new CapacityExceeded('read sets');
+    const rStart = this.readAlloc.alloc(reads.length / READ_STRIDE);
     this.v.reads.set(reads, rStart * READ_STRIDE);
     tx[t + TX.WRITE_START] = start;
     tx[t + TX.WRITE_COUNT] = count;

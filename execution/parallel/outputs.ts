@@ -1,21 +1,38 @@
 /** Per-tx outputs in the shared arena: 1 | receipt, or 2 | name code | string message. */
 import { Reader, Writer } from '../../protocol/codec.js';
-import { decodeReceipt, writeReceipt } from '../../protocol/receipt.js';
+import { decodeReceipt } from '../../protocol/receipt.js';
 import type { DiscardCode, TxOutcome } from '../types.js';
 
 export function encodeOutcome(o: TxOutcome): Uint8Array {
   const w = new Writer(128);
   if (o.kind === 'included') {
     w.u8(1);
-    writeReceipt(w, o.receipt);
+    w.raw(o.encoded);
   } else {
     w.u8(2).name(o.code).string(o.message);
   }
   return w.finish();
 }
 
+/** gasUsed straight from an encoded receipt: u8 status | name errorCode | u64 gasUsed. */
+export function receiptGasUsed(encoded: Uint8Array): bigint {
+  const o = 2 + encoded[1]!;
+  return new Reader(encoded.subarray(o, o + 8), 'gasUsed').u64();
+}
+
+/**
+ * Included outcomes keep the encoded receipt and decode it on first access: the chain
+ * stores the encoding as is, so most receipts are never decoded on the main thread.
+ */
 export function decodeOutcome(b: Uint8Array): TxOutcome {
-  if (b[0] === 1) return { kind: 'included', receipt: decodeReceipt(b.subarray(1)) };
+  if (b[0] === 1) {
+    const encoded = b.subarray(1);
+    let receipt: ReturnType<typeof decodeReceipt> | undefined;
+    // Same key order as the sequential executor's outcomes, so even their JSON forms agree.
+    const o = { kind: 'included' as const, receipt: undefined as unknown as ReturnType<typeof decodeReceipt>, encoded };
+    Object.defineProperty(o, 'receipt', { enumerable: true, get: () => (receipt ??= decodeReceipt(encoded)) });
+    return o;
+  }
   const r = new Reader(b.subarray(1), 'outcome');
   const code = r.name() as DiscardCode;
   const message = r.string();

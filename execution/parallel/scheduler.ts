@@ -85,7 +85,7 @@ export class Scheduler {
     const at = i * TX.STRIDE + TX.LOCK;
     while (Atomics.compareExchange(this.tx, at, 0, 1) !== 0) {
       // Critical sections are a few instructions long and never block: yield the core briefly.
-      Atomics.wait(this.ctl, CTL.SIZE - 1, 0x7fffffff, 0);
+      Atomics.wait(this.ctl, CTL.SPARE, 0x7fffffff, 0);
     }
   }
 

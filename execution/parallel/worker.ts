@@ -60,7 +60,8 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
     if (!t) {
       const b = i * TX.STRIDE;
       const start = v.tx[b + TX.TX_START]!;
-      t = decodeTx(v.bytes.subarray(start, start + v.tx[b + TX.TX_LEN]!));
+      const end = start + v.tx[b + TX.TX_LEN]!;
+      t = decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.slice(end, end + 32), sender: v.bytes.slice(end + 32, end + 52) });
       txs[i] = t;
     }
     return t;
@@ -72,6 +73,12 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
       return null;
     }
     const started = Atomics.add(v.ctl, CTL.INCARNATIONS, 1) + 1;
+    // Contention guard: when most incarnations are being thrown away, parallel cannot win.
+    // Checked before every incarnation, so it also fires when most attempts end in a dependency.
+    if (started >= msg.contentionMinSample && Atomics.load(v.ctl, CTL.ABORTS) * 100 > started * msg.contentionPct) {
+      s.abort(ABORT_REASON.HIGH_CONTENTION);
+      return null;
+    }
     const reads: number[] = [];
     const seen = new Map<string, Uint8Array | undefined>();
     const source = {
@@ -119,14 +126,6 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
     v.tx[b + TX.OUT_LEN] = out.length;
     v.tx[b + TX.FLAGS] = (result.deferredFailure ? TXF.NEEDS_EAGER : 0) | (result.outcome.kind === 'discarded' ? TXF.DISCARDED : 0);
     const wroteNew = memory.record(i, inc, reads, result.view.writes, result.view.deltas);
-    // Contention guard: when most incarnations are being thrown away, parallel cannot win.
-    if (started >= msg.contentionMinSample) {
-      const aborts = Atomics.load(v.ctl, CTL.ABORTS);
-      if (aborts * 100 > started * msg.contentionPct) {
-        s.abort(ABORT_REASON.HIGH_CONTENTION);
-        return null;
-      }
-    }
     return s.finishExecution(i, inc, wroteNew);
   };
 

@@ -26,7 +26,7 @@ export function blockMethods(node: PelNode): Record<string, RpcHandler> {
       const out = blockToJson(found.block, txs);
       if (opts.receipts) {
         const b = found.block;
-        out.receipts = found.receipts.map((r, i) => receiptToJson(b.txs[i]!.hash, b.header.height, b.hash, i, r));
+        out.receipts = b.txs.map((t, i) => receiptToJson(t.hash, b.header.height, b.hash, i, found.receipts.at(i)!));
       }
       return out;
     },

@@ -48,7 +48,7 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
       if (!loc) return null;
       const b = await node.chain.getBlock(loc.height);
       if (!b) return null;
-      return receiptToJson(hash, loc.height, b.block.hash, loc.index, b.receipts[loc.index]!);
+      return receiptToJson(hash, loc.height, b.block.hash, loc.index, b.receipts.at(loc.index)!);
     },
   };
 }
