@@ -80,6 +80,7 @@ export class ParallelExecutor implements BlockExecutor {
   private parUsPerTx = Number.NaN;
   private sinceProbe = 0;
   private finaliseSplit: Record<string, number> = {};
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: ParallelOptions) {
     this.opts = opts;
@@ -190,7 +191,18 @@ export class ParallelExecutor implements BlockExecutor {
     return parallelWins ? null : 'parallel-slower';
   }
 
-  async execute(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
+  /**
+   * One block at a time: the shared buffers and the workers serve a single block, so
+   * overlapping calls are queued (the node never overlaps them; the guard makes misuse safe).
+   */
+  execute(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
+    if (this.closed) return Promise.reject(new Error('parallel executor is closed'));
+    const run = this.queue.then(() => this.executeOne(ctx, txs, state));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async executeOne(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
     const reason = this.choose(txs.length);
     if (reason !== null) {
       const r = this.sequential(ctx, txs, state, reason, 0);
@@ -378,6 +390,7 @@ export class ParallelExecutor implements BlockExecutor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.queue;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
