@@ -22,7 +22,7 @@ export interface ProducerDeps {
   proposer: Uint8Array;
   logger: Logger;
   /** Called with every committed proposal and the txs the mempool dropped after it. */
-  onProposalCommitted?: (p: Proposal, dropped: readonly DroppedTx[]) => void;
+  onProposalCommitted?: (p: Proposal, dropped: readonly DroppedTx[], commitMs: number) => void;
   /** Fatal errors (e.g. the disk write failed): the node must stop. */
   onFatal: (e: unknown) => void;
   now?: () => number;
@@ -98,14 +98,17 @@ export class BlockProducer {
     const parentTs = chain.head.header.timestamp;
     const proposal = await chain.propose(txs, now > parentTs ? now : parentTs, this.deps.proposer);
     const removals = txs.map((t) => t.hash);
+    const c0 = performance.now();
     await chain.commit(proposal, removals);
+    const commitMs = performance.now() - c0;
     this.lastBlockAt = (this.deps.now ?? Date.now)();
     const dropped = mempool.afterBlock(proposal.block.txs, proposal.discarded.map((d) => d.tx));
-    this.deps.onProposalCommitted?.(proposal, dropped);
+    this.deps.onProposalCommitted?.(proposal, dropped, commitMs);
     const h = proposal.block.header;
     this.deps.logger.info('block committed', {
       height: Number(h.height), txs: h.txCount, discarded: proposal.discarded.length,
-      executeMs: +proposal.timings.executeMs.toFixed(1), rootMs: +proposal.timings.rootMs.toFixed(1),
+      executeMs: +proposal.timings.executeMs.toFixed(1), rootMs: +proposal.timings.rootMs.toFixed(1), commitMs: +commitMs.toFixed(1),
+      executor: proposal.stats.fallback ? `sequential (${proposal.stats.fallback})` : proposal.stats.executor,
     });
     return proposal.block;
   }

@@ -13,6 +13,7 @@ import { PelClient, PelRpcError } from '../sdk/client.js';
 import { buildTransfer, DEFAULT_EXPIRY_BLOCKS, DEFAULT_GAS_LIMIT, DEFAULT_GAS_PRICE } from '../sdk/tx.js';
 import { ConfigError, DEFAULT_CONFIG, validateConfig, type NodeConfig } from './config.js';
 import { PelNode } from './node.js';
+import { ParallelExecutor } from '../execution/parallel/executor.js';
 
 class UsageError extends Error {}
 
@@ -49,7 +50,8 @@ Flags (defaults in brackets):
   --block-time MS           minimum time between blocks; 0 = as fast as possible [${DEFAULT_CONFIG.blockTimeMs}]
   --max-block-txs N         maximum transactions per block [${DEFAULT_CONFIG.maxBlockTxs}]
   --mining auto|manual      auto: build blocks when txs are pending; manual: only on dev_mine [${DEFAULT_CONFIG.mining}]
-  --executor KIND           sequential|parallel [${DEFAULT_CONFIG.executor}]
+  --executor KIND           parallel (Block-STM on worker threads, falls back to sequential
+                            per block where parallel cannot win) | sequential [${DEFAULT_CONFIG.executor}]
   --workers N               worker threads for the parallel executor; 0 = one per core [${DEFAULT_CONFIG.workers}]
   --mempool-max N           mempool capacity [${DEFAULT_CONFIG.mempoolMaxTotal}]
   --mempool-max-per-sender N  pending txs per sender [${DEFAULT_CONFIG.mempoolMaxPerSender}]
@@ -155,7 +157,7 @@ async function cmdDevnet(args: string[]): Promise<number> {
     `  WebSocket     ${node.wsUrl}`,
     `  data dir      ${config.inMemory ? '(in memory)' : config.dataDir}`,
     `  height        ${node.chain.height}`,
-    `  executor      ${node.executor.name}`,
+    `  executor      ${node.executor.name}${node.executor instanceof ParallelExecutor ? ` (${node.executor.workerCount} workers)` : ''}`,
     `  blocks        ${config.mining === 'manual' ? 'manual (dev_mine)' : `auto, at least ${config.blockTimeMs} ms apart`}, at most ${config.maxBlockTxs} txs`,
     '',
     'Dev accounts — PUBLIC test keys derived from the well-known seed "pel devnet account <i>".',

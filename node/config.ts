@@ -39,7 +39,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   blockTimeMs: 0,
   maxBlockTxs: 10_000,
   mining: 'auto',
-  executor: 'sequential',
+  executor: 'parallel',
   workers: 0,
   mempoolMaxTotal: 100_000,
   mempoolMaxPerSender: 2_048,

@@ -16,12 +16,14 @@ import { devnetGenesis, parseGenesis, type Genesis } from '../consensus/genesis.
 import { Mempool, MempoolError, type DroppedTx } from '../consensus/mempool.js';
 import { BlockProducer } from '../consensus/producer.js';
 import { SequentialExecutor } from '../execution/sequential.js';
+import { ParallelExecutor } from '../execution/parallel/executor.js';
 import type { BlockExecutor } from '../execution/types.js';
 import { ChainStore } from '../state/store.js';
 import type { NodeConfig } from './config.js';
 import { RpcError } from './rpc/errors.js';
 import { RpcServer } from './rpc/server.js';
 import { buildMethods } from './rpc/methods/index.js';
+import { Metrics } from './metrics.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -55,6 +57,7 @@ export class PelNode {
   static async start(config: NodeConfig, logger: Logger, hooks: { onFatal?: (e: unknown) => void } = {}): Promise<PelNode> {
     // Open first: the LevelDB lock makes --reset on a running node's data dir fail instead of wiping it.
     const store = await ChainStore.open({ path: config.dataDir, inMemory: config.inMemory });
+    let executorRef: BlockExecutor | null = null;
     try {
       if (config.reset) await store.clear();
       const stored = await store.getGenesisJson();
@@ -62,7 +65,9 @@ export class PelNode {
       if (config.genesisPath) genesis = parseGenesis(JSON.parse(await readFile(config.genesisPath, 'utf8')));
       else if (stored) genesis = parseGenesis(JSON.parse(stored));
       else genesis = devnetGenesis(config.accounts, config.chainId);
-      const executor: BlockExecutor = new SequentialExecutor();
+      const executor: BlockExecutor =
+        config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }) : new SequentialExecutor();
+      executorRef = executor;
       const chain = await Chain.open(store, genesis, executor);
       const mempool = new Mempool(
         { maxTotal: config.mempoolMaxTotal, maxPerSender: config.mempoolMaxPerSender },
@@ -75,12 +80,18 @@ export class PelNode {
         },
       );
       const proposer = devValidatorKeyPair(0).address;
+      const metrics = new Metrics();
+      metrics.height.set(Number(chain.height));
       let node!: PelNode;
       const producer = new BlockProducer(
         { blockTimeMs: config.blockTimeMs, maxBlockTxs: config.maxBlockTxs, mining: config.mining },
         {
           chain, mempool, proposer, logger: logger.child('producer'),
-          onProposalCommitted: (p, dropped) => node.afterBlock(p, dropped),
+          onProposalCommitted: (p, dropped, commitMs) => {
+            metrics.onProposal(p, commitMs);
+            metrics.mempool.set(mempool.size);
+            node.afterBlock(p, dropped);
+          },
           onFatal: (e) => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e),
         },
       );
@@ -92,12 +103,13 @@ export class PelNode {
           maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
         },
         buildMethods(node),
-        { logger: logger.child('rpc') },
+        { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render() } },
       );
       node.rpcAddress = await node.rpc.start();
       producer.start();
       return node;
     } catch (e) {
+      await executorRef?.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw e;
     }

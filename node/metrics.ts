@@ -1,0 +1,54 @@
+/**
+ * Prometheus metrics, created in one place (served at GET /metrics on the RPC port).
+ * Optional: parts take `Metrics | null` and never depend on it for correctness.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Proposal } from '../consensus/chain.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly blocks = new Counter({ name: 'pel_blocks_committed_total', help: 'Blocks committed', registers: [this.registry] });
+  readonly txs = new Counter({ name: 'pel_txs_committed_total', help: 'Transactions committed (included in blocks)', registers: [this.registry] });
+  readonly discarded = new Counter({ name: 'pel_txs_discarded_total', help: 'Transactions left out of a block at execution (invalid by then)', labelNames: ['code'], registers: [this.registry] });
+  readonly height = new Gauge({ name: 'pel_chain_height', help: 'Height of the head block', registers: [this.registry] });
+  readonly mempool = new Gauge({ name: 'pel_mempool_size', help: 'Transactions in the mempool', registers: [this.registry] });
+  readonly executorBlocks = new Counter({
+    name: 'pel_executor_blocks_total',
+    help: 'Blocks executed, by executor path: parallel, or the reason the parallel executor ran the block sequentially',
+    labelNames: ['executor', 'path'],
+    registers: [this.registry],
+  });
+  readonly incarnations = new Counter({ name: 'pel_executor_incarnations_total', help: 'Transaction executions, re-executions included', registers: [this.registry] });
+  readonly validations = new Counter({ name: 'pel_executor_validations_total', help: 'Block-STM read-set validations', registers: [this.registry] });
+  readonly dependencyWaits = new Counter({ name: 'pel_executor_dependency_waits_total', help: 'Block-STM suspensions on an ESTIMATE', registers: [this.registry] });
+  readonly stage = new Histogram({
+    name: 'pel_block_stage_seconds',
+    help: 'Time per block stage',
+    labelNames: ['stage'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'pel_process_' });
+  }
+
+  onProposal(p: Proposal, commitMs: number): void {
+    this.blocks.inc();
+    this.txs.inc(p.block.txs.length);
+    this.height.set(Number(p.block.header.height));
+    for (const d of p.discarded) this.discarded.inc({ code: d.code });
+    const s = p.stats;
+    this.executorBlocks.inc({ executor: s.executor, path: s.fallback ?? 'parallel' });
+    this.incarnations.inc(s.incarnations);
+    this.validations.inc(s.validations);
+    this.dependencyWaits.inc(s.dependencyWaits);
+    this.stage.observe({ stage: 'execute' }, p.timings.executeMs / 1000);
+    this.stage.observe({ stage: 'state_root' }, p.timings.rootMs / 1000);
+    this.stage.observe({ stage: 'commit' }, commitMs / 1000);
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
