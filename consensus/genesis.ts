@@ -11,7 +11,7 @@ import { encodeU128 } from '../protocol/codec.js';
 import { parseAmount, parseU64 } from '../protocol/value.js';
 import { balanceKey } from '../contracts/coin/state.js';
 import { encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams, type FeeParams } from '../contracts/fee/params.js';
-import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY, type GasSchedule } from '../execution/gas.js';
+import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY, MAX_SCHEDULE_VALUE, type GasSchedule } from '../execution/gas.js';
 import { sortWriteSet, type WriteSet } from '../state/types.js';
 
 export class GenesisError extends Error {
@@ -83,7 +83,11 @@ export function parseGenesis(json: unknown): Genesis {
     const gas = { ...DEFAULT_GAS_SCHEDULE, calls: { ...DEFAULT_GAS_SCHEDULE.calls } } as Record<string, unknown>;
     for (const [k, val] of Object.entries(g.gas ?? {})) {
       if (k === 'calls') {
-        for (const [c, n] of Object.entries(val as Record<string, string>)) (gas.calls as Record<string, bigint>)[c] = parseU64(n, `gas.calls.${c}`);
+        for (const [c, n] of Object.entries(val as Record<string, string>)) {
+          const g = parseU64(n, `gas.calls.${c}`);
+          if (g > MAX_SCHEDULE_VALUE) throw new GenesisError(`gas.calls.${c} must be at most 2^40`);
+          (gas.calls as Record<string, bigint>)[c] = g;
+        }
       } else if (k in DEFAULT_GAS_SCHEDULE) gas[k] = parseU64(val, `gas.${k}`);
       else throw new GenesisError(`gas.${k} is not a gas schedule field`);
     }

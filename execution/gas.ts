@@ -66,10 +66,40 @@ export function intrinsicGas(s: GasSchedule, txBytes: number): bigint {
   return s.txBase + s.txPerByte * BigInt(txBytes);
 }
 
+/**
+ * The schedule as plain numbers for metering (every gas figure is bounded by maxTxGas,
+ * and genesis rejects schedule values above 2^40, so Number arithmetic is exact).
+ */
+export interface GasCosts {
+  readonly read: number;
+  readonly readPerByte: number;
+  readonly write: number;
+  readonly writePerByte: number;
+  readonly delta: number;
+  readonly event: number;
+  readonly eventPerByte: number;
+}
+
+const costCache = new WeakMap<GasSchedule, GasCosts>();
+
+export function gasCosts(s: GasSchedule): GasCosts {
+  let c = costCache.get(s);
+  if (!c) {
+    c = { read: Number(s.read), readPerByte: Number(s.readPerByte), write: Number(s.write), writePerByte: Number(s.writePerByte), delta: Number(s.delta), event: Number(s.event), eventPerByte: Number(s.eventPerByte) };
+    costCache.set(s, c);
+  }
+  return c;
+}
+
+export const MAX_SCHEDULE_VALUE = 1n << 40n;
+
 export class GasMeter {
-  used = 0n;
-  constructor(readonly limit: bigint) {}
-  charge(amount: bigint): void {
+  used = 0;
+  readonly limit: number;
+  constructor(limit: bigint, readonly costs: GasCosts) {
+    this.limit = Number(limit);
+  }
+  charge(amount: number): void {
     this.used += amount;
     if (this.used > this.limit) {
       this.used = this.limit;

@@ -10,7 +10,13 @@ import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from './t
 export function executeBlockSequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, modules: ReadonlyMap<string, Module> = builtinModules): BlockExecution {
   const start = performance.now();
   const overlay = new Map<string, Uint8Array | null>();
-  const source = { get: (k: string): Uint8Array | undefined => (overlay.has(k) ? overlay.get(k) ?? undefined : state.get(k)) };
+  // overlay: undefined = not written in this block, null = deleted.
+  const source = {
+    get: (k: string): Uint8Array | undefined => {
+      const w = overlay.get(k);
+      return w === undefined ? state.get(k) : w ?? undefined;
+    },
+  };
   const outcomes: TxOutcome[] = [];
   let gasUsed = 0n;
   for (const tx of txs) {

@@ -18,7 +18,7 @@
 import { decodeU128, encodeU128, U128_MAX } from '../protocol/codec.js';
 import type { Event } from '../protocol/receipt.js';
 import { ExecutionFailure, type StateView } from '../contracts/types.js';
-import type { GasMeter, GasSchedule } from './gas.js';
+import type { GasMeter } from './gas.js';
 
 export interface ReadSource {
   get(key: string): Uint8Array | undefined;
@@ -42,8 +42,6 @@ function boundFailure(code: string, at: bigint, amount: bigint): ExecutionFailur
   return new ExecutionFailure(code, amount < 0n ? `cannot subtract ${-amount} from ${at}` : `adding ${amount} to ${at} overflows u128`);
 }
 
-const KEY_BYTES = (k: string): bigint => BigInt(k.length);
-
 export class TxView implements StateView {
   readonly writes = new Map<string, Uint8Array | null>();
   readonly deltas = new Map<string, DeltaOp[]>();
@@ -53,7 +51,6 @@ export class TxView implements StateView {
     private readonly base: ReadSource,
     private readonly mode: DeltaMode,
     private readonly meter: GasMeter | null = null,
-    private readonly schedule: GasSchedule | null = null,
   ) {}
 
   private peek(key: string): Uint8Array | undefined {
@@ -75,12 +72,14 @@ export class TxView implements StateView {
 
   get(key: string): Uint8Array | undefined {
     const v = this.peek(key);
-    if (this.meter) this.meter.charge(this.schedule!.read + this.schedule!.readPerByte * BigInt(v?.length ?? 0));
+    const m = this.meter;
+    if (m) m.charge(m.costs.read + m.costs.readPerByte * (v?.length ?? 0));
     return v;
   }
 
   set(key: string, value: Uint8Array | null): void {
-    if (this.meter) this.meter.charge(this.schedule!.write + this.schedule!.writePerByte * (KEY_BYTES(key) + BigInt(value?.length ?? 0)));
+    const m = this.meter;
+    if (m) m.charge(m.costs.write + m.costs.writePerByte * (key.length + (value?.length ?? 0)));
     // Overwriting pending deltas must still check their bounds, as the eager path did.
     this.materialise(key);
     this.writes.set(key, value);
@@ -93,7 +92,7 @@ export class TxView implements StateView {
   }
 
   addDelta(key: string, amount: bigint, errorCode = 'ARITHMETIC_OVERFLOW'): void {
-    if (this.meter) this.meter.charge(this.schedule!.delta);
+    if (this.meter) this.meter.charge(this.meter.costs.delta);
     if (amount === 0n) return;
     // Deferred only while neither this view nor its enclosing view holds the key's value:
     // then no read is needed and the bound is checked when the deltas are replayed.
@@ -114,7 +113,7 @@ export class TxView implements StateView {
     if (this.meter) {
       let bytes = 0;
       for (const f of event.fields) bytes += f.name.length + 16;
-      this.meter.charge(this.schedule!.event + this.schedule!.eventPerByte * BigInt(bytes));
+      this.meter.charge(this.meter.costs.event + this.meter.costs.eventPerByte * bytes);
     }
     this.events.push(event);
   }

@@ -19,7 +19,7 @@ import type { Value } from '../protocol/value.js';
 import { balanceKey, getBalance, getNonce, setNonce } from '../contracts/coin/state.js';
 import { distributeFee } from '../contracts/fee/distribute.js';
 import { ExecutionFailure, type CallContext, type Module } from '../contracts/types.js';
-import { GasMeter, intrinsicGas } from './gas.js';
+import { GasMeter, gasCosts, intrinsicGas } from './gas.js';
 import { TxView, type DeltaMode, type ReadSource } from './view.js';
 import type { BlockContext, DiscardCode, TxOutcome } from './types.js';
 
@@ -78,8 +78,8 @@ export function executeTransaction(
   setNonce(outer, tx.sender, nonce + 1n);
   outer.set(balanceKey(tx.sender), encodeU128(balance - maxFee));
 
-  const meter = new GasMeter(tx.gasLimit - intrinsic);
-  const inner = new TxView(outer, mode, meter, schedule);
+  const meter = new GasMeter(tx.gasLimit - intrinsic, gasCosts(schedule));
+  const inner = new TxView(outer, mode, meter);
   let errorCode = '';
   let deferredFailure = false;
   try {
@@ -87,7 +87,8 @@ export function executeTransaction(
     const spec = mod?.calls[tx.call];
     if (!mod || !spec) throw new ExecutionFailure('UNKNOWN_CALL', `no call ${tx.module}.${tx.call}`);
     checkArgs(tx.args, spec.args, `${tx.module}.${tx.call}`);
-    meter.charge(schedule.calls[`${tx.module}.${tx.call}`] ?? 0n);
+    const callGas = schedule.calls[`${tx.module}.${tx.call}`];
+    if (callGas) meter.charge(Number(callGas));
     const cctx: CallContext = { chainId: ctx.chainId, height: ctx.height, timestamp: ctx.timestamp, proposer: ctx.proposer, sender: tx.sender, txHash: tx.hash };
     spec.run(inner, cctx, tx.args);
     inner.mergeInto(outer);
@@ -98,7 +99,7 @@ export function executeTransaction(
     deferredFailure = mode === 'deferred' && (inner.deltas.size > 0 || outer.deltas.size > 0);
   }
 
-  const gasUsed = intrinsic + meter.used;
+  const gasUsed = intrinsic + BigInt(meter.used);
   const fee = gasUsed * tx.gasPrice;
   outer.addDelta(balanceKey(tx.sender), maxFee - fee);
   distributeFee(outer, fee, ctx.proposer, feeParams);

@@ -16,6 +16,22 @@ export function toHexRaw(bytes: Uint8Array): string {
   return out;
 }
 
+const hexCache = new WeakMap<Uint8Array, string>();
+
+/**
+ * toHexRaw memoised per array object: state keys are built from the same address objects
+ * (a tx's sender, its arguments) several times per transaction. Only for arrays that are
+ * never mutated after creation (decoded addresses).
+ */
+export function addressHex(address: Uint8Array): string {
+  let h = hexCache.get(address);
+  if (h === undefined) {
+    h = toHexRaw(address);
+    hexCache.set(address, h);
+  }
+  return h;
+}
+
 /**
  * Strict hex decoding: optional 0x prefix, even length, [0-9a-fA-F] only.
  * `expectedLength` (in bytes) is checked when given.

@@ -1,10 +1,10 @@
 /** Native coin state: balances (u128 LE) and account nonces (u64 LE). */
 import { decodeU128, decodeU64, encodeU128, encodeU64 } from '../../protocol/codec.js';
-import { toHexRaw } from '../../protocol/hex.js';
+import { addressHex } from '../../protocol/hex.js';
 import { ExecutionFailure, type StateView } from '../types.js';
 
-export const balanceKey = (address: Uint8Array): string => 'coin/balance/' + toHexRaw(address);
-export const nonceKey = (address: Uint8Array): string => 'account/nonce/' + toHexRaw(address);
+export const balanceKey = (address: Uint8Array): string => 'coin/balance/' + addressHex(address);
+export const nonceKey = (address: Uint8Array): string => 'account/nonce/' + addressHex(address);
 /** Total native coin burned by fees (u128). genesis supply = sum(balances) + burned. */
 export const BURNED_KEY = 'coin/burned';
 

@@ -105,7 +105,9 @@ export class ParallelExecutor implements BlockExecutor {
     const url = new URL('./worker.js', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let w = 0; w < this.opts.workers; w++) {
-      const worker = new Worker(url);
+      // A large young generation: a block allocates many short-lived objects per tx, and
+      // scavenges cost per live object, so fewer of them is cheaper (measured in docs/EXECUTION.md).
+      const worker = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
       ready.push(
         new Promise<void>((resolve, reject) => {
           const onMsg = (m: WorkerReply): void => {
