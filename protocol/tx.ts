@@ -79,7 +79,7 @@ export function signTx(tx: UnsignedTx, privateKey: Uint8Array): SignedTx {
  * `known` lets a caller that already derived the hash and sender (the parallel executor's
  * workers get them from the main thread) skip recomputing them.
  */
-export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Uint8Array }): SignedTx {
+export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Uint8Array; noCopy?: boolean }): SignedTx {
   if (raw.length > MAX_TX_BYTES) throw new ProtocolError('TX_TOO_LARGE', `transaction is ${raw.length} bytes, limit ${MAX_TX_BYTES}`);
   const r = new Reader(raw, 'transaction');
   const version = r.u8('version');
@@ -101,7 +101,9 @@ export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Ui
   const bodyLength = r.offset;
   const signature = r.raw(64, 'signature');
   r.end();
-  const copy = raw.slice();
+  // noCopy: the caller guarantees `raw` stays unchanged while the tx is used (a worker's
+  // block arena); everyone else gets a private copy.
+  const copy = known?.noCopy ? raw : raw.slice();
   return {
     chainId, senderPublicKey, nonce, gasLimit, gasPrice, expiry, module, call, args, signature,
     sender: known ? known.sender : addressFromPublicKey(senderPublicKey), hash: known ? known.hash : sha256(copy), raw: copy, bodyLength,

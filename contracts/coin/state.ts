@@ -3,8 +3,22 @@ import { decodeU128, decodeU64, encodeU128, encodeU64 } from '../../protocol/cod
 import { addressHex } from '../../protocol/hex.js';
 import { ExecutionFailure, type StateView } from '../types.js';
 
-export const balanceKey = (address: Uint8Array): string => 'coin/balance/' + addressHex(address);
-export const nonceKey = (address: Uint8Array): string => 'account/nonce/' + addressHex(address);
+const keyCache = new WeakMap<Uint8Array, { balance: string; nonce: string }>();
+
+/** The account's state keys, built once per address object (the same string object then
+ *  hits V8's cached string hash in every Map lookup). */
+function accountKeys(address: Uint8Array): { balance: string; nonce: string } {
+  let k = keyCache.get(address);
+  if (!k) {
+    const hex = addressHex(address);
+    k = { balance: 'coin/balance/' + hex, nonce: 'account/nonce/' + hex };
+    keyCache.set(address, k);
+  }
+  return k;
+}
+
+export const balanceKey = (address: Uint8Array): string => accountKeys(address).balance;
+export const nonceKey = (address: Uint8Array): string => accountKeys(address).nonce;
 /** Total native coin burned by fees (u128). genesis supply = sum(balances) + burned. */
 export const BURNED_KEY = 'coin/burned';
 

@@ -165,6 +165,11 @@ export class MultiVersionMemory {
 
   // ---- arena ----------------------------------------------------------------------
 
+  /** Arena space for `n` bytes, filled by the caller. */
+  reserveBytes(n: number): number {
+    return this.bytesAlloc.alloc(n);
+  }
+
   putBytes(b: Uint8Array): number {
     const off = this.bytesAlloc.alloc(b.length);
     this.v.bytes.set(b, off);

@@ -55,13 +55,17 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
   let execUs = 0;
   let validateUs = 0;
 
+  const reads: number[] = [];
+  const seen = new Map<string, Uint8Array | undefined>();
+
   const txAt = (i: number): SignedTx => {
     let t = txs[i];
     if (!t) {
       const b = i * TX.STRIDE;
       const start = v.tx[b + TX.TX_START]!;
       const end = start + v.tx[b + TX.TX_LEN]!;
-      t = decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.slice(end, end + 32), sender: v.bytes.slice(end + 32, end + 52) });
+      // Views into the arena: valid until the block ends, and nothing outlives the block.
+      t = decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.subarray(end, end + 32), sender: v.bytes.subarray(end + 32, end + 52), noCopy: true });
       txs[i] = t;
     }
     return t;
@@ -79,8 +83,9 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
       s.abort(ABORT_REASON.HIGH_CONTENTION);
       return null;
     }
-    const reads: number[] = [];
-    const seen = new Map<string, Uint8Array | undefined>();
+    // Reused per incarnation: record() copies the read set into shared memory at once.
+    reads.length = 0;
+    seen.clear();
     const source = {
       get(key: string): Uint8Array | undefined {
         if (seen.has(key)) return seen.get(key);
@@ -120,10 +125,20 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
       throw e;
     }
     execUs += (performance.now() - t0) * 1000;
-    const out = encodeOutcome(result.outcome);
     const b = i * TX.STRIDE;
-    v.tx[b + TX.OUT_START] = memory.putBytes(out);
-    v.tx[b + TX.OUT_LEN] = out.length;
+    const o = result.outcome;
+    if (o.kind === 'included') {
+      // 1 | encoded receipt, written straight into the arena.
+      const at = memory.reserveBytes(o.encoded.length + 1);
+      v.bytes[at] = 1;
+      v.bytes.set(o.encoded, at + 1);
+      v.tx[b + TX.OUT_START] = at;
+      v.tx[b + TX.OUT_LEN] = o.encoded.length + 1;
+    } else {
+      const out = encodeOutcome(o);
+      v.tx[b + TX.OUT_START] = memory.putBytes(out);
+      v.tx[b + TX.OUT_LEN] = out.length;
+    }
     v.tx[b + TX.FLAGS] = (result.deferredFailure ? TXF.NEEDS_EAGER : 0) | (result.outcome.kind === 'discarded' ? TXF.DISCARDED : 0);
     const wroteNew = memory.record(i, inc, reads, result.view.writes, result.view.deltas);
     return s.finishExecution(i, inc, wroteNew);
