@@ -1,10 +1,17 @@
 import { coinModule } from './coin/module.js';
+import { daoModule } from './dao/module.js';
+import { feeModule } from './fee/module.js';
+import { nftModule } from './nft/module.js';
+import { stakingModule } from './staking/module.js';
+import { tokenModule } from './token/module.js';
 import { mockModule } from './testing/mock.js';
 import { syntheticModule } from './testing/synthetic.js';
 import type { Module } from './types.js';
 
 /** Every built-in module, by name. */
-export const builtinModules: ReadonlyMap<string, Module> = new Map([[coinModule.name, coinModule]]);
+export const builtinModules: ReadonlyMap<string, Module> = new Map(
+  [coinModule, tokenModule, nftModule, daoModule, stakingModule, feeModule].map((m) => [m.name, m]),
+);
 
 /** Modules for tests and benchmarks only; a node never registers them. */
 const testingModules: Readonly<Record<string, Module>> = { mock: mockModule, synthetic: syntheticModule };

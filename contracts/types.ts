@@ -31,9 +31,29 @@ export interface CallSpec {
   run(view: StateView, ctx: CallContext, args: readonly Value[]): void;
 }
 
+/** Read-only state access for views (committed state). */
+export interface StateReaderView {
+  get(key: string): Uint8Array | undefined;
+}
+
+/** A view's parameter types, as they appear in JSON-RPC params. */
+export type ViewParamType = 'address' | 'id' | 'u64' | 'u128' | 'string';
+
+/**
+ * A read-only query served over JSON-RPC as `<module>_<view>` (e.g. token_getBalance).
+ * Params arrive parsed: address / id -> Uint8Array(20), u64 / u128 -> bigint, string.
+ * Returns plain JSON (amounts as decimal strings, bytes as 0x-hex) or null when absent.
+ */
+export interface ViewSpec {
+  readonly params: readonly (readonly [name: string, type: ViewParamType])[];
+  readonly summary: string;
+  run(state: StateReaderView, args: readonly (Uint8Array | bigint | string)[], ctx: { height: bigint }): unknown;
+}
+
 export interface Module {
   readonly name: string;
   readonly calls: Readonly<Record<string, CallSpec>>;
+  readonly views?: Readonly<Record<string, ViewSpec>>;
 }
 
 /** A call that fails inside execution: included, pays its fee, status failed, `code` in the receipt. */
