@@ -11,6 +11,7 @@ import { encodeU128 } from '../protocol/codec.js';
 import { parseAmount, parseU64 } from '../protocol/value.js';
 import { balanceKey } from '../contracts/coin/state.js';
 import { encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams, type FeeParams } from '../contracts/fee/params.js';
+import { FEE_ADMIN_KEY } from '../contracts/fee/module.js';
 import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY, MAX_SCHEDULE_VALUE, type GasSchedule } from '../execution/gas.js';
 import { sortWriteSet, type WriteSet } from '../state/types.js';
 
@@ -28,6 +29,8 @@ export interface Genesis {
   readonly validators: readonly { publicKey: Uint8Array; address: Uint8Array }[];
   readonly accounts: readonly { address: Uint8Array; balance: bigint }[];
   readonly fee: FeeParams;
+  /** May change the fee parameters (fee.set_params); hand it to a DAO with fee.set_admin. */
+  readonly feeAdmin: Uint8Array | null;
   readonly gas: GasSchedule;
 }
 
@@ -36,7 +39,7 @@ export interface GenesisJson {
   timestamp: number;
   validators: { publicKey: string }[];
   accounts: { address: string; balance: string }[];
-  fee: { minGasPrice: string; burnBps: number; proposerBps: number; treasuryBps: number; treasury: string };
+  fee: { minGasPrice: string; burnBps: number; proposerBps: number; treasuryBps: number; treasury: string; admin?: string };
   gas?: Record<string, string | Record<string, string>>;
 }
 
@@ -91,7 +94,8 @@ export function parseGenesis(json: unknown): Genesis {
       } else if (k in DEFAULT_GAS_SCHEDULE) gas[k] = parseU64(val, `gas.${k}`);
       else throw new GenesisError(`gas.${k} is not a gas schedule field`);
     }
-    return { chainId: g.chainId, timestamp: BigInt(g.timestamp), validators, accounts, fee, gas: gas as unknown as GasSchedule };
+    const feeAdmin = f.admin === undefined ? null : parseAddress(f.admin, 'fee.admin');
+    return { chainId: g.chainId, timestamp: BigInt(g.timestamp), validators, accounts, fee, feeAdmin, gas: gas as unknown as GasSchedule };
   } catch (e) {
     if (e instanceof GenesisError) throw e;
     throw new GenesisError(`invalid genesis: ${(e as Error).message}`, { cause: e });
@@ -109,7 +113,10 @@ export function genesisToJson(g: Genesis): GenesisJson {
     timestamp: Number(g.timestamp),
     validators: g.validators.map((v) => ({ publicKey: toHex(v.publicKey) })),
     accounts: g.accounts.map((a) => ({ address: formatAddress(a.address), balance: a.balance.toString() })),
-    fee: { minGasPrice: g.fee.minGasPrice.toString(), burnBps: g.fee.burnBps, proposerBps: g.fee.proposerBps, treasuryBps: g.fee.treasuryBps, treasury: formatAddress(g.fee.treasury) },
+    fee: {
+      minGasPrice: g.fee.minGasPrice.toString(), burnBps: g.fee.burnBps, proposerBps: g.fee.proposerBps, treasuryBps: g.fee.treasuryBps, treasury: formatAddress(g.fee.treasury),
+      ...(g.feeAdmin ? { admin: formatAddress(g.feeAdmin) } : {}),
+    },
     gas,
   };
 }
@@ -120,6 +127,7 @@ export function genesisWriteSet(g: Genesis): WriteSet {
     [GAS_SCHEDULE_KEY, encodeGasSchedule(g.gas)],
   ];
   for (const a of g.accounts) if (a.balance > 0n) entries.push([balanceKey(a.address), encodeU128(a.balance)]);
+  if (g.feeAdmin) entries.push([FEE_ADMIN_KEY, g.feeAdmin.slice()]);
   return sortWriteSet(entries);
 }
 
@@ -137,6 +145,7 @@ export function devnetGenesis(accounts: number, chainId = DEVNET_CHAIN_ID): Gene
     validators: [{ publicKey: validator.publicKey, address: validator.address }],
     accounts: Array.from({ length: accounts }, (_, i) => ({ address: devKeyPair(i).address, balance: DEVNET_ACCOUNT_BALANCE })),
     fee: { minGasPrice: 1n, burnBps: 2_000, proposerBps: 5_000, treasuryBps: 3_000, treasury: DEVNET_TREASURY },
+    feeAdmin: devKeyPair(0).address,
     gas: DEFAULT_GAS_SCHEDULE,
   };
 }

@@ -8,10 +8,11 @@ export interface StateView {
   set(key: string, value: Uint8Array | null): void;
   /**
    * Add `amount` (may be negative) to the u128 counter at `key` (missing = 0). Fails the
-   * call with `errorCode` if the result would leave [0, 2^128). Written as a delta so that
-   * concurrent additions do not conflict under the parallel executor.
+   * call with `errorCode` if the result would leave [0, max] (max defaults to 2^128 - 1,
+   * e.g. a token's max supply). Written as a delta so that concurrent additions do not
+   * conflict under the parallel executor; only a bound failure forces a re-execution.
    */
-  addDelta(key: string, amount: bigint, errorCode?: string): void;
+  addDelta(key: string, amount: bigint, errorCode?: string, max?: bigint): void;
   emit(event: Event): void;
 }
 

@@ -7,6 +7,8 @@
  */
 import { Reader, Writer } from '../protocol/codec.js';
 import { ExecutionFailure } from '../contracts/types.js';
+import { FEE_GAS } from '../contracts/fee/module.js';
+import { TOKEN_GAS } from '../contracts/token/module.js';
 
 export const GAS_SCHEDULE_KEY = 'gas/schedule';
 
@@ -36,7 +38,7 @@ export const DEFAULT_GAS_SCHEDULE: GasSchedule = {
   event: 100n,
   eventPerByte: 2n,
   maxTxGas: 10_000_000n,
-  calls: { 'coin.transfer': 0n },
+  calls: { 'coin.transfer': 0n, ...TOKEN_GAS, ...FEE_GAS },
 };
 
 const FIELDS = ['txBase', 'txPerByte', 'read', 'readPerByte', 'write', 'writePerByte', 'delta', 'event', 'eventPerByte', 'maxTxGas'] as const;

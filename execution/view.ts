@@ -25,14 +25,15 @@ export interface ReadSource {
 }
 
 export type DeltaMode = 'eager' | 'deferred';
-export type DeltaOp = readonly [amount: bigint, errorCode: string];
+/** One delta: add `amount`; the result must stay in [0, max] (max defaults to 2^128 - 1). */
+export type DeltaOp = readonly [amount: bigint, errorCode: string, max?: bigint];
 
 /** Apply a list of deltas in order to a u128 value; returns the failing op's code or the result. */
 export function applyDeltas(base: bigint, ops: readonly DeltaOp[]): { ok: true; value: bigint } | { ok: false; code: string; at: bigint } {
   let v = base;
-  for (const [amount, code] of ops) {
+  for (const [amount, code, max] of ops) {
     const next = v + amount;
-    if (next < 0n || next > U128_MAX) return { ok: false, code, at: v };
+    if (next < 0n || next > (max ?? U128_MAX)) return { ok: false, code, at: v };
     v = next;
   }
   return { ok: true, value: v };
@@ -91,20 +92,21 @@ export class TxView implements StateView {
     if (this.deltas.has(key)) this.peek(key);
   }
 
-  addDelta(key: string, amount: bigint, errorCode = 'ARITHMETIC_OVERFLOW'): void {
+  addDelta(key: string, amount: bigint, errorCode = 'ARITHMETIC_OVERFLOW', max?: bigint): void {
     if (this.meter) this.meter.charge(this.meter.costs.delta);
     if (amount === 0n) return;
     // Deferred only while neither this view nor its enclosing view holds the key's value:
     // then no read is needed and the bound is checked when the deltas are replayed.
     const enclosingHasValue = this.base instanceof TxView && this.base.writes.has(key);
     if (this.mode === 'deferred' && !this.writes.has(key) && !enclosingHasValue) {
+      const op: DeltaOp = max === undefined ? [amount, errorCode] : [amount, errorCode, max];
       const ops = this.deltas.get(key);
-      if (ops) ops.push([amount, errorCode]);
-      else this.deltas.set(key, [[amount, errorCode]]);
+      if (ops) ops.push(op);
+      else this.deltas.set(key, [op]);
       return;
     }
     const cur = decodeU128(this.peek(key));
-    const r = applyDeltas(cur, [[amount, errorCode]]);
+    const r = applyDeltas(cur, [max === undefined ? [amount, errorCode] : [amount, errorCode, max]]);
     if (!r.ok) throw boundFailure(r.code, r.at, amount);
     this.writes.set(key, encodeU128(r.value));
   }
@@ -129,7 +131,7 @@ export class TxView implements StateView {
       outer.deltas.delete(k);
       outer.writes.set(k, v);
     }
-    for (const [k, ops] of this.deltas) for (const [amount, code] of ops) outer.addDelta(k, amount, code);
+    for (const [k, ops] of this.deltas) for (const [amount, code, max] of ops) outer.addDelta(k, amount, code, max);
     for (const e of this.events) outer.events.push(e);
   }
 }

@@ -13,6 +13,7 @@ import { PelClient, PelRpcError } from '../sdk/client.js';
 import { buildTransfer, DEFAULT_EXPIRY_BLOCKS, DEFAULT_GAS_LIMIT, DEFAULT_GAS_PRICE } from '../sdk/tx.js';
 import { ConfigError, DEFAULT_CONFIG, validateConfig, type NodeConfig } from './config.js';
 import { PelNode } from './node.js';
+import { MODULE_COMMANDS, runModuleCommand } from './cli-modules.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
 
 class UsageError extends Error {}
@@ -30,6 +31,9 @@ Commands:
   account ADDRESS        show an account's balance and nonce
   block [ID]             show a block (height, "latest" or hash)
   tx HASH                show a transaction and its receipt
+  token | nft | dao | stake | fee <call|view>
+                         module calls (signed txs) and views; 'pel token --help' lists them
+  demo                   run the end-to-end module scenario against a running devnet
   bench verify           measure Ed25519 verification (built-in vs pure JS)
   bench executor         measure the executor on one block
   help [command]         show help
@@ -288,6 +292,8 @@ async function cmdBench(args: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   devnet: cmdDevnet, keys: cmdKeys, transfer: cmdTransfer, account: cmdAccount, block: cmdBlock, tx: cmdTx, bench: cmdBench,
+  demo: async (args) => (await import('./demo.js')).runDemo(args, DEFAULT_RPC),
+  ...Object.fromEntries(Object.keys(MODULE_COMMANDS).map((c) => [c, (args: string[]) => runModuleCommand(c, args, { defaultRpc: DEFAULT_RPC, loadKey, print })])),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,74 @@
-import type { Module } from '../types.js';
+/**
+ * `fee`: the protocol fee parameters (minimum gas price and the burn / proposer /
+ * treasury split) and who may change them. The admin starts as the genesis `fee.admin`
+ * and is meant to be handed to a DAO (`set_admin`), so the DAO's members govern the fees
+ * their treasury earns. Changes take effect from the next block.
+ */
+import { decodeU128 } from '../../protocol/codec.js';
+import { bytesEqual, toHex } from '../../protocol/hex.js';
+import { v, type Value } from '../../protocol/value.js';
+import { BURNED_KEY } from '../coin/state.js';
+import { ExecutionFailure, type Module } from '../types.js';
+import { decodeFeeParams, encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams } from './params.js';
 
-/** Placeholder: being written. */
-export const feeModule: Module = { name: 'fee', calls: {}, views: {} };
+export const FEE_ADMIN_KEY = 'fee/admin';
+
+function requireAdmin(view: { get(k: string): Uint8Array | undefined }, sender: Uint8Array): void {
+  const admin = view.get(FEE_ADMIN_KEY);
+  if (!admin || !bytesEqual(admin, sender)) throw new ExecutionFailure('NOT_FEE_ADMIN', 'only the fee admin can change fee parameters');
+}
+
+const n = (a: readonly Value[], i: number): bigint => a[i]!.value as bigint;
+
+export const feeModule: Module = {
+  name: 'fee',
+  calls: {
+    set_params: {
+      args: [['min_gas_price', 'u64'], ['burn_bps', 'u64'], ['proposer_bps', 'u64'], ['treasury_bps', 'u64'], ['treasury', 'address']],
+      summary: 'Set the minimum gas price, the fee split (basis points adding up to 10000) and the treasury account (fee admin only).',
+      run(view, ctx, a) {
+        requireAdmin(view, ctx.sender);
+        for (const i of [1, 2, 3]) if (n(a, i) > 10_000n) throw new ExecutionFailure('INVALID_FEE_PARAMS', 'shares are basis points: at most 10000');
+        const p = { minGasPrice: n(a, 0), burnBps: Number(n(a, 1)), proposerBps: Number(n(a, 2)), treasuryBps: Number(n(a, 3)), treasury: a[4]!.value as Uint8Array };
+        const bad = validateFeeParams(p);
+        if (bad) throw new ExecutionFailure('INVALID_FEE_PARAMS', bad);
+        view.set(FEE_PARAMS_KEY, encodeFeeParams(p));
+        view.emit({
+          module: 'fee', name: 'params_changed',
+          fields: [
+            { name: 'min_gas_price', value: v.u64(p.minGasPrice) }, { name: 'burn_bps', value: v.u64(BigInt(p.burnBps)) },
+            { name: 'proposer_bps', value: v.u64(BigInt(p.proposerBps)) }, { name: 'treasury_bps', value: v.u64(BigInt(p.treasuryBps)) },
+            { name: 'treasury', value: v.address(p.treasury) },
+          ],
+        });
+      },
+    },
+    set_admin: {
+      args: [['new_admin', 'address']],
+      summary: 'Hand the fee admin role to another account, e.g. a DAO (fee admin only).',
+      run(view, ctx, a) {
+        requireAdmin(view, ctx.sender);
+        view.set(FEE_ADMIN_KEY, (a[0]!.value as Uint8Array).slice());
+        view.emit({ module: 'fee', name: 'admin_changed', fields: [{ name: 'admin', value: v.address(a[0]!.value as Uint8Array) }] });
+      },
+    },
+  },
+  views: {
+    getParams: {
+      params: [],
+      summary: 'Fee parameters in force from the next block, the fee admin, and the total burned.',
+      run(state) {
+        const b = state.get(FEE_PARAMS_KEY);
+        if (!b) return null;
+        const p = decodeFeeParams(b);
+        const admin = state.get(FEE_ADMIN_KEY);
+        return {
+          minGasPrice: p.minGasPrice.toString(), burnBps: p.burnBps, proposerBps: p.proposerBps, treasuryBps: p.treasuryBps,
+          treasury: toHex(p.treasury), admin: admin ? toHex(admin) : null, burned: decodeU128(state.get(BURNED_KEY)).toString(),
+        };
+      },
+    },
+  },
+};
+
+export const FEE_GAS: Record<string, bigint> = { 'fee.set_params': 1_000n, 'fee.set_admin': 1_000n };

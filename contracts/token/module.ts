@@ -1,4 +1,164 @@
-import type { Module } from '../types.js';
+/**
+ * `token`: fungible tokens beside the native coin. Total supply is a delta counter bounded
+ * by the max supply, so mints by the authority and burns by holders do not conflict
+ * under the parallel executor unless the bound could be crossed.
+ */
+import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
+import { bytesEqual, toHex } from '../../protocol/hex.js';
+import { v, type Value } from '../../protocol/value.js';
+import { deriveId } from '../ids.js';
+import { ExecutionFailure, type CallContext, type Module, type StateView } from '../types.js';
+import {
+  creditToken, debitToken, decodeTokenInfo, encodeTokenInfo, getTokenInfo, NO_AUTHORITY, requireToken,
+  tokenAllowanceKey, tokenBalance, tokenInfoKey, tokenSupplyKey, type TokenInfo,
+} from './state.js';
 
-/** Placeholder: being written. */
-export const tokenModule: Module = { name: 'token', calls: {}, views: {} };
+const addr = (a: readonly Value[], i: number): Uint8Array => a[i]!.value as Uint8Array;
+const amt = (a: readonly Value[], i: number): bigint => a[i]!.value as bigint;
+const str = (a: readonly Value[], i: number): string => a[i]!.value as string;
+
+function event(name: string, fields: Record<string, Value>): Parameters<StateView['emit']>[0] {
+  return { module: 'token', name, fields: Object.entries(fields).map(([n, value]) => ({ name: n, value })) };
+}
+
+function requireAuthority(t: TokenInfo, ctx: CallContext): void {
+  if (bytesEqual(t.mintAuthority, NO_AUTHORITY) || !bytesEqual(t.mintAuthority, ctx.sender)) {
+    throw new ExecutionFailure('MINT_NOT_AUTHORIZED', `sender is not the mint authority of this token`);
+  }
+}
+
+export const tokenModule: Module = {
+  name: 'token',
+  calls: {
+    create: {
+      args: [['name', 'string'], ['symbol', 'string'], ['decimals', 'u64'], ['max_supply', 'u128']],
+      summary: 'Create a token (id derived from the tx); the sender becomes its mint authority. max_supply 0 = unlimited.',
+      run(view, ctx, a) {
+        const name = str(a, 0);
+        const symbol = str(a, 1);
+        const decimals = amt(a, 2);
+        if (name.length < 1 || name.length > 64) throw new ExecutionFailure('INVALID_ARGUMENTS', 'name must be 1..64 characters');
+        if (!/^[A-Za-z0-9]{1,16}$/.test(symbol)) throw new ExecutionFailure('INVALID_ARGUMENTS', 'symbol must be 1..16 letters or digits');
+        if (decimals > 36n) throw new ExecutionFailure('INVALID_ARGUMENTS', 'decimals must be at most 36');
+        const id = deriveId('token', ctx.txHash);
+        view.set(tokenInfoKey(id), encodeTokenInfo({ name, symbol, decimals: Number(decimals), maxSupply: amt(a, 3), mintAuthority: ctx.sender, creator: ctx.sender }));
+        view.emit(event('created', { token: v.address(id), creator: v.address(ctx.sender), name: v.string(name), symbol: v.string(symbol), max_supply: v.u128(amt(a, 3)) }));
+      },
+    },
+    mint: {
+      args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
+      summary: 'Mint new tokens to `to` (mint authority only; total supply stays within max supply).',
+      run(view, ctx, a) {
+        const id = addr(a, 0);
+        const t = requireToken(view, id);
+        requireAuthority(t, ctx);
+        const amount = amt(a, 2);
+        view.addDelta(tokenSupplyKey(id), amount, 'MAX_SUPPLY_EXCEEDED', t.maxSupply === 0n ? U128_MAX : t.maxSupply);
+        creditToken(view, id, addr(a, 1), amount);
+        view.emit(event('minted', { token: v.address(id), to: v.address(addr(a, 1)), amount: v.u128(amount) }));
+      },
+    },
+    burn: {
+      args: [['token', 'address'], ['amount', 'u128']],
+      summary: "Destroy `amount` of the sender's tokens.",
+      run(view, ctx, a) {
+        const id = addr(a, 0);
+        requireToken(view, id);
+        debitToken(view, id, ctx.sender, amt(a, 1));
+        view.addDelta(tokenSupplyKey(id), -amt(a, 1), 'ARITHMETIC_OVERFLOW');
+        view.emit(event('burned', { token: v.address(id), from: v.address(ctx.sender), amount: v.u128(amt(a, 1)) }));
+      },
+    },
+    transfer: {
+      args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
+      summary: 'Move tokens from the sender to `to`.',
+      run(view, ctx, a) {
+        const id = addr(a, 0);
+        requireToken(view, id);
+        debitToken(view, id, ctx.sender, amt(a, 2));
+        creditToken(view, id, addr(a, 1), amt(a, 2));
+        view.emit(event('transfer', { token: v.address(id), from: v.address(ctx.sender), to: v.address(addr(a, 1)), amount: v.u128(amt(a, 2)) }));
+      },
+    },
+    approve: {
+      args: [['token', 'address'], ['spender', 'address'], ['amount', 'u128']],
+      summary: 'Allow `spender` to move up to `amount` of the sender\'s tokens (replaces any previous allowance).',
+      run(view, ctx, a) {
+        const id = addr(a, 0);
+        requireToken(view, id);
+        view.set(tokenAllowanceKey(id, ctx.sender, addr(a, 1)), amt(a, 2) === 0n ? null : encodeU128(amt(a, 2)));
+        view.emit(event('approval', { token: v.address(id), owner: v.address(ctx.sender), spender: v.address(addr(a, 1)), amount: v.u128(amt(a, 2)) }));
+      },
+    },
+    transfer_from: {
+      args: [['token', 'address'], ['owner', 'address'], ['to', 'address'], ['amount', 'u128']],
+      summary: "Move `amount` of `owner`'s tokens to `to`, spending the sender's allowance.",
+      run(view, ctx, a) {
+        const id = addr(a, 0);
+        requireToken(view, id);
+        const owner = addr(a, 1);
+        const amount = amt(a, 3);
+        const key = tokenAllowanceKey(id, owner, ctx.sender);
+        const allowance = decodeU128(view.get(key));
+        if (allowance < amount) throw new ExecutionFailure('INSUFFICIENT_ALLOWANCE', `allowance ${allowance} is less than ${amount}`);
+        view.set(key, allowance === amount ? null : encodeU128(allowance - amount));
+        debitToken(view, id, owner, amount);
+        creditToken(view, id, addr(a, 2), amount);
+        view.emit(event('transfer', { token: v.address(id), from: v.address(owner), to: v.address(addr(a, 2)), amount: v.u128(amount) }));
+      },
+    },
+    set_mint_authority: {
+      args: [['token', 'address'], ['new_authority', 'address']],
+      summary: 'Hand the mint authority to another account, or renounce it with the all-zero address (mint authority only).',
+      run(view, ctx, a) {
+        const id = addr(a, 0);
+        const t = requireToken(view, id);
+        requireAuthority(t, ctx);
+        view.set(tokenInfoKey(id), encodeTokenInfo({ ...t, mintAuthority: addr(a, 1) }));
+        view.emit(event('mint_authority_changed', { token: v.address(id), authority: v.address(addr(a, 1)) }));
+      },
+    },
+  },
+  views: {
+    getInfo: {
+      params: [['token', 'id']],
+      summary: 'Token metadata and total supply.',
+      run(state, [id]) {
+        const b = state.get(tokenInfoKey(id as Uint8Array));
+        if (!b) return null;
+        const t = decodeTokenInfo(b);
+        return {
+          id: toHex(id as Uint8Array), name: t.name, symbol: t.symbol, decimals: t.decimals, maxSupply: t.maxSupply.toString(),
+          totalSupply: decodeU128(state.get(tokenSupplyKey(id as Uint8Array))).toString(),
+          mintAuthority: bytesEqual(t.mintAuthority, NO_AUTHORITY) ? null : toHex(t.mintAuthority), creator: toHex(t.creator),
+        };
+      },
+    },
+    getBalance: {
+      params: [['token', 'id'], ['owner', 'address']],
+      summary: "An account's balance of a token.",
+      run(state, [id, owner]) {
+        if (!getTokenInfo(state, id as Uint8Array)) return null;
+        return { token: toHex(id as Uint8Array), owner: toHex(owner as Uint8Array), balance: tokenBalance(state, id as Uint8Array, owner as Uint8Array).toString() };
+      },
+    },
+    getAllowance: {
+      params: [['token', 'id'], ['owner', 'address'], ['spender', 'address']],
+      summary: 'How much `spender` may still move of `owner`\'s tokens.',
+      run(state, [id, owner, spender]) {
+        if (!getTokenInfo(state, id as Uint8Array)) return null;
+        return { token: toHex(id as Uint8Array), owner: toHex(owner as Uint8Array), spender: toHex(spender as Uint8Array), allowance: decodeU128(state.get(tokenAllowanceKey(id as Uint8Array, owner as Uint8Array, spender as Uint8Array))).toString() };
+      },
+    },
+  },
+};
+
+export const TOKEN_GAS: Record<string, bigint> = {
+  'token.create': 10_000n,
+  'token.mint': 2_000n,
+  'token.burn': 2_000n,
+  'token.transfer': 1_000n,
+  'token.approve': 1_000n,
+  'token.transfer_from': 1_500n,
+  'token.set_mint_authority': 1_000n,
+};

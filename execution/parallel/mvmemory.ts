@@ -67,23 +67,45 @@ function fnv1a(s: string): number {
   return h | 0;
 }
 
+/**
+ * Delta op list encoding: u16 n, then per op: u8 flags (1 = negative, 2 = has max) |
+ * [16] magnitude LE | ([16] max LE if flag 2) | u8 codeLength | code (ASCII).
+ */
+function putU128(out: Uint8Array, o: number, value: bigint): void {
+  let mag = value;
+  if (mag <= 0x1fffffffffffffn) {
+    let m = Number(mag);
+    for (let i = 0; i < 7; i++, m = Math.floor(m / 256)) out[o + i] = m % 256;
+  } else {
+    for (let i = 0; i < 16; i++, mag >>= 8n) out[o + i] = Number(mag & 0xffn);
+  }
+}
+
+function readU128At(bytes: Uint8Array, o: number): bigint {
+  if ((bytes[o + 7]! | bytes[o + 8]! | bytes[o + 9]! | bytes[o + 10]! | bytes[o + 11]! | bytes[o + 12]! | bytes[o + 13]! | bytes[o + 14]! | bytes[o + 15]!) === 0) {
+    // Up to 7 bytes: exact as a Number, no subarray.
+    let m = 0;
+    for (let i = 6; i >= 0; i--) m = m * 256 + bytes[o + i]!;
+    return BigInt(m);
+  }
+  return decodeU128(bytes.subarray(o, o + 16));
+}
+
 export function encodeDeltaOps(ops: readonly DeltaOp[]): Uint8Array {
   let size = 2;
-  for (const [, code] of ops) size += 18 + code.length;
+  for (const [, code, max] of ops) size += 18 + code.length + (max === undefined ? 0 : 16);
   const out = new Uint8Array(size);
   out[0] = ops.length & 0xff;
   out[1] = ops.length >> 8;
   let o = 2;
-  for (const [amount, code] of ops) {
-    let mag = amount < 0n ? -amount : amount;
-    out[o++] = amount < 0n ? 1 : 0;
-    if (mag <= 0x1fffffffffffffn) {
-      let m = Number(mag);
-      for (let i = 0; i < 7; i++, m = Math.floor(m / 256)) out[o + i] = m % 256;
-    } else {
-      for (let i = 0; i < 16; i++, mag >>= 8n) out[o + i] = Number(mag & 0xffn);
-    }
+  for (const [amount, code, max] of ops) {
+    out[o++] = (amount < 0n ? 1 : 0) | (max === undefined ? 0 : 2);
+    putU128(out, o, amount < 0n ? -amount : amount);
     o += 16;
+    if (max !== undefined) {
+      putU128(out, o, max);
+      o += 16;
+    }
     out[o++] = code.length;
     for (let i = 0; i < code.length; i++) out[o++] = code.charCodeAt(i);
   }
@@ -91,7 +113,7 @@ export function encodeDeltaOps(ops: readonly DeltaOp[]): Uint8Array {
 }
 
 /**
- * Apply the encoded delta ops at `offset` to `value` in order, with the u128 bound checked
+ * Apply the encoded delta ops at `offset` to `value` in order, with the bounds checked
  * after each op, without allocating the op list. Returns null on a bound failure.
  */
 export function replayDeltaOps(bytes: Uint8Array, offset: number, value: bigint): bigint | null {
@@ -99,17 +121,17 @@ export function replayDeltaOps(bytes: Uint8Array, offset: number, value: bigint)
   let o = offset + 2;
   let v = value;
   for (let i = 0; i < n; i++) {
-    const neg = bytes[o] === 1;
-    let mag: bigint;
-    if ((bytes[o + 8]! | bytes[o + 9]! | bytes[o + 10]! | bytes[o + 11]! | bytes[o + 12]! | bytes[o + 13]! | bytes[o + 14]! | bytes[o + 15]! | bytes[o + 16]!) === 0) {
-      // Up to 7 bytes: exact as a Number, no subarray.
-      let m = 0;
-      for (let i = 7; i >= 1; i--) m = m * 256 + bytes[o + i]!;
-      mag = BigInt(m);
-    } else mag = decodeU128(bytes.subarray(o + 1, o + 17));
-    v = neg ? v - mag : v + mag;
-    if (v < 0n || v > U128_MAX) return null;
-    o += 18 + bytes[o + 17]!;
+    const flags = bytes[o]!;
+    const mag = readU128At(bytes, o + 1);
+    o += 17;
+    let max = U128_MAX;
+    if (flags & 2) {
+      max = readU128At(bytes, o);
+      o += 16;
+    }
+    v = flags & 1 ? v - mag : v + mag;
+    if (v < 0n || v > max) return null;
+    o += 1 + bytes[o]!;
   }
   return v;
 }
@@ -119,13 +141,19 @@ export function decodeDeltaOps(b: Uint8Array): DeltaOp[] {
   const ops: DeltaOp[] = [];
   let o = 2;
   for (let i = 0; i < n; i++) {
-    const neg = b[o++] === 1;
-    const mag = decodeU128(b.subarray(o, o + 16));
-    o += 16;
+    const flags = b[o]!;
+    const mag = readU128At(b, o + 1);
+    o += 17;
+    let max: bigint | undefined;
+    if (flags & 2) {
+      max = readU128At(b, o);
+      o += 16;
+    }
     const len = b[o++]!;
     const code = latin1.decode(b.subarray(o, o + len));
     o += len;
-    ops.push([neg ? -mag : mag, code]);
+    const amount = flags & 1 ? -mag : mag;
+    ops.push(max === undefined ? [amount, code] : [amount, code, max]);
   }
   return ops;
 }

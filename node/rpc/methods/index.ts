@@ -6,7 +6,11 @@ import { chainMethods } from './chain.js';
 import { devMethods } from './dev.js';
 import { mempoolMethods } from './mempool.js';
 import { txMethods } from './tx.js';
+import { moduleViewMethods } from './modules.js';
 
 export function buildMethods(node: PelNode): Record<string, RpcHandler> {
-  return { ...chainMethods(node), ...txMethods(node), ...accountMethods(node), ...blockMethods(node), ...mempoolMethods(node), ...devMethods(node) };
+  return {
+    ...moduleViewMethods(node),
+    ...chainMethods(node), ...txMethods(node), ...accountMethods(node), ...blockMethods(node), ...mempoolMethods(node), ...devMethods(node),
+  };
 }

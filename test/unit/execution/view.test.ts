@@ -4,11 +4,15 @@ import { decodeU128, encodeU128, U128_MAX } from '../../../protocol/codec.js';
 import { ExecutionFailure } from '../../../contracts/types.js';
 import { applyDeltas, TxView } from '../../../execution/view.js';
 
-type Op = { kind: 'delta'; key: string; amount: bigint } | { kind: 'get'; key: string } | { kind: 'set'; key: string; value: bigint };
+type Op =
+  | { kind: 'delta'; key: string; amount: bigint; max?: bigint }
+  | { kind: 'get'; key: string }
+  | { kind: 'set'; key: string; value: bigint };
 
 const keyArb = fc.constantFrom('a', 'b', 'c');
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('delta' as const), key: keyArb, amount: fc.bigInt({ min: -1000n, max: 1000n }) }),
+  fc.record({ kind: fc.constant('delta' as const), key: keyArb, amount: fc.bigInt({ min: -200n, max: 600n }), max: fc.bigInt({ min: 0n, max: 1500n }) }),
   fc.record({ kind: fc.constant('get' as const), key: keyArb }),
   fc.record({ kind: fc.constant('set' as const), key: keyArb, value: fc.bigInt({ min: 0n, max: 2000n }) }),
 );
@@ -20,7 +24,7 @@ function run(mode: 'eager' | 'deferred', base: Map<string, Uint8Array>, ops: Op[
   let pendingAtFailure = false;
   try {
     for (const op of ops) {
-      if (op.kind === 'delta') view.addDelta(op.key, op.amount, `FAIL_${op.key}`);
+      if (op.kind === 'delta') view.addDelta(op.key, op.amount, `FAIL_${op.key}`, op.max);
       else if (op.kind === 'get') seen.push(decodeU128(view.get(op.key)));
       else view.set(op.key, encodeU128(op.value));
     }
@@ -94,5 +98,22 @@ describe('u64/u128 state value codecs', () => {
     for (const edge of [0n, 1n, (1n << 53n) - 1n, 1n << 53n, (1n << 64n) - 1n, 1n << 64n, U128_MAX]) expect(decodeU128(encodeU128(edge))).toBe(edge);
     expect(() => encodeU128(-1n)).toThrow();
     expect(() => decodeU128(new Uint8Array(15))).toThrow();
+  });
+});
+
+describe('delta op encoding (parallel executor)', () => {
+  it('round-trips ops with and without a max bound, and replays them like applyDeltas', async () => {
+    const { encodeDeltaOps, decodeDeltaOps, replayDeltaOps } = await import('../../../execution/parallel/mvmemory.js');
+    const opArb2 = fc.tuple(fc.bigInt({ min: -U128_MAX, max: U128_MAX }), fc.constantFrom('ARITHMETIC_OVERFLOW', 'MAX_SUPPLY_EXCEEDED', 'X'), fc.option(fc.bigInt({ min: 0n, max: U128_MAX }), { nil: undefined }));
+    fc.assert(
+      fc.property(fc.array(opArb2, { maxLength: 6 }), fc.bigInt({ min: 0n, max: U128_MAX }), (raw, base) => {
+        const ops = raw.map(([a, c, m]) => (m === undefined ? ([a, c] as const) : ([a, c, m] as const)));
+        const enc = encodeDeltaOps(ops);
+        expect(decodeDeltaOps(enc)).toEqual(ops);
+        const r = applyDeltas(base, ops);
+        expect(replayDeltaOps(enc, 0, base)).toBe(r.ok ? r.value : null);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
