@@ -17,7 +17,7 @@ const HELP = `pel bench executor [flags] — one block, sequential vs Block-STM,
   --txs N            transactions in the block [10000]
   --accounts A       accounts the workload touches (2 = every tx conflicts) [10000]
   --workers W        worker threads [one per core]
-  --workload KIND    transfer | synthetic [transfer]
+  --workload KIND    transfer | synthetic | token [transfer]
   --tx-cost-us U     synthetic: microseconds of deterministic CPU work per tx [20]
   --fee-sink         every tx pays a fee into the shared fee accounts (as deltas)
   --runs R           measured runs, medians reported [5]
@@ -37,8 +37,8 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
   const accountsN = num(f.accounts, 10_000, 'accounts');
   const workers = num(f.workers, availableParallelism(), 'workers');
   const runs = num(f.runs, 5, 'runs');
-  const workload = ((f.workload as string | undefined) ?? 'transfer') as 'transfer' | 'synthetic';
-  if (workload !== 'transfer' && workload !== 'synthetic') throw new Error(`--workload must be transfer or synthetic (token, nft, dao, mixed come with the modules)`);
+  const workload = ((f.workload as string | undefined) ?? 'transfer') as 'transfer' | 'synthetic' | 'token';
+  if (!['transfer', 'synthetic', 'token'].includes(workload)) throw new Error(`--workload must be transfer, synthetic or token`);
   const txCostUs = num(f['tx-cost-us'], 20, 'tx-cost-us');
   const feeSink = f['fee-sink'] === true;
   const itersPerUs = workload === 'synthetic' ? calibrateSpin(spin) : 0;

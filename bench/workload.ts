@@ -3,6 +3,7 @@ import { encodeU128 } from '../protocol/codec.js';
 import { devKeyPair, type KeyPair } from '../protocol/keys.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { balanceKey } from '../contracts/coin/state.js';
+import { encodeTokenInfo, NO_AUTHORITY, tokenBalanceKey, tokenInfoKey, tokenSupplyKey } from '../contracts/token/state.js';
 import { encodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
 import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import { DEVNET_TREASURY } from '../consensus/genesis.js';
@@ -27,8 +28,14 @@ export function benchAccounts(n: number): KeyPair[] {
   return Array.from({ length: n }, (_, i) => devKeyPair(i));
 }
 
+/** The token every bench account holds (workload `token`): created in the genesis state. */
+export const BENCH_TOKEN = new Uint8Array(20).fill(0x7e);
+
 export function benchGenesisState(accounts: readonly KeyPair[], balance = 10n ** 18n): Map<string, Uint8Array> {
   const m = new Map<string, Uint8Array>();
+  m.set(tokenInfoKey(BENCH_TOKEN), encodeTokenInfo({ name: 'Bench', symbol: 'BNCH', decimals: 0, maxSupply: 0n, mintAuthority: NO_AUTHORITY, creator: NO_AUTHORITY }));
+  m.set(tokenSupplyKey(BENCH_TOKEN), encodeU128(balance * BigInt(accounts.length)));
+  for (const a of accounts) m.set(tokenBalanceKey(BENCH_TOKEN, a.address), encodeU128(balance));
   m.set(FEE_PARAMS_KEY, encodeFeeParams(benchFeeParams()));
   m.set(GAS_SCHEDULE_KEY, encodeGasSchedule(DEFAULT_GAS_SCHEDULE));
   for (const a of accounts) m.set(balanceKey(a.address), encodeU128(balance));
@@ -75,7 +82,7 @@ export function calibrateSpin(spin: (iters: number, seed: number) => number): nu
 }
 
 export interface WorkloadOptions {
-  workload: 'transfer' | 'synthetic';
+  workload: 'transfer' | 'synthetic' | 'token';
   txs: number;
   accounts: number;
   feeSink: boolean;
@@ -99,6 +106,7 @@ export function buildWorkload(o: WorkloadOptions, accounts: readonly KeyPair[]):
     const to = accounts[next() % accounts.length]!.address;
     const common = { chainId: 1337, key: accounts[s]!, nonce: nonces[s]!++, expiry: 1_000_000n, gasPrice };
     if (o.workload === 'transfer') out.push(buildTransfer({ ...common, to, amount: 1n + BigInt(next() % 1000) }));
+    else if (o.workload === 'token') out.push(buildCall({ ...common, module: 'token', call: 'transfer', args: [v.address(BENCH_TOKEN), v.address(to), v.u128(1n + BigInt(next() % 1000))] }));
     else out.push(buildCall({ ...common, module: 'synthetic', call: 'work', args: [v.address(to), v.u128(1n), v.u64(BigInt(o.iters ?? 0))] }));
   }
   return out;
