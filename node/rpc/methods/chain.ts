@@ -1,7 +1,10 @@
-import { toHex } from '../../../protocol/hex.js';
+import { toHex, toHexRaw } from '../../../protocol/hex.js';
+import { decodeU128 } from '../../../protocol/codec.js';
+import { BURNED_KEY } from '../../../contracts/coin/state.js';
+import { tokenSupplyKey } from '../../../contracts/token/state.js';
 import type { PelNode } from '../../node.js';
 import { RpcError, invalidParams } from '../errors.js';
-import { arity, hashParam } from '../params.js';
+import { addressParam, arity, hashParam } from '../params.js';
 import type { RpcHandler } from '../server.js';
 import { blockToJson, receiptToJson } from './format.js';
 
@@ -19,6 +22,37 @@ export function chainMethods(node: PelNode): Record<string, RpcHandler> {
         genesisHash: genesis ? toHex(genesis.block.hash) : null,
         executor: node.executor.name,
       };
+    },
+
+    /**
+     * [token?] -> supply audit over the whole committed state (O(state size): a devnet and
+     * test tool). native: genesis supply = Σ coin balances + burned; token: total supply =
+     * Σ balances + staked + locked in DAO votes.
+     */
+    chain_getSupply: (params) => {
+      arity(params, 0, 1, '[token?]');
+      const token = params[0] === undefined ? null : addressParam(params[0], 'token');
+      const tokenHex = token ? toHexRaw(token) : '';
+      let balances = 0n;
+      let tBalances = 0n;
+      let staked = 0n;
+      let locked = 0n;
+      for (const [k, val] of node.chain.world.entries()) {
+        if (k.startsWith('coin/balance/')) balances += decodeU128(val);
+        else if (token && k.startsWith(`token/balance/${tokenHex}/`)) tBalances += decodeU128(val);
+        else if (token && k.startsWith(`staking/staked/${tokenHex}/`)) staked += decodeU128(val);
+        else if (token && k.startsWith(`dao/escrow/${tokenHex}/`)) locked += decodeU128(val);
+      }
+      const genesis = node.chain.genesis.accounts.reduce((a, x) => a + x.balance, 0n);
+      const burned = decodeU128(node.chain.world.get(BURNED_KEY));
+      const out: Record<string, unknown> = {
+        native: { genesis: genesis.toString(), balances: balances.toString(), burned: burned.toString(), ok: genesis === balances + burned },
+      };
+      if (token) {
+        const supply = decodeU128(node.chain.world.get(tokenSupplyKey(token)));
+        out.token = { id: toHex(token), supply: supply.toString(), balances: tBalances.toString(), staked: staked.toString(), locked: locked.toString(), ok: supply === tBalances + staked + locked };
+      }
+      return out;
     },
 
     /**
