@@ -23,6 +23,8 @@ export interface CallContext {
   readonly proposer: Uint8Array;
   readonly sender: Uint8Array;
   readonly txHash: Uint8Array;
+  /** The protocol treasury in force for this block (fee parameters at the block's start). */
+  readonly treasury: Uint8Array;
 }
 
 export interface CallSpec {

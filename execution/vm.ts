@@ -89,7 +89,7 @@ export function executeTransaction(
     checkArgs(tx.args, spec.args, `${tx.module}.${tx.call}`);
     const callGas = schedule.calls[`${tx.module}.${tx.call}`];
     if (callGas) meter.charge(Number(callGas));
-    const cctx: CallContext = { chainId: ctx.chainId, height: ctx.height, timestamp: ctx.timestamp, proposer: ctx.proposer, sender: tx.sender, txHash: tx.hash };
+    const cctx: CallContext = { chainId: ctx.chainId, height: ctx.height, timestamp: ctx.timestamp, proposer: ctx.proposer, sender: tx.sender, txHash: tx.hash, treasury: feeParams.treasury };
     spec.run(inner, cctx, tx.args);
     inner.mergeInto(outer);
   } catch (e) {

@@ -1,4 +1,315 @@
-import type { Module } from '../types.js';
+/**
+ * The `nft` module: collections with a creator royalty on every sale, minting, transfers,
+ * burns and a built-in fixed-price marketplace (native coin or any fungible token).
+ * State layout: ./state.ts; sale arithmetic: ./market.ts; base gas: ./gas.ts;
+ * reference: docs/modules/nft.md.
+ *
+ * Conflicts under Block-STM: counters nothing reads in the same tx (burned, every credit of
+ * a sale) are deltas; the mint counter and the buyer's debit are read-modify-write because a
+ * check needs the value.
+ */
+import { encodeU64, U64_MAX } from '../../protocol/codec.js';
+import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
+import { v, type Value } from '../../protocol/value.js';
+import { credit, debit } from '../coin/state.js';
+import { deriveId } from '../ids.js';
+import { creditToken, debitToken, requireToken } from '../token/state.js';
+import { ExecutionFailure, type CallSpec, type Module, type StateView, type ViewSpec } from '../types.js';
+import { splitSale } from './market.js';
+import {
+  burnedKey,
+  collectionKey,
+  encodeCollection,
+  encodeListing,
+  encodeOwner,
+  encodeUri,
+  getBurned,
+  getCollection,
+  getListing,
+  getMinted,
+  getOwner,
+  getUri,
+  listingKey,
+  MAX_ROYALTY_BPS,
+  mintedKey,
+  NATIVE_CURRENCY,
+  ownerKey,
+  requireCollection,
+  requireOwner,
+  uriKey,
+} from './state.js';
 
-/** Placeholder: being written (see issue "Built-in modules"). */
-export const nftModule: Module = { name: 'nft', calls: {}, views: {} };
+const str = (a: readonly Value[], i: number): string => a[i]!.value as string;
+const u = (a: readonly Value[], i: number): bigint => a[i]!.value as bigint;
+const addr = (a: readonly Value[], i: number): Uint8Array => a[i]!.value as Uint8Array;
+
+function emit(view: StateView, name: string, fields: Record<string, Value>): void {
+  view.emit({ module: 'nft', name, fields: Object.entries(fields).map(([n, value]) => ({ name: n, value })) });
+}
+
+function requireTokenOwner(view: StateView, collection: Uint8Array, tokenId: bigint, sender: Uint8Array, action: string): Uint8Array {
+  const owner = requireOwner(view, collection, tokenId);
+  if (!bytesEqual(owner, sender)) {
+    throw new ExecutionFailure('NOT_TOKEN_OWNER', `only the owner (${toHex(owner)}) may ${action} token ${tokenId} of collection ${addressHex(collection)}`);
+  }
+  return owner;
+}
+
+/** Remove the token's listing, if any (transfer and burn end it); emits nft.cancelled with the reason. */
+function endListing(view: StateView, collection: Uint8Array, tokenId: bigint, reason: 'cancel' | 'transfer' | 'burn'): void {
+  const key = listingKey(collection, tokenId);
+  const listing = getListing(view, collection, tokenId);
+  if (!listing) return;
+  view.set(key, null);
+  emit(view, 'cancelled', { collection: v.address(collection), token_id: v.u64(tokenId), seller: v.address(listing.seller), reason: v.string(reason) });
+}
+
+const createCollection: CallSpec = {
+  args: [
+    ['name', 'string'],
+    ['uri', 'string'],
+    ['royalty_bps', 'u64'],
+    ['royalty_recipient', 'address'],
+    ['max_supply', 'u64'],
+  ],
+  summary: 'Create a collection owned by the sender (id derived from the tx hash); royalty_bps <= 5000 is paid to royalty_recipient on every sale; max_supply 0 = unlimited.',
+  run(view, ctx, a) {
+    const name = str(a, 0);
+    const uri = str(a, 1);
+    const royaltyBps = u(a, 2);
+    const royaltyRecipient = addr(a, 3);
+    const maxSupply = u(a, 4);
+    if (royaltyBps > BigInt(MAX_ROYALTY_BPS)) {
+      throw new ExecutionFailure('ROYALTY_TOO_HIGH', `royalty_bps ${royaltyBps} is above the maximum ${MAX_ROYALTY_BPS} (50%)`);
+    }
+    const id = deriveId('nft-collection', ctx.txHash);
+    // Unreachable unless SHA-256 collides: every tx hash is included at most once.
+    if (view.get(collectionKey(id)) !== undefined) throw new ExecutionFailure('COLLECTION_EXISTS', `collection ${addressHex(id)} already exists`);
+    view.set(collectionKey(id), encodeCollection({ creator: ctx.sender, name, uri, royaltyBps: Number(royaltyBps), royaltyRecipient, maxSupply }));
+    emit(view, 'collection_created', {
+      collection: v.address(id),
+      creator: v.address(ctx.sender),
+      name: v.string(name),
+      uri: v.string(uri),
+      royalty_bps: v.u64(royaltyBps),
+      royalty_recipient: v.address(royaltyRecipient),
+      max_supply: v.u64(maxSupply),
+    });
+  },
+};
+
+const mint: CallSpec = {
+  args: [
+    ['collection', 'address'],
+    ['to', 'address'],
+    ['uri', 'string'],
+  ],
+  summary: "Mint the collection's next token (ids 1, 2, ...) to `to`; creator only.",
+  run(view, ctx, a) {
+    const collection = addr(a, 0);
+    const to = addr(a, 1);
+    const uri = str(a, 2);
+    const c = requireCollection(view, collection);
+    if (!bytesEqual(c.creator, ctx.sender)) {
+      throw new ExecutionFailure('NOT_COLLECTION_CREATOR', `only the creator (${toHex(c.creator)}) may mint in collection ${addressHex(collection)}`);
+    }
+    const minted = getMinted(view, collection);
+    if ((c.maxSupply !== 0n && minted >= c.maxSupply) || minted === U64_MAX) {
+      throw new ExecutionFailure('MAX_SUPPLY_EXCEEDED', `collection ${addressHex(collection)} has minted ${minted} of its maximum supply ${c.maxSupply}`);
+    }
+    const tokenId = minted + 1n;
+    view.set(mintedKey(collection), encodeU64(tokenId));
+    view.set(ownerKey(collection, tokenId), encodeOwner(to));
+    view.set(uriKey(collection, tokenId), encodeUri(uri));
+    emit(view, 'minted', { collection: v.address(collection), token_id: v.u64(tokenId), to: v.address(to), uri: v.string(uri) });
+  },
+};
+
+const transfer: CallSpec = {
+  args: [
+    ['collection', 'address'],
+    ['token_id', 'u64'],
+    ['to', 'address'],
+  ],
+  summary: 'Give the token to `to`; owner only. Ends any listing of the token.',
+  run(view, ctx, a) {
+    const collection = addr(a, 0);
+    const tokenId = u(a, 1);
+    const to = addr(a, 2);
+    requireCollection(view, collection);
+    requireTokenOwner(view, collection, tokenId, ctx.sender, 'transfer');
+    view.set(ownerKey(collection, tokenId), encodeOwner(to));
+    emit(view, 'transferred', { collection: v.address(collection), token_id: v.u64(tokenId), from: v.address(ctx.sender), to: v.address(to) });
+    endListing(view, collection, tokenId, 'transfer');
+  },
+};
+
+const burn: CallSpec = {
+  args: [
+    ['collection', 'address'],
+    ['token_id', 'u64'],
+  ],
+  summary: 'Destroy the token; owner only. Ends any listing of the token; its id is never reused.',
+  run(view, ctx, a) {
+    const collection = addr(a, 0);
+    const tokenId = u(a, 1);
+    requireCollection(view, collection);
+    requireTokenOwner(view, collection, tokenId, ctx.sender, 'burn');
+    view.set(ownerKey(collection, tokenId), null);
+    view.set(uriKey(collection, tokenId), null);
+    view.addDelta(burnedKey(collection), 1n);
+    emit(view, 'burned', { collection: v.address(collection), token_id: v.u64(tokenId), owner: v.address(ctx.sender) });
+    endListing(view, collection, tokenId, 'burn');
+  },
+};
+
+const list: CallSpec = {
+  args: [
+    ['collection', 'address'],
+    ['token_id', 'u64'],
+    ['price', 'u128'],
+    ['currency', 'address'],
+  ],
+  summary: 'Offer the token for `price` in `currency` (zero address = native coin, else a token id); owner only. Replaces an earlier listing of the token.',
+  run(view, ctx, a) {
+    const collection = addr(a, 0);
+    const tokenId = u(a, 1);
+    const price = u(a, 2);
+    const currency = addr(a, 3);
+    if (price === 0n) throw new ExecutionFailure('INVALID_PRICE', 'price must be above 0 (use transfer to give a token away)');
+    requireCollection(view, collection);
+    requireTokenOwner(view, collection, tokenId, ctx.sender, 'list');
+    if (!bytesEqual(currency, NATIVE_CURRENCY)) requireToken(view, currency);
+    view.set(listingKey(collection, tokenId), encodeListing({ seller: ctx.sender, price, currency }));
+    emit(view, 'listed', { collection: v.address(collection), token_id: v.u64(tokenId), seller: v.address(ctx.sender), price: v.u128(price), currency: v.address(currency) });
+  },
+};
+
+const cancel: CallSpec = {
+  args: [
+    ['collection', 'address'],
+    ['token_id', 'u64'],
+  ],
+  summary: 'Withdraw the listing of the token; the lister only.',
+  run(view, ctx, a) {
+    const collection = addr(a, 0);
+    const tokenId = u(a, 1);
+    requireCollection(view, collection);
+    const listing = getListing(view, collection, tokenId);
+    if (!listing) throw new ExecutionFailure('NOT_LISTED', `token ${tokenId} of collection ${addressHex(collection)} is not listed`);
+    if (!bytesEqual(listing.seller, ctx.sender)) throw new ExecutionFailure('NOT_LISTER', `only the lister (${toHex(listing.seller)}) may cancel this listing`);
+    endListing(view, collection, tokenId, 'cancel');
+  },
+};
+
+const buy: CallSpec = {
+  args: [
+    ['collection', 'address'],
+    ['token_id', 'u64'],
+    ['price', 'u128'],
+    ['currency', 'address'],
+  ],
+  summary:
+    'Buy a listed token at the price and currency the buyer expects to pay; royalty to the royalty recipient, the market fee to the protocol treasury, the rest to the seller.',
+  run(view, ctx, a) {
+    const collection = addr(a, 0);
+    const tokenId = u(a, 1);
+    const price = u(a, 2);
+    const currency = addr(a, 3);
+    const c = requireCollection(view, collection);
+    const listing = getListing(view, collection, tokenId);
+    const owner = getOwner(view, collection, tokenId);
+    // transfer, burn and sale delete the listing, so a listing's seller is always the owner;
+    // checked anyway so that a stale listing can never sell someone else's token.
+    if (!listing || !owner || !bytesEqual(owner, listing.seller)) {
+      throw new ExecutionFailure('NOT_LISTED', `token ${tokenId} of collection ${addressHex(collection)} is not listed (never listed, cancelled, transferred, burned or already sold)`);
+    }
+    if (bytesEqual(listing.seller, ctx.sender)) throw new ExecutionFailure('CANNOT_BUY_OWN', 'the sender is the seller of this listing: cancel it instead');
+    if (listing.price !== price || !bytesEqual(listing.currency, currency)) {
+      throw new ExecutionFailure('WRONG_PRICE', `the listing asks ${listing.price} of ${toHex(listing.currency)}, the buyer offered ${price} of ${toHex(currency)}: read nft_getListing and retry`);
+    }
+    // The treasury in force for this block (as for gas fees), not a mid-block change.
+    const treasury = ctx.treasury;
+    const split = splitSale(price, c.royaltyBps);
+    if (bytesEqual(currency, NATIVE_CURRENCY)) {
+      debit(view, ctx.sender, price);
+      credit(view, c.royaltyRecipient, split.royalty);
+      credit(view, treasury, split.protocolFee);
+      credit(view, listing.seller, split.seller);
+    } else {
+      debitToken(view, currency, ctx.sender, price);
+      creditToken(view, currency, c.royaltyRecipient, split.royalty);
+      creditToken(view, currency, treasury, split.protocolFee);
+      creditToken(view, currency, listing.seller, split.seller);
+    }
+    view.set(ownerKey(collection, tokenId), encodeOwner(ctx.sender));
+    view.set(listingKey(collection, tokenId), null);
+    emit(view, 'sold', {
+      collection: v.address(collection),
+      token_id: v.u64(tokenId),
+      seller: v.address(listing.seller),
+      buyer: v.address(ctx.sender),
+      price: v.u128(price),
+      currency: v.address(currency),
+      royalty: v.u128(split.royalty),
+      protocol_fee: v.u128(split.protocolFee),
+    });
+  },
+};
+
+// ---- views ------------------------------------------------------------------------------
+
+const getCollectionView: ViewSpec = {
+  params: [['collection', 'id']],
+  summary: 'A collection: creator, name, uri, royalty, supply counters; null if unknown.',
+  run(state, args) {
+    const id = args[0] as Uint8Array;
+    const c = getCollection(state, id);
+    if (!c) return null;
+    return {
+      id: toHex(id),
+      creator: toHex(c.creator),
+      name: c.name,
+      uri: c.uri,
+      royaltyBps: c.royaltyBps,
+      royaltyRecipient: toHex(c.royaltyRecipient),
+      maxSupply: c.maxSupply.toString(),
+      minted: getMinted(state, id).toString(),
+      burned: getBurned(state, id).toString(),
+    };
+  },
+};
+
+const getTokenView: ViewSpec = {
+  params: [
+    ['collection', 'id'],
+    ['tokenId', 'u64'],
+  ],
+  summary: 'A token: owner and metadata URI; null if never minted or burned.',
+  run(state, args) {
+    const id = args[0] as Uint8Array;
+    const tokenId = args[1] as bigint;
+    const owner = getOwner(state, id, tokenId);
+    if (!owner) return null;
+    return { collection: toHex(id), tokenId: tokenId.toString(), owner: toHex(owner), uri: getUri(state, id, tokenId) ?? '' };
+  },
+};
+
+const getListingView: ViewSpec = {
+  params: [
+    ['collection', 'id'],
+    ['tokenId', 'u64'],
+  ],
+  summary: 'The listing of a token: seller, price, currency (0x00..00 = native coin); null if not listed.',
+  run(state, args) {
+    const l = getListing(state, args[0] as Uint8Array, args[1] as bigint);
+    if (!l) return null;
+    return { seller: toHex(l.seller), price: l.price.toString(), currency: toHex(l.currency) };
+  },
+};
+
+export const nftModule: Module = {
+  name: 'nft',
+  calls: { create_collection: createCollection, mint, transfer, burn, list, cancel, buy },
+  views: { getCollection: getCollectionView, getToken: getTokenView, getListing: getListingView },
+};
