@@ -1,5 +1,5 @@
 import { coinModule } from './coin/module.js';
-import { daoModule } from './dao/module.js';
+import { daoModule, setModuleResolver } from './dao/module.js';
 import { feeModule } from './fee/module.js';
 import { nftModule } from './nft/module.js';
 import { stakingModule } from './staking/module.js';
@@ -12,6 +12,9 @@ import type { Module } from './types.js';
 export const builtinModules: ReadonlyMap<string, Module> = new Map(
   [coinModule, tokenModule, nftModule, daoModule, stakingModule, feeModule].map((m) => [m.name, m]),
 );
+
+// DAO proposals of kind 3 call another module on the DAO's behalf: built-in modules only.
+setModuleResolver((name) => builtinModules.get(name));
 
 /** Modules for tests and benchmarks only; a node never registers them. */
 const testingModules: Readonly<Record<string, Module>> = { mock: mockModule, synthetic: syntheticModule };

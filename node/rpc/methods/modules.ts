@@ -37,7 +37,8 @@ export function viewHandler(name: string, spec: ViewSpec, node: PelNode): RpcHan
   return (params) => {
     arity(params, spec.params.length, spec.params.length, usage);
     const args = spec.params.map(([n, t], i) => parseParam(params[i], n, t));
-    return spec.run(node.chain.world, args, { height: node.chain.height }) ?? null;
+    // Views answer as of the next block: what a transaction sent now would see.
+    return spec.run(node.chain.world, args, { height: node.chain.height + 1n }) ?? null;
   };
 }
 
