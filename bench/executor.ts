@@ -10,14 +10,14 @@ import { executeBlockSequential } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
 import type { BlockExecution } from '../execution/types.js';
 import { WorldState } from '../state/world.js';
-import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin } from './workload.js';
+import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin, prepareWorkload, WORKLOADS, type WorkloadKind } from './workload.js';
 import { median, num, output, parseBenchArgs, round } from './util.js';
 
 const HELP = `pel bench executor [flags] — one block, sequential vs Block-STM, JSON out
   --txs N            transactions in the block [10000]
   --accounts A       accounts the workload touches (2 = every tx conflicts) [10000]
   --workers W        worker threads [one per core]
-  --workload KIND    transfer | synthetic | token [transfer]
+  --workload KIND    transfer | synthetic | token | nft | dao | mixed [transfer]
   --tx-cost-us U     synthetic: microseconds of deterministic CPU work per tx [20]
   --fee-sink         every tx pays a fee into the shared fee accounts (as deltas)
   --runs R           measured runs, medians reported [5]
@@ -37,18 +37,20 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
   const accountsN = num(f.accounts, 10_000, 'accounts');
   const workers = num(f.workers, availableParallelism(), 'workers');
   const runs = num(f.runs, 5, 'runs');
-  const workload = ((f.workload as string | undefined) ?? 'transfer') as 'transfer' | 'synthetic' | 'token';
-  if (!['transfer', 'synthetic', 'token'].includes(workload)) throw new Error(`--workload must be transfer, synthetic or token`);
+  const workload = ((f.workload as string | undefined) ?? 'transfer') as WorkloadKind;
+  if (!WORKLOADS.includes(workload)) throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
   const txCostUs = num(f['tx-cost-us'], 20, 'tx-cost-us');
   const feeSink = f['fee-sink'] === true;
   const itersPerUs = workload === 'synthetic' ? calibrateSpin(spin) : 0;
   const iters = Math.round(txCostUs * itersPerUs);
 
   const accounts = benchAccounts(Math.max(accountsN, 1));
-  const block = buildWorkload({ workload, txs, accounts: accountsN, feeSink, iters }, accounts);
-  const world = WorldState.fromEntries(benchGenesisState(accounts));
-  const ctx = benchContextWithFees(feeSink);
   const modules = moduleSet('builtin+testing');
+  const genesis = benchGenesisState(accounts);
+  const setup = prepareWorkload(workload, accounts, txs, genesis, modules);
+  const block = buildWorkload({ workload, txs, accounts: accountsN, feeSink, iters }, accounts, setup);
+  const world = WorldState.fromEntries(genesis);
+  const ctx = benchContextWithFees(feeSink, setup ? 10n : 1n);
   const ex = await ParallelExecutor.create({ workers, modules: 'builtin+testing', adaptive: f['no-adaptive'] !== true });
   try {
     const seqMs: number[] = [];

@@ -8,8 +8,13 @@ import { encodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
 import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import { DEVNET_TREASURY } from '../consensus/genesis.js';
 import type { BlockContext } from '../execution/types.js';
-import { buildCall, buildTransfer } from '../sdk/tx.js';
-import { v } from '../protocol/value.js';
+import { buildTransfer } from '../sdk/tx.js';
+import { v, type Value } from '../protocol/value.js';
+import type { Event } from '../protocol/receipt.js';
+import type { Module } from '../contracts/types.js';
+import { encodePayoutPayload } from '../contracts/dao/payload.js';
+import { executeBlockSequential } from '../execution/sequential.js';
+import { signTxFast } from './sign.js';
 
 /** xorshift32: deterministic pseudo-random numbers for workloads (never for consensus). */
 export function rng(seed: number): () => number {
@@ -81,8 +86,11 @@ export function calibrateSpin(spin: (iters: number, seed: number) => number): nu
   }
 }
 
+export type WorkloadKind = 'transfer' | 'synthetic' | 'token' | 'nft' | 'dao' | 'mixed';
+export const WORKLOADS: readonly WorkloadKind[] = ['transfer', 'synthetic', 'token', 'nft', 'dao', 'mixed'];
+
 export interface WorkloadOptions {
-  workload: 'transfer' | 'synthetic' | 'token';
+  workload: WorkloadKind;
   txs: number;
   accounts: number;
   feeSink: boolean;
@@ -96,18 +104,83 @@ export interface WorkloadOptions {
  * account, `synthetic` does `iters` of work and a read-modify-write transfer to a random
  * account. Gas price 1 with --fee-sink, 0 without (then no tx touches a shared account).
  */
-export function buildWorkload(o: WorkloadOptions, accounts: readonly KeyPair[]): SignedTx[] {
+export function buildWorkload(o: WorkloadOptions, accounts: readonly KeyPair[], setup: WorkloadSetup | null = null): SignedTx[] {
   const next = rng(o.seed ?? 42);
   const nonces = new Array<bigint>(accounts.length).fill(0n);
+  if (setup) setup.nonces.forEach((n, i) => (nonces[i] = n));
   const gasPrice = o.feeSink ? 1n : 0n;
+  const kinds: WorkloadKind[] = o.workload === 'mixed' ? ['transfer', 'token', 'nft', 'dao'] : [o.workload];
   const out: SignedTx[] = [];
   for (let i = 0; i < o.txs; i++) {
     const s = i % accounts.length;
     const to = accounts[next() % accounts.length]!.address;
-    const common = { chainId: 1337, key: accounts[s]!, nonce: nonces[s]!++, expiry: 1_000_000n, gasPrice };
-    if (o.workload === 'transfer') out.push(buildTransfer({ ...common, to, amount: 1n + BigInt(next() % 1000) }));
-    else if (o.workload === 'token') out.push(buildCall({ ...common, module: 'token', call: 'transfer', args: [v.address(BENCH_TOKEN), v.address(to), v.u128(1n + BigInt(next() % 1000))] }));
-    else out.push(buildCall({ ...common, module: 'synthetic', call: 'work', args: [v.address(to), v.u128(1n), v.u64(BigInt(o.iters ?? 0))] }));
+    const kind = kinds[i % kinds.length]!;
+    const call = (module: string, name: string, args: Value[]) =>
+      signTxFast({ chainId: 1337, senderPublicKey: accounts[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 200_000n, gasPrice, expiry: 1_000_000n, module, call: name, args }, accounts[s]!);
+    if (kind === 'transfer') out.push(call('coin', 'transfer', [v.address(to), v.u128(1n + BigInt(next() % 1000))]));
+    else if (kind === 'token') out.push(call('token', 'transfer', [v.address(BENCH_TOKEN), v.address(to), v.u128(1n + BigInt(next() % 1000))]));
+    else if (kind === 'synthetic') out.push(call('synthetic', 'work', [v.address(to), v.u128(1n), v.u64(BigInt(o.iters ?? 0))]));
+    else if (kind === 'nft') {
+      // Buy a listed NFT owned by someone else (token k is owned by account k mod A).
+      const k = 1 + ((s + 1) % setup!.nfts);
+      out.push(call('nft', 'buy', [v.address(setup!.collection!), v.u64(BigInt(k)), v.u128(NFT_PRICE), v.address(new Uint8Array(20))]));
+    } else out.push(call('dao', 'vote', [v.address(setup!.dao!), v.address(setup!.proposal!), v.bool(next() % 3 !== 0), v.u128(1n)]));
   }
   return out;
+}
+
+export const NFT_PRICE = 1_000n;
+
+/** State prepared by real setup blocks for the nft / dao / mixed workloads. */
+export interface WorkloadSetup {
+  readonly state: Map<string, Uint8Array>;
+  readonly nonces: readonly bigint[];
+  readonly collection: Uint8Array | null;
+  readonly nfts: number;
+  readonly dao: Uint8Array | null;
+  readonly proposal: Uint8Array | null;
+}
+
+/**
+ * nft: account 0 creates a collection and mints token k to account k mod A; every owner
+ * lists its token at NFT_PRICE. dao: account 0 creates a DAO on BENCH_TOKEN and proposes a
+ * payout, which the workload's txs vote on. Runs the modules' own code (sequentially).
+ */
+export function prepareWorkload(kind: WorkloadKind, accounts: readonly KeyPair[], txs: number, state: Map<string, Uint8Array>, modules: ReadonlyMap<string, Module>): WorkloadSetup | null {
+  if (kind !== 'nft' && kind !== 'dao' && kind !== 'mixed') return null;
+  const nonces = new Array<bigint>(accounts.length).fill(0n);
+  let height = 1n;
+  const run = (block: SignedTx[]): Event[] => {
+    const r = executeBlockSequential(benchContextWithFees(false, height++), block, { get: (k) => state.get(k) }, modules);
+    for (const [k, val] of r.writeSet) if (val === null) state.delete(k);
+    else state.set(k, val);
+    const events: Event[] = [];
+    r.outcomes.forEach((o, i) => {
+      if (o.kind !== 'included' || o.receipt.status !== 'success') throw new Error(`bench setup tx ${i} (${block[i]!.module}.${block[i]!.call}) failed: ${o.kind === 'included' ? o.receipt.errorCode : o.code}`);
+      events.push(...o.receipt.events);
+    });
+    return events;
+  };
+  const tx = (s: number, module: string, call: string, args: Value[]) =>
+    signTxFast({ chainId: 1337, senderPublicKey: accounts[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 1_000_000n, gasPrice: 0n, expiry: 1_000_000n, module, call, args }, accounts[s]!);
+  const field = (events: Event[], name: string, f: string): Uint8Array => events.find((e) => `${e.module}.${e.name}` === name)!.fields.find((x) => x.name === f)!.value.value as Uint8Array;
+  let collection: Uint8Array | null = null;
+  let nfts = 0;
+  if (kind === 'nft' || kind === 'mixed') {
+    collection = field(run([tx(0, 'nft', 'create_collection', [v.string('Bench'), v.string('bench://'), v.u64(500n), v.address(accounts[0]!.address), v.u64(0n)])]), 'nft.collection_created', 'collection');
+    nfts = Math.min(accounts.length, Math.max(1, txs));
+    const mints: SignedTx[] = [];
+    for (let k = 1; k <= nfts; k++) mints.push(tx(0, 'nft', 'mint', [v.address(collection), v.address(accounts[k % accounts.length]!.address), v.string(`bench://${k}`)]));
+    run(mints);
+    const lists: SignedTx[] = [];
+    for (let k = 1; k <= nfts; k++) lists.push(tx(k % accounts.length, 'nft', 'list', [v.address(collection), v.u64(BigInt(k)), v.u128(NFT_PRICE), v.address(new Uint8Array(20))]));
+    run(lists);
+  }
+  let dao: Uint8Array | null = null;
+  let proposal: Uint8Array | null = null;
+  if (kind === 'dao' || kind === 'mixed') {
+    dao = field(run([tx(0, 'dao', 'create', [v.address(BENCH_TOKEN), v.string('Bench DAO'), v.u128(1n), v.u64(5000n), v.u64(1_000_000n)])]), 'dao.created', 'dao');
+    proposal = field(run([tx(0, 'dao', 'propose', [v.address(dao), v.u64(1n), v.bytes(encodePayoutPayload({ currency: new Uint8Array(20), to: accounts[0]!.address, amount: 1n })), v.string('bench')])]), 'dao.proposed', 'proposal');
+  }
+  return { state, nonces, collection, nfts, dao, proposal };
 }
