@@ -16,20 +16,10 @@
 import { toHexRaw } from '../protocol/hex.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { intrinsicGas } from '../execution/gas.js';
-import type { ChainParams } from '../execution/types.js';
+import type { ChainParams, DiscardCode } from '../execution/types.js';
 
-export type MempoolRejectCode =
-  | 'WRONG_CHAIN_ID'
-  | 'TX_EXPIRED'
-  | 'GAS_PRICE_TOO_LOW'
-  | 'GAS_LIMIT_TOO_LOW'
-  | 'GAS_LIMIT_TOO_HIGH'
-  | 'NONCE_TOO_LOW'
-  | 'NONCE_TOO_HIGH'
-  | 'INSUFFICIENT_BALANCE_FOR_FEE'
-  | 'MEMPOOL_FULL'
-  | 'SENDER_LIMIT_REACHED'
-  | 'REPLACEMENT_UNDERPRICED';
+/** Why a tx is refused: everything that would get it discarded at execution, plus the pool's own limits. */
+export type MempoolRejectCode = DiscardCode | 'MEMPOOL_FULL' | 'SENDER_LIMIT_REACHED' | 'REPLACEMENT_UNDERPRICED';
 
 export class MempoolError extends Error {
   readonly code: MempoolRejectCode;

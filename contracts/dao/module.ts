@@ -1,5 +1,5 @@
 /**
- * `dao`: a DAO governed by a fungible token (docs/modules/dao.md).
+ * `dao`: a DAO governed by a fungible token (docs/MODULES.md).
  *
  * Votes are token-weighted by LOCKING: a vote moves the voter's tokens into the DAO's vote
  * escrow until voting ends (or the proposal is cancelled), so the same tokens cannot be
@@ -12,6 +12,7 @@
  * registry hands the module map over once with `setModuleResolver`. Until it does, kind-3
  * proposals fail with MODULE_RESOLVER_NOT_SET, the same way on every node.
  */
+import { argAddress, argUint } from '../args.js';
 import { decodeU128, utf8 } from '../../protocol/codec.js';
 import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
 import { v, valueToJson, type Value } from '../../protocol/value.js';
@@ -96,8 +97,6 @@ function checkCallArgs(spec: CallSpec, args: readonly Value[], what: string): vo
 
 // ---- helpers ------------------------------------------------------------------------------
 
-const addrArg = (args: readonly Value[], i: number): Uint8Array => args[i]!.value as Uint8Array;
-const uintArg = (args: readonly Value[], i: number): bigint => args[i]!.value as bigint;
 
 function requirePositive(amount: bigint, what = 'amount'): void {
   if (amount === 0n) throw new ExecutionFailure('INVALID_AMOUNT', `${what} must be at least 1`);
@@ -202,9 +201,9 @@ const create: CallSpec = {
   ],
   summary: 'Create a DAO governed by `token`; its id (also its treasury address) is derived from the tx hash.',
   run(view, ctx, args) {
-    const token = addrArg(args, 0);
+    const token = argAddress(args, 0);
     const name = args[1]!.value as string;
-    const params = { quorum: uintArg(args, 2), approvalBps: uintArg(args, 3), votingPeriod: uintArg(args, 4) };
+    const params = { quorum: argUint(args, 2), approvalBps: argUint(args, 3), votingPeriod: argUint(args, 4) };
     requireToken(view, token);
     checkDaoName(name);
     checkDaoParams(params);
@@ -234,8 +233,8 @@ const deposit: CallSpec = {
   ],
   summary: "Move `amount` of the native coin from the sender to the DAO's treasury.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const amount = uintArg(args, 1);
+    const dao = argAddress(args, 0);
+    const amount = argUint(args, 1);
     requireDao(view, dao);
     requirePositive(amount);
     debit(view, ctx.sender, amount);
@@ -260,9 +259,9 @@ const depositToken: CallSpec = {
   ],
   summary: "Move `amount` of `token` from the sender to the DAO's treasury.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const token = addrArg(args, 1);
-    const amount = uintArg(args, 2);
+    const dao = argAddress(args, 0);
+    const token = argAddress(args, 1);
+    const amount = argUint(args, 2);
     requireDao(view, dao);
     requireToken(view, token);
     requirePositive(amount);
@@ -289,8 +288,8 @@ const propose: CallSpec = {
   ],
   summary: 'Make a proposal (1 payout, 2 parameters, 3 call); the sender must hold at least 1 unit of the governance token.',
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const kind = uintArg(args, 1);
+    const dao = argAddress(args, 0);
+    const kind = argUint(args, 1);
     const payload = args[2]!.value as Uint8Array;
     const description = args[3]!.value as string;
     const info = requireDao(view, dao);
@@ -330,10 +329,10 @@ const vote: CallSpec = {
   ],
   summary: "Vote with `amount` governance tokens, which are locked in the DAO's vote escrow until voting ends.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const proposal = addrArg(args, 1);
+    const dao = argAddress(args, 0);
+    const proposal = argAddress(args, 1);
     const support = args[2]!.value as boolean;
-    const amount = uintArg(args, 3);
+    const amount = argUint(args, 3);
     const info = requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     requirePositive(amount);
@@ -365,8 +364,8 @@ const unlock: CallSpec = {
   ],
   summary: "Return the sender's locked vote once voting has ended or the proposal was cancelled.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const proposal = addrArg(args, 1);
+    const dao = argAddress(args, 0);
+    const proposal = argAddress(args, 1);
     const info = requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     const cast = getVote(view, dao, proposal, ctx.sender);
@@ -398,8 +397,8 @@ const execute: CallSpec = {
   ],
   summary: 'Carry out a proposal that passed (quorum and approval), once, after voting ended; anyone may call it.',
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const proposal = addrArg(args, 1);
+    const dao = argAddress(args, 0);
+    const proposal = argAddress(args, 1);
     requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     const closed = getClosed(view, dao, proposal);
@@ -434,8 +433,8 @@ const cancel: CallSpec = {
   ],
   summary: 'Withdraw a proposal (proposer only, before voting ends); voters can then unlock at once.',
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const proposal = addrArg(args, 1);
+    const dao = argAddress(args, 0);
+    const proposal = argAddress(args, 1);
     requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     if (!bytesEqual(p.proposer, ctx.sender)) throw new ExecutionFailure('NOT_PROPOSER', 'only the proposer can cancel a proposal');

@@ -1,5 +1,5 @@
 /**
- * Proposal payloads, by kind (docs/modules/dao.md, "Proposal kinds"):
+ * Proposal payloads, by kind (docs/MODULES.md, "Proposal kinds"):
  *
  *   1 payout  [20] currency (all zero = native coin, else a token id) | [20] to | u128 amount
  *   2 params  u128 quorum | u64 approvalBps | u64 votingPeriod   (the dao/params encoding)

@@ -1,6 +1,6 @@
 /**
  * DAO state: layout, canonical encodings and the read helpers the dao and staking modules
- * share (docs/modules/dao.md). <dao>, <proposal>, <token>, <voter> are 40 lower-case hex
+ * share (docs/MODULES.md). <dao>, <proposal>, <token>, <voter> are 40 lower-case hex
  * digits.
  *
  *   dao/info/<dao>                      [20] token | string name | [20] creator        (immutable)

@@ -4,9 +4,10 @@
  * and is meant to be handed to a DAO (`set_admin`), so the DAO's members govern the fees
  * their treasury earns. Changes take effect from the next block.
  */
+import { argUint } from '../args.js';
 import { decodeU128 } from '../../protocol/codec.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
-import { v, type Value } from '../../protocol/value.js';
+import { v } from '../../protocol/value.js';
 import { BURNED_KEY } from '../coin/state.js';
 import { ExecutionFailure, type Module } from '../types.js';
 import { decodeFeeParams, encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams } from './params.js';
@@ -18,7 +19,6 @@ function requireAdmin(view: { get(k: string): Uint8Array | undefined }, sender: 
   if (!admin || !bytesEqual(admin, sender)) throw new ExecutionFailure('NOT_FEE_ADMIN', 'only the fee admin can change fee parameters');
 }
 
-const n = (a: readonly Value[], i: number): bigint => a[i]!.value as bigint;
 
 export const feeModule: Module = {
   name: 'fee',
@@ -28,8 +28,8 @@ export const feeModule: Module = {
       summary: 'Set the minimum gas price, the fee split (basis points adding up to 10000) and the treasury account (fee admin only).',
       run(view, ctx, a) {
         requireAdmin(view, ctx.sender);
-        for (const i of [1, 2, 3]) if (n(a, i) > 10_000n) throw new ExecutionFailure('INVALID_FEE_PARAMS', 'shares are basis points: at most 10000');
-        const p = { minGasPrice: n(a, 0), burnBps: Number(n(a, 1)), proposerBps: Number(n(a, 2)), treasuryBps: Number(n(a, 3)), treasury: a[4]!.value as Uint8Array };
+        for (const i of [1, 2, 3]) if (argUint(a, i) > 10_000n) throw new ExecutionFailure('INVALID_FEE_PARAMS', 'shares are basis points: at most 10000');
+        const p = { minGasPrice: argUint(a, 0), burnBps: Number(argUint(a, 1)), proposerBps: Number(argUint(a, 2)), treasuryBps: Number(argUint(a, 3)), treasury: a[4]!.value as Uint8Array };
         const bad = validateFeeParams(p);
         if (bad) throw new ExecutionFailure('INVALID_FEE_PARAMS', bad);
         view.set(FEE_PARAMS_KEY, encodeFeeParams(p));

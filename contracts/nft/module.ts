@@ -2,12 +2,13 @@
  * The `nft` module: collections with a creator royalty on every sale, minting, transfers,
  * burns and a built-in fixed-price marketplace (native coin or any fungible token).
  * State layout: ./state.ts; sale arithmetic: ./market.ts; base gas: ./gas.ts;
- * reference: docs/modules/nft.md.
+ * reference: docs/MODULES.md.
  *
  * Conflicts under Block-STM: counters nothing reads in the same tx (burned, every credit of
  * a sale) are deltas; the mint counter and the buyer's debit are read-modify-write because a
  * check needs the value.
  */
+import { argAddress, argString, argUint } from '../args.js';
 import { encodeU64, U64_MAX } from '../../protocol/codec.js';
 import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
 import { v, type Value } from '../../protocol/value.js';
@@ -39,9 +40,6 @@ import {
   uriKey,
 } from './state.js';
 
-const str = (a: readonly Value[], i: number): string => a[i]!.value as string;
-const u = (a: readonly Value[], i: number): bigint => a[i]!.value as bigint;
-const addr = (a: readonly Value[], i: number): Uint8Array => a[i]!.value as Uint8Array;
 
 function emit(view: StateView, name: string, fields: Record<string, Value>): void {
   view.emit({ module: 'nft', name, fields: Object.entries(fields).map(([n, value]) => ({ name: n, value })) });
@@ -74,11 +72,11 @@ const createCollection: CallSpec = {
   ],
   summary: 'Create a collection owned by the sender (id derived from the tx hash); royalty_bps <= 5000 is paid to royalty_recipient on every sale; max_supply 0 = unlimited.',
   run(view, ctx, a) {
-    const name = str(a, 0);
-    const uri = str(a, 1);
-    const royaltyBps = u(a, 2);
-    const royaltyRecipient = addr(a, 3);
-    const maxSupply = u(a, 4);
+    const name = argString(a, 0);
+    const uri = argString(a, 1);
+    const royaltyBps = argUint(a, 2);
+    const royaltyRecipient = argAddress(a, 3);
+    const maxSupply = argUint(a, 4);
     if (royaltyBps > BigInt(MAX_ROYALTY_BPS)) {
       throw new ExecutionFailure('ROYALTY_TOO_HIGH', `royalty_bps ${royaltyBps} is above the maximum ${MAX_ROYALTY_BPS} (50%)`);
     }
@@ -106,9 +104,9 @@ const mint: CallSpec = {
   ],
   summary: "Mint the collection's next token (ids 1, 2, ...) to `to`; creator only.",
   run(view, ctx, a) {
-    const collection = addr(a, 0);
-    const to = addr(a, 1);
-    const uri = str(a, 2);
+    const collection = argAddress(a, 0);
+    const to = argAddress(a, 1);
+    const uri = argString(a, 2);
     const c = requireCollection(view, collection);
     if (!bytesEqual(c.creator, ctx.sender)) {
       throw new ExecutionFailure('NOT_COLLECTION_CREATOR', `only the creator (${toHex(c.creator)}) may mint in collection ${addressHex(collection)}`);
@@ -133,9 +131,9 @@ const transfer: CallSpec = {
   ],
   summary: 'Give the token to `to`; owner only. Ends any listing of the token.',
   run(view, ctx, a) {
-    const collection = addr(a, 0);
-    const tokenId = u(a, 1);
-    const to = addr(a, 2);
+    const collection = argAddress(a, 0);
+    const tokenId = argUint(a, 1);
+    const to = argAddress(a, 2);
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'transfer');
     view.set(ownerKey(collection, tokenId), encodeOwner(to));
@@ -151,8 +149,8 @@ const burn: CallSpec = {
   ],
   summary: 'Destroy the token; owner only. Ends any listing of the token; its id is never reused.',
   run(view, ctx, a) {
-    const collection = addr(a, 0);
-    const tokenId = u(a, 1);
+    const collection = argAddress(a, 0);
+    const tokenId = argUint(a, 1);
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'burn');
     view.set(ownerKey(collection, tokenId), null);
@@ -172,10 +170,10 @@ const list: CallSpec = {
   ],
   summary: 'Offer the token for `price` in `currency` (zero address = native coin, else a token id); owner only. Replaces an earlier listing of the token.',
   run(view, ctx, a) {
-    const collection = addr(a, 0);
-    const tokenId = u(a, 1);
-    const price = u(a, 2);
-    const currency = addr(a, 3);
+    const collection = argAddress(a, 0);
+    const tokenId = argUint(a, 1);
+    const price = argUint(a, 2);
+    const currency = argAddress(a, 3);
     if (price === 0n) throw new ExecutionFailure('INVALID_PRICE', 'price must be above 0 (use transfer to give a token away)');
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'list');
@@ -192,8 +190,8 @@ const cancel: CallSpec = {
   ],
   summary: 'Withdraw the listing of the token; the lister only.',
   run(view, ctx, a) {
-    const collection = addr(a, 0);
-    const tokenId = u(a, 1);
+    const collection = argAddress(a, 0);
+    const tokenId = argUint(a, 1);
     requireCollection(view, collection);
     const listing = getListing(view, collection, tokenId);
     if (!listing) throw new ExecutionFailure('NOT_LISTED', `token ${tokenId} of collection ${addressHex(collection)} is not listed`);
@@ -212,10 +210,10 @@ const buy: CallSpec = {
   summary:
     'Buy a listed token at the price and currency the buyer expects to pay; royalty to the royalty recipient, the market fee to the protocol treasury, the rest to the seller.',
   run(view, ctx, a) {
-    const collection = addr(a, 0);
-    const tokenId = u(a, 1);
-    const price = u(a, 2);
-    const currency = addr(a, 3);
+    const collection = argAddress(a, 0);
+    const tokenId = argUint(a, 1);
+    const price = argUint(a, 2);
+    const currency = argAddress(a, 3);
     const c = requireCollection(view, collection);
     const listing = getListing(view, collection, tokenId);
     const owner = getOwner(view, collection, tokenId);

@@ -1,6 +1,6 @@
 /**
  * `staking`: stake a DAO's governance token, earn native-coin rewards pro rata
- * (docs/modules/staking.md). A reward-per-share accumulator (staking/state.ts) makes every
+ * (docs/MODULES.md). A reward-per-share accumulator (staking/state.ts) makes every
  * call O(1): funding never loops over stakers.
  *
  * Under Block-STM: stakes and unstakes by different accounts touch their own position and
@@ -9,8 +9,9 @@
  * fund_rewards reads the total stake and rewrites the accumulator, so it orders itself with
  * the stakes, unstakes and claims around it, as it must.
  */
+import { argAddress, argUint } from '../args.js';
 import { toHex } from '../../protocol/hex.js';
-import { v, type Value } from '../../protocol/value.js';
+import { v } from '../../protocol/value.js';
 import { balanceKey, credit, debit } from '../coin/state.js';
 import { getDaoInfo, requireDao } from '../dao/state.js';
 import { creditToken, debitToken } from '../token/state.js';
@@ -31,8 +32,6 @@ import {
   writePosition,
 } from './state.js';
 
-const addrArg = (args: readonly Value[], i: number): Uint8Array => args[i]!.value as Uint8Array;
-const uintArg = (args: readonly Value[], i: number): bigint => args[i]!.value as bigint;
 
 function requirePositive(amount: bigint): void {
   if (amount === 0n) throw new ExecutionFailure('INVALID_AMOUNT', 'amount must be at least 1');
@@ -45,8 +44,8 @@ const stake: CallSpec = {
   ],
   summary: "Stake `amount` of the DAO's governance token; pending rewards are settled into the claimable balance first.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const amount = uintArg(args, 1);
+    const dao = argAddress(args, 0);
+    const amount = argUint(args, 1);
     const { token } = requireDao(view, dao);
     requirePositive(amount);
     debitToken(view, token, ctx.sender, amount);
@@ -90,8 +89,8 @@ const unstake: CallSpec = {
   ],
   summary: 'Withdraw `amount` of staked tokens; pending rewards are settled into the claimable balance first.',
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const amount = uintArg(args, 1);
+    const dao = argAddress(args, 0);
+    const amount = argUint(args, 1);
     const { token } = requireDao(view, dao);
     requirePositive(amount);
     const current = getPosition(view, dao, ctx.sender);
@@ -117,7 +116,7 @@ const claim: CallSpec = {
   args: [['dao', 'address']],
   summary: "Pay the sender's claimable and pending rewards (native coin) from the DAO's reward pool.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
+    const dao = argAddress(args, 0);
     requireDao(view, dao);
     const { position } = settle(getPosition(view, dao, ctx.sender), getPool(view, dao).acc);
     const amount = position.claimable;
@@ -145,8 +144,8 @@ const fundRewards: CallSpec = {
   ],
   summary: "Pay `amount` of the native coin into the DAO's staking reward pool, shared pro rata among current stakers.",
   run(view, ctx, args) {
-    const dao = addrArg(args, 0);
-    const amount = uintArg(args, 1);
+    const dao = argAddress(args, 0);
+    const amount = argUint(args, 1);
     const { token } = requireDao(view, dao);
     requirePositive(amount);
     debit(view, ctx.sender, amount);

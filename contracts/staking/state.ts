@@ -1,5 +1,5 @@
 /**
- * Staking state and reward arithmetic (docs/modules/staking.md). <dao>, <token>, <staker>
+ * Staking state and reward arithmetic (docs/MODULES.md). <dao>, <token>, <staker>
  * are 40 lower-case hex digits; the staked token is the DAO's governance token.
  *
  *   staking/pool/<dao>                 u128 accRewardPerShare | u128 undistributed

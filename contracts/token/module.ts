@@ -3,23 +3,19 @@
  * by the max supply, so mints by the authority and burns by holders do not conflict
  * under the parallel executor unless the bound could be crossed.
  */
+import { argAddress, argString, argUint, makeEvent } from '../args.js';
 import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
 import { v, type Value } from '../../protocol/value.js';
 import { deriveId } from '../ids.js';
-import { ExecutionFailure, type CallContext, type Module, type StateView } from '../types.js';
+import { ExecutionFailure, type CallContext, type Module } from '../types.js';
 import {
   creditToken, debitToken, decodeTokenInfo, encodeTokenInfo, getTokenInfo, NO_AUTHORITY, requireToken,
   tokenAllowanceKey, tokenBalance, tokenInfoKey, tokenSupplyKey, type TokenInfo,
 } from './state.js';
 
-const addr = (a: readonly Value[], i: number): Uint8Array => a[i]!.value as Uint8Array;
-const amt = (a: readonly Value[], i: number): bigint => a[i]!.value as bigint;
-const str = (a: readonly Value[], i: number): string => a[i]!.value as string;
 
-function event(name: string, fields: Record<string, Value>): Parameters<StateView['emit']>[0] {
-  return { module: 'token', name, fields: Object.entries(fields).map(([n, value]) => ({ name: n, value })) };
-}
+const event = (name: string, fields: Record<string, Value>) => makeEvent('token', name, fields);
 
 function requireAuthority(t: TokenInfo, ctx: CallContext): void {
   if (bytesEqual(t.mintAuthority, NO_AUTHORITY) || !bytesEqual(t.mintAuthority, ctx.sender)) {
@@ -34,88 +30,88 @@ export const tokenModule: Module = {
       args: [['name', 'string'], ['symbol', 'string'], ['decimals', 'u64'], ['max_supply', 'u128']],
       summary: 'Create a token (id derived from the tx); the sender becomes its mint authority. max_supply 0 = unlimited.',
       run(view, ctx, a) {
-        const name = str(a, 0);
-        const symbol = str(a, 1);
-        const decimals = amt(a, 2);
+        const name = argString(a, 0);
+        const symbol = argString(a, 1);
+        const decimals = argUint(a, 2);
         if (name.length < 1 || name.length > 64) throw new ExecutionFailure('INVALID_ARGUMENTS', 'name must be 1..64 characters');
         if (!/^[A-Za-z0-9]{1,16}$/.test(symbol)) throw new ExecutionFailure('INVALID_ARGUMENTS', 'symbol must be 1..16 letters or digits');
         if (decimals > 36n) throw new ExecutionFailure('INVALID_ARGUMENTS', 'decimals must be at most 36');
         const id = deriveId('token', ctx.txHash);
-        view.set(tokenInfoKey(id), encodeTokenInfo({ name, symbol, decimals: Number(decimals), maxSupply: amt(a, 3), mintAuthority: ctx.sender, creator: ctx.sender }));
-        view.emit(event('created', { token: v.address(id), creator: v.address(ctx.sender), name: v.string(name), symbol: v.string(symbol), max_supply: v.u128(amt(a, 3)) }));
+        view.set(tokenInfoKey(id), encodeTokenInfo({ name, symbol, decimals: Number(decimals), maxSupply: argUint(a, 3), mintAuthority: ctx.sender, creator: ctx.sender }));
+        view.emit(event('created', { token: v.address(id), creator: v.address(ctx.sender), name: v.string(name), symbol: v.string(symbol), max_supply: v.u128(argUint(a, 3)) }));
       },
     },
     mint: {
       args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
       summary: 'Mint new tokens to `to` (mint authority only; total supply stays within max supply).',
       run(view, ctx, a) {
-        const id = addr(a, 0);
+        const id = argAddress(a, 0);
         const t = requireToken(view, id);
         requireAuthority(t, ctx);
-        const amount = amt(a, 2);
+        const amount = argUint(a, 2);
         view.addDelta(tokenSupplyKey(id), amount, 'MAX_SUPPLY_EXCEEDED', t.maxSupply === 0n ? U128_MAX : t.maxSupply);
-        creditToken(view, id, addr(a, 1), amount);
-        view.emit(event('minted', { token: v.address(id), to: v.address(addr(a, 1)), amount: v.u128(amount) }));
+        creditToken(view, id, argAddress(a, 1), amount);
+        view.emit(event('minted', { token: v.address(id), to: v.address(argAddress(a, 1)), amount: v.u128(amount) }));
       },
     },
     burn: {
       args: [['token', 'address'], ['amount', 'u128']],
       summary: "Destroy `amount` of the sender's tokens.",
       run(view, ctx, a) {
-        const id = addr(a, 0);
+        const id = argAddress(a, 0);
         requireToken(view, id);
-        debitToken(view, id, ctx.sender, amt(a, 1));
-        view.addDelta(tokenSupplyKey(id), -amt(a, 1), 'ARITHMETIC_OVERFLOW');
-        view.emit(event('burned', { token: v.address(id), from: v.address(ctx.sender), amount: v.u128(amt(a, 1)) }));
+        debitToken(view, id, ctx.sender, argUint(a, 1));
+        view.addDelta(tokenSupplyKey(id), -argUint(a, 1), 'ARITHMETIC_OVERFLOW');
+        view.emit(event('burned', { token: v.address(id), from: v.address(ctx.sender), amount: v.u128(argUint(a, 1)) }));
       },
     },
     transfer: {
       args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
       summary: 'Move tokens from the sender to `to`.',
       run(view, ctx, a) {
-        const id = addr(a, 0);
+        const id = argAddress(a, 0);
         requireToken(view, id);
-        debitToken(view, id, ctx.sender, amt(a, 2));
-        creditToken(view, id, addr(a, 1), amt(a, 2));
-        view.emit(event('transfer', { token: v.address(id), from: v.address(ctx.sender), to: v.address(addr(a, 1)), amount: v.u128(amt(a, 2)) }));
+        debitToken(view, id, ctx.sender, argUint(a, 2));
+        creditToken(view, id, argAddress(a, 1), argUint(a, 2));
+        view.emit(event('transfer', { token: v.address(id), from: v.address(ctx.sender), to: v.address(argAddress(a, 1)), amount: v.u128(argUint(a, 2)) }));
       },
     },
     approve: {
       args: [['token', 'address'], ['spender', 'address'], ['amount', 'u128']],
       summary: 'Allow `spender` to move up to `amount` of the sender\'s tokens (replaces any previous allowance).',
       run(view, ctx, a) {
-        const id = addr(a, 0);
+        const id = argAddress(a, 0);
         requireToken(view, id);
-        view.set(tokenAllowanceKey(id, ctx.sender, addr(a, 1)), amt(a, 2) === 0n ? null : encodeU128(amt(a, 2)));
-        view.emit(event('approval', { token: v.address(id), owner: v.address(ctx.sender), spender: v.address(addr(a, 1)), amount: v.u128(amt(a, 2)) }));
+        view.set(tokenAllowanceKey(id, ctx.sender, argAddress(a, 1)), argUint(a, 2) === 0n ? null : encodeU128(argUint(a, 2)));
+        view.emit(event('approval', { token: v.address(id), owner: v.address(ctx.sender), spender: v.address(argAddress(a, 1)), amount: v.u128(argUint(a, 2)) }));
       },
     },
     transfer_from: {
       args: [['token', 'address'], ['owner', 'address'], ['to', 'address'], ['amount', 'u128']],
       summary: "Move `amount` of `owner`'s tokens to `to`, spending the sender's allowance.",
       run(view, ctx, a) {
-        const id = addr(a, 0);
+        const id = argAddress(a, 0);
         requireToken(view, id);
-        const owner = addr(a, 1);
-        const amount = amt(a, 3);
+        const owner = argAddress(a, 1);
+        const amount = argUint(a, 3);
         const key = tokenAllowanceKey(id, owner, ctx.sender);
         const allowance = decodeU128(view.get(key));
         if (allowance < amount) throw new ExecutionFailure('INSUFFICIENT_ALLOWANCE', `allowance ${allowance} is less than ${amount}`);
         view.set(key, allowance === amount ? null : encodeU128(allowance - amount));
         debitToken(view, id, owner, amount);
-        creditToken(view, id, addr(a, 2), amount);
-        view.emit(event('transfer', { token: v.address(id), from: v.address(owner), to: v.address(addr(a, 2)), amount: v.u128(amount) }));
+        creditToken(view, id, argAddress(a, 2), amount);
+        view.emit(event('transfer', { token: v.address(id), from: v.address(owner), to: v.address(argAddress(a, 2)), amount: v.u128(amount) }));
       },
     },
     set_mint_authority: {
       args: [['token', 'address'], ['new_authority', 'address']],
       summary: 'Hand the mint authority to another account, or renounce it with the all-zero address (mint authority only).',
       run(view, ctx, a) {
-        const id = addr(a, 0);
+        const id = argAddress(a, 0);
         const t = requireToken(view, id);
         requireAuthority(t, ctx);
-        view.set(tokenInfoKey(id), encodeTokenInfo({ ...t, mintAuthority: addr(a, 1) }));
-        view.emit(event('mint_authority_changed', { token: v.address(id), authority: v.address(addr(a, 1)) }));
+        view.set(tokenInfoKey(id), encodeTokenInfo({ ...t, mintAuthority: argAddress(a, 1) }));
+        view.emit(event('mint_authority_changed', { token: v.address(id), authority: v.address(argAddress(a, 1)) }));
       },
     },
   },

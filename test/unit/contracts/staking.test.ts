@@ -1,6 +1,6 @@
 /**
  * staking module through the sequential executor: exact pro-rata rewards over several
- * funding rounds (integers checked by hand, see docs/modules/staking.md), the undistributed
+ * funding rounds (integers checked by hand, see docs/MODULES.md), the undistributed
  * pool, each rule failing with its own code and no effect beyond fee and nonce, overflow,
  * a DAO funding rewards from its treasury by a kind-3 proposal, and after every scenario
  * the conservation invariant (tokens: balances + vote escrow + staked = supply; coins:
