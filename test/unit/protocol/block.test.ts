@@ -1,9 +1,10 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { expectCode } from './expect.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blockHash, BLOCK_VERSION, decodeBlock, encodeBlock, encodeHeader, headerToJson, makeBlock, txRootOf, type BlockHeader } from '../../../protocol/block.js';
 import { U128_MAX, U64_MAX, Writer } from '../../../protocol/codec.js';
-import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js';
+import { ProtocolError } from '../../../protocol/errors.js';
 import { merkleRoot } from '../../../protocol/hash.js';
 import { concatBytes, toHex } from '../../../protocol/hex.js';
 import { keyPairFromPrivateKey } from '../../../protocol/keys.js';
@@ -11,16 +12,6 @@ import { decodeReceipt, encodeReceipt, eventToJson, receiptHash, type Receipt } 
 import { MAX_TX_BYTES, signTx, type SignedTx } from '../../../protocol/tx.js';
 import { v, type Value } from '../../../protocol/value.js';
 
-function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ProtocolError ${code}`).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-}
 
 const key = keyPairFromPrivateKey(new Uint8Array(32).fill(5));
 const valueArb: fc.Arbitrary<Value> = fc.oneof(

@@ -1,19 +1,10 @@
 import fc from 'fast-check';
+import { expectCode } from './expect.js';
 import { describe, expect, it } from 'vitest';
 import { decodeU128, decodeU64, encodeU128, encodeU64, Reader, U128_MAX, U64_MAX, utf8, Writer } from '../../../protocol/codec.js';
-import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js';
+import { ProtocolError } from '../../../protocol/errors.js';
 import { fromHex, toHex } from '../../../protocol/hex.js';
 
-function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ProtocolError ${code}`).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-}
 
 const asAny = <T>(x: unknown): T => x as T;
 

@@ -1,9 +1,10 @@
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { expectCode } from './expect.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addressFromPublicKey, parseAddress } from '../../../protocol/address.js';
 import { U128_MAX, U64_MAX, utf8, Writer } from '../../../protocol/codec.js';
-import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js';
+import { ProtocolError } from '../../../protocol/errors.js';
 import { concatBytes, fromHex, toHex } from '../../../protocol/hex.js';
 import { keyPairFromPrivateKey, sign, type KeyPair } from '../../../protocol/keys.js';
 import {
@@ -22,16 +23,6 @@ import {
 import { MAX_VALUE_BYTES, parseAmount, parseU64, v, valueFromJson, valueToJson, writeValue, type Value } from '../../../protocol/value.js';
 import { NativeVerifier, NobleVerifier } from '../../../protocol/verify.js';
 
-function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ProtocolError ${code}`).toBeInstanceOf(ProtocolError);
-  expect((caught as ProtocolError).code).toBe(code);
-}
 
 const KEYS: KeyPair[] = [1, 2, 3, 4].map((i) => keyPairFromPrivateKey(new Uint8Array(32).fill(i)));
 const native = new NativeVerifier();
