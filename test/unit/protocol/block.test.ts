@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { blockHash, BLOCK_VERSION, decodeBlock, encodeBlock, encodeHeader, headerToJson, makeBlock, txRootOf, type BlockHeader } from '../../../protocol/block.js';
 import { U128_MAX, U64_MAX, Writer } from '../../../protocol/codec.js';
-import { ProtocolError } from '../../../protocol/errors.js';
 import { merkleRoot } from '../../../protocol/hash.js';
 import { concatBytes, toHex } from '../../../protocol/hex.js';
 import { keyPairFromPrivateKey } from '../../../protocol/keys.js';

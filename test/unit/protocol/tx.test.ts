@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addressFromPublicKey, parseAddress } from '../../../protocol/address.js';
 import { U128_MAX, U64_MAX, utf8, Writer } from '../../../protocol/codec.js';
-import { ProtocolError } from '../../../protocol/errors.js';
 import { concatBytes, fromHex, toHex } from '../../../protocol/hex.js';
 import { keyPairFromPrivateKey, sign, type KeyPair } from '../../../protocol/keys.js';
 import {
