@@ -7,7 +7,7 @@
  * against the head header (a mismatch means a corrupt data dir: refuse to start).
  */
 import { EventEmitter } from 'node:events';
-import { blockHash, decodeBlock, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
+import { decodeBlock, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
 import { receiptHash, decodeReceipt, type Receipt } from '../protocol/receipt.js';
 import { merkleRoot, ZERO_HASH } from '../protocol/hash.js';
 import { bytesEqual, toHex } from '../protocol/hex.js';
@@ -215,8 +215,4 @@ export class Chain extends EventEmitter<ChainEvents> {
     return this.store.getTxLocation(hash);
   }
 
-  /** Check a stored block's hash (used by tests and tooling). */
-  static verifyBlockHash(b: Block): boolean {
-    return bytesEqual(blockHash(b.header), b.hash);
-  }
 }

@@ -208,19 +208,21 @@ export class ParallelExecutor implements BlockExecutor {
   private async executeOne(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
     const reason = this.choose(txs.length);
     if (reason !== null) {
-      const r = this.sequential(ctx, txs, state, reason, 0);
+      const r = this.sequential(ctx, txs, state, reason);
       if (reason !== 'small-block') this.learn('seq', r.stats.durationMs, txs.length);
       return r;
     }
     const r = await this.executeParallel(ctx, txs, state);
-    this.learn('par', r.stats.durationMs, txs.length);
+    // The cost of trying parallel counts (aborted runs included); a block that never reached
+    // the workers does not.
+    if (r.stats.fallback !== 'state-not-replicated') this.learn('par', r.stats.durationMs, txs.length);
     return r;
   }
 
   private async executeParallel(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
     const s = state as VersionedState;
     if (this.replicaOf !== s || this.replicaVersion !== s.version) {
-      if (!this.syncReplicas(s)) return this.sequential(ctx, txs, state, 'state-not-replicated', 0);
+      if (!this.syncReplicas(s)) return this.sequential(ctx, txs, state, 'state-not-replicated');
     }
     const start = performance.now();
     const n = txs.length;
@@ -270,7 +272,7 @@ export class ParallelExecutor implements BlockExecutor {
       // A worker error is a bug; the block still gets the reference result.
       const reason = errors.length > 0 ? `worker-error: ${errors[0]!.split('\n')[0]}` : ABORT_REASON_NAMES[abort] ?? `abort-${abort}`;
       const seqStart = performance.now();
-      const r = this.sequential(ctx, txs, state, reason, 0);
+      const r = this.sequential(ctx, txs, state, reason);
       return { ...r, stats: { ...r.stats, ...counters, incarnations: counters.incarnations + n, durationMs: performance.now() - start, timings: { prepareMs: t0 - start, parallelMs: t1 - t0, finaliseMs: performance.now() - seqStart } } };
     }
     const fin = this.finalise(ctx, txs, state);
@@ -294,14 +296,14 @@ export class ParallelExecutor implements BlockExecutor {
           finaliseMs: t2 - t1,
           ...this.prepareSplit,
           ...this.finaliseSplit,
-          executeShare: workersMs > 0 ? v.ctl[CTL.EXEC_NS]! / 1000 / workersMs : 0,
-          validateShare: workersMs > 0 ? v.ctl[CTL.VALIDATE_NS]! / 1000 / workersMs : 0,
+          executeShare: workersMs > 0 ? v.ctl[CTL.EXEC_US]! / 1000 / workersMs : 0,
+          validateShare: workersMs > 0 ? v.ctl[CTL.VALIDATE_US]! / 1000 / workersMs : 0,
         },
       },
     };
   }
 
-  private sequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, reason: string, _prefix: number): BlockExecution {
+  private sequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, reason: string): BlockExecution {
     const r = executeBlockSequential(ctx, txs, state, this.modules);
     return { ...r, stats: { ...r.stats, executor: 'parallel', fallback: reason } };
   }

@@ -37,11 +37,9 @@ export const CTL = {
   VALIDATIONS: 14 * LINE,
   DEPENDENCY_WAITS: 15 * LINE,
   ABORTS: 16 * LINE,
-  WORKERS_DONE: 17 * LINE,
-  EPOCH: 18 * LINE,
   INCARNATION_LIMIT: 19 * LINE,
-  EXEC_NS: 20 * LINE, // summed execution time across workers (us)
-  VALIDATE_NS: 21 * LINE, // summed validation time (us)
+  EXEC_US: 20 * LINE, // summed execution time across workers (us)
+  VALIDATE_US: 21 * LINE, // summed validation time (us)
   KEY_BYTES_USED: 22 * LINE,
   IDLE_WORKERS: 23 * LINE,
   SPARE: 24 * LINE, // never written: target of the lock back-off wait

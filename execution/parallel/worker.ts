@@ -171,8 +171,8 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
     s.abort(e instanceof CapacityExceeded ? ABORT_REASON.CAPACITY : ABORT_REASON.WORKER_ERROR);
     if (!(e instanceof CapacityExceeded)) throw e;
   } finally {
-    Atomics.add(v.ctl, CTL.EXEC_NS, Math.round(execUs));
-    Atomics.add(v.ctl, CTL.VALIDATE_NS, Math.round(validateUs));
+    Atomics.add(v.ctl, CTL.EXEC_US, Math.round(execUs));
+    Atomics.add(v.ctl, CTL.VALIDATE_US, Math.round(validateUs));
   }
 }
 
