@@ -17,6 +17,7 @@ import { Mempool, MempoolError, type DroppedTx } from '../consensus/mempool.js';
 import { BlockProducer } from '../consensus/producer.js';
 import { SequentialExecutor } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
+import { VERIFY } from '../execution/parallel/outputs.js';
 import type { BlockExecutor } from '../execution/types.js';
 import { ChainStore } from '../state/store.js';
 import type { NodeConfig } from './config.js';
@@ -40,6 +41,7 @@ export class PelNode {
   readonly dropped = new Map<string, TxStatusDropped>();
   private readonly waiters = new Map<string, Set<(r: TxWaitResult) => void>>();
   private rpcAddress: { url: string; wsUrl: string; host: string; port: number } | null = null;
+  private readonly pendingSubmits: { raw: Uint8Array; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }[] = [];
   private stopping: Promise<void> | null = null;
 
   private constructor(
@@ -153,25 +155,47 @@ export class PelNode {
   }
 
   /**
+   * One submission, coalesced with every other submission of the same tick (e.g. all
+   * tx_send calls of a JSON-RPC batch, which the server runs concurrently) into one
+   * `submit`: one verification batch on the worker pool and one journal write.
+   */
+  submitOne(raw: Uint8Array): Promise<SubmitResult> {
+    return new Promise((resolve, reject) => {
+      this.pendingSubmits.push({ raw, resolve, reject });
+      if (this.pendingSubmits.length === 1) {
+        setImmediate(() => {
+          const batch = this.pendingSubmits.splice(0);
+          this.submit(batch.map((b) => b.raw)).then(
+            (rs) => rs.forEach((r, i) => batch[i]!.resolve(r)),
+            (e: unknown) => batch.forEach((b) => b.reject(e)),
+          );
+        });
+      }
+    });
+  }
+
+  /**
    * Ingestion: decode, verify signature, admit to the mempool, journal to disk, then report.
    * One journal write per call, so a JSON-RPC batch of submissions costs one disk write.
    */
   async submit(raws: readonly Uint8Array[]): Promise<SubmitResult[]> {
-    const results: SubmitResult[] = [];
-    const fresh: SignedTx[] = [];
-    const replaced: Uint8Array[] = [];
-    for (const raw of raws) {
-      let tx: SignedTx;
+    const results: SubmitResult[] = new Array(raws.length);
+    const decoded: { i: number; tx: SignedTx }[] = [];
+    raws.forEach((raw, i) => {
       try {
-        tx = decodeTx(raw);
+        decoded.push({ i, tx: decodeTx(raw) });
       } catch (e) {
         const msg = e instanceof ProtocolError ? e.message : String(e);
-        results.push({ ok: false, error: RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${msg}`) });
-        continue;
+        results[i] = { ok: false, error: RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${msg}`) };
       }
-      if (!this.verifier.verify(tx.senderPublicKey, txSigningBytesOf(tx), tx.signature)) {
-        results.push({ ok: false, error: RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(tx.hash) }) });
-        continue;
+    });
+    const verdicts = await this.verifyBatch(decoded.map((d) => d.tx));
+    const fresh: SignedTx[] = [];
+    const replaced: Uint8Array[] = [];
+    decoded.forEach(({ i, tx }, k) => {
+      if (verdicts[k] !== VERIFY.OK) {
+        results[i] = { ok: false, error: RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(tx.hash) }) };
+        return;
       }
       try {
         const r = this.mempool.add(tx);
@@ -180,18 +204,27 @@ export class PelNode {
           replaced.push(r.replaced.hash);
           this.rememberDropped(r.replaced.hash, { code: 'TX_REPLACED', message: `replaced by ${toHex(tx.hash)} (same nonce, higher gas price)` });
         }
-        results.push({ ok: true, hash: tx.hash, duplicate: r.duplicate });
+        results[i] = { ok: true, hash: tx.hash, duplicate: r.duplicate };
       } catch (e) {
-        if (e instanceof MempoolError) results.push({ ok: false, error: RpcError.of(e.code, e.message, { hash: toHex(tx.hash) }) });
+        if (e instanceof MempoolError) results[i] = { ok: false, error: RpcError.of(e.code, e.message, { hash: toHex(tx.hash) }) };
         else throw e;
       }
-    }
+    });
     if (fresh.length > 0) {
       await this.store.journalMempoolTxs(fresh);
       this.producer.notify();
     }
     if (replaced.length > 0) await this.store.removeFromMempoolJournal(replaced);
     return results;
+  }
+
+  /**
+   * Signature checks: on the Block-STM worker pool when the node has one (the main thread
+   * then never verifies), else on this thread. One VERIFY code per tx.
+   */
+  private async verifyBatch(txs: readonly SignedTx[]): Promise<Uint8Array> {
+    if (this.executor instanceof ParallelExecutor && txs.length > 0) return this.executor.verifyBatch(txs.map((t) => t.raw));
+    return Uint8Array.from(txs, (t) => (this.verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE));
   }
 
   private afterBlock(p: Proposal, dropped: readonly DroppedTx[]): void {

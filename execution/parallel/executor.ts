@@ -21,7 +21,7 @@ import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
 import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, ENTRY, KIND, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
 import { MultiVersionMemory, replayDeltaOps } from './mvmemory.js';
-import { decodeOutcome, packEntries, receiptGasUsed } from './outputs.js';
+import { decodeOutcome, packEntries, packRawTxs, receiptGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkerMessage, WorkerReply } from './worker.js';
 
@@ -82,6 +82,9 @@ export class ParallelExecutor implements BlockExecutor {
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly verifyJobs = new Map<number, (codes: Uint8Array) => void>();
+  private nextJob = 0;
+  private nextWorker = 0;
 
   private constructor(opts: ParallelOptions) {
     this.opts = opts;
@@ -122,6 +125,11 @@ export class ParallelExecutor implements BlockExecutor {
         }),
       );
       worker.on('message', (m: WorkerReply) => {
+        if (m.type === 'verified') {
+          this.verifyJobs.get(m.id)?.(m.codes);
+          this.verifyJobs.delete(m.id);
+          return;
+        }
         if (m.type !== 'done') return;
         const p = this.pending.get(m.epoch);
         if (!p) return;
@@ -167,6 +175,31 @@ export class ParallelExecutor implements BlockExecutor {
     this.buffers = allocateBuffers(need);
     this.views = new SharedViews(this.buffers);
     this.post({ type: 'buffers', buffers: this.buffers });
+  }
+
+  /**
+   * Signature checks for ingestion on the worker pool: the batch is split into one chunk
+   * per worker, each posted as packed bytes (one message per chunk, never per tx). Returns
+   * one VERIFY code per raw tx, in order. Workers busy with a block answer after it.
+   */
+  async verifyBatch(raws: readonly Uint8Array[]): Promise<Uint8Array> {
+    if (raws.length === 0) return new Uint8Array(0);
+    const chunks = Math.min(this.workers.length, Math.ceil(raws.length / 16));
+    const size = Math.ceil(raws.length / chunks);
+    const parts = await Promise.all(
+      Array.from({ length: chunks }, (_, c) => {
+        const id = this.nextJob++;
+        const packed = packRawTxs(raws.slice(c * size, (c + 1) * size));
+        const worker = this.workers[this.nextWorker++ % this.workers.length]!;
+        return new Promise<Uint8Array>((resolve) => {
+          this.verifyJobs.set(id, resolve);
+          worker.postMessage({ type: 'verify', id, packed } satisfies WorkerMessage, [packed.buffer as ArrayBuffer]);
+        });
+      }),
+    );
+    const out = new Uint8Array(raws.length);
+    parts.forEach((p, c) => out.set(p, c * size));
+    return out;
   }
 
   /** Estimates the adaptive policy works from (for stats and benchmarks). */

@@ -6,14 +6,15 @@
  * out per block; everything else goes through shared memory.
  */
 import { parentPort } from 'node:worker_threads';
-import { decodeTx, type SignedTx } from '../../protocol/tx.js';
+import { decodeTx, txSigningBytesOf, type SignedTx } from '../../protocol/tx.js';
+import { NativeVerifier } from '../../protocol/verify.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
 import { ABORT_REASON, CapacityExceeded, CTL, READ, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
 import { MultiVersionMemory } from './mvmemory.js';
-import { encodeOutcome, unpackEntries } from './outputs.js';
+import { encodeOutcome, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
 
 class DependencySignal extends ExecutorSignal {
@@ -26,11 +27,29 @@ export type WorkerMessage =
   | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers }
   | { type: 'buffers'; buffers: SharedBuffers }
   | { type: 'state'; packed: Uint8Array; reset: boolean }
-  | { type: 'block'; epoch: number; ctx: BlockContext; n: number; contentionPct: number; contentionMinSample: number };
+  | { type: 'block'; epoch: number; ctx: BlockContext; n: number; contentionPct: number; contentionMinSample: number }
+  | { type: 'verify'; id: number; packed: Uint8Array };
 
-export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' };
+export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' } | { type: 'verified'; id: number; codes: Uint8Array };
 
 const replica = new Map<string, Uint8Array>();
+const verifier = new NativeVerifier();
+
+function verifyPacked(packed: Uint8Array): Uint8Array {
+  const raws = unpackRawTxs(packed);
+  const codes = new Uint8Array(raws.length);
+  for (let i = 0; i < raws.length; i++) {
+    let tx: SignedTx;
+    try {
+      tx = decodeTx(raws[i]!);
+    } catch {
+      codes[i] = VERIFY.UNDECODABLE;
+      continue;
+    }
+    codes[i] = verifier.verify(tx.senderPublicKey, txSigningBytesOf(tx), tx.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
+  }
+  return codes;
+}
 let modules: ReadonlyMap<string, Module> = new Map();
 let views: SharedViews | null = null;
 let mv: MultiVersionMemory | null = null;
@@ -190,6 +209,12 @@ parentPort!.on('message', (msg: WorkerMessage) => {
       if (msg.reset) replica.clear();
       unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
       break;
+    case 'verify': {
+      // Signature checks for ingestion: a batch of raw txs in, one status byte per tx out.
+      const codes = verifyPacked(msg.packed);
+      parentPort!.postMessage({ type: 'verified', id: msg.id, codes } satisfies WorkerReply, [codes.buffer as ArrayBuffer]);
+      break;
+    }
     case 'block':
       try {
         runBlock(msg);

@@ -15,13 +15,13 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
       const opts = optionsParam(params[1], 'options');
       if (opts.wait !== undefined && typeof opts.wait !== 'boolean') throw invalidParams('options.wait must be a boolean');
       const timeoutMs = opts.timeoutMs === undefined ? node.config.txWaitTimeoutMs : intParam(opts.timeoutMs, 'options.timeoutMs', 1, 600_000);
-      const [r] = await node.submit([raw]);
-      if (!r!.ok) throw r!.error;
-      if (!opts.wait) return { hash: toHex(r!.hash) };
-      const w = await node.waitForTx(r!.hash, timeoutMs);
-      if (!w) throw RpcError.of('TX_WAIT_TIMEOUT', `transaction not committed within ${timeoutMs} ms; it stays pending, poll tx_getReceipt`, { hash: toHex(r!.hash) });
-      if (w.kind === 'dropped') throw rpcErrorFor(w.reason.code, `transaction was dropped before inclusion: ${w.reason.message}`, { hash: toHex(r!.hash) });
-      return receiptToJson(r!.hash, w.height, w.blockHash, w.index, w.receipt);
+      const r = await node.submitOne(raw);
+      if (!r.ok) throw r.error;
+      if (!opts.wait) return { hash: toHex(r.hash) };
+      const w = await node.waitForTx(r.hash, timeoutMs);
+      if (!w) throw RpcError.of('TX_WAIT_TIMEOUT', `transaction not committed within ${timeoutMs} ms; it stays pending, poll tx_getReceipt`, { hash: toHex(r.hash) });
+      if (w.kind === 'dropped') throw rpcErrorFor(w.reason.code, `transaction was dropped before inclusion: ${w.reason.message}`, { hash: toHex(r.hash) });
+      return receiptToJson(r.hash, w.height, w.blockHash, w.index, w.receipt);
     },
 
     /** [hash] -> {hash, status: pending|committed|dropped, ...} or null if unknown. */
