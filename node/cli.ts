@@ -34,6 +34,7 @@ Commands:
   token | nft | dao | stake | fee <call|view>
                          module calls (signed txs) and views; 'pel token --help' lists them
   demo                   run the end-to-end module scenario against a running devnet
+  bench rpc              end-to-end throughput over JSON-RPC against a fresh devnet
   bench verify           measure Ed25519 verification (built-in vs pure JS)
   bench executor         measure the executor on one block
   help [command]         show help
@@ -282,11 +283,15 @@ async function cmdBench(args: string[]): Promise<number> {
     const { runVerifyBench } = await import('../bench/verify.js');
     return runVerifyBench(args.slice(1));
   }
+  if (sub === 'rpc') {
+    const { runRpcBench } = await import('../bench/rpc.js');
+    return runRpcBench(args.slice(1));
+  }
   if (sub === 'executor') {
     const { runExecutorBenchCli } = await import('../bench/executor.js');
     return runExecutorBenchCli(args.slice(1));
   }
-  console.log('pel bench verify|executor [flags] — run with --help for the flags');
+  console.log('pel bench verify|executor|rpc [flags] — run with --help for the flags');
   return sub === undefined || sub === '--help' || sub === '-h' ? 0 : 2;
 }
 

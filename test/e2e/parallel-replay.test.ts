@@ -6,16 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../protocol/hex.js';
 import { devKeyPair } from '../../protocol/keys.js';
-import { decodeBlock } from '../../protocol/block.js';
 import { v } from '../../protocol/value.js';
-import { decodeFeeParams, FEE_PARAMS_KEY } from '../../contracts/fee/params.js';
-import { builtinModules } from '../../contracts/registry.js';
-import { genesisWriteSet, parseGenesis } from '../../consensus/genesis.js';
-import { decodeGasSchedule, GAS_SCHEDULE_KEY } from '../../execution/gas.js';
-import { executeBlockSequential } from '../../execution/sequential.js';
-import { ChainStore } from '../../state/store.js';
-import { WorldState } from '../../state/world.js';
 import { PelClient } from '../../sdk/client.js';
+import { replayChain } from '../../bench/replay.js';
 import { buildCall, buildTransfer } from '../../sdk/tx.js';
 import { startNode, useE2eCleanup } from './harness.js';
 
@@ -53,28 +46,10 @@ describe('Block-STM in the running node', () => {
     expect(await node.stop()).toBe(0);
 
     // Sequential replay from the node's own database.
-    const store = await ChainStore.open({ path: node.dataDir });
-    try {
-      const genesis = parseGenesis(JSON.parse((await store.getGenesisJson())!));
-      const world = WorldState.empty();
-      world.commit(world.prepare(genesisWriteSet(genesis)));
-      let replayed = 0;
-      for (let h = 1n; h <= BigInt(head); h++) {
-        const block = decodeBlock((await store.getBlockBytes(h))!);
-        const params = { fee: decodeFeeParams(world.get(FEE_PARAMS_KEY)!), gas: decodeGasSchedule(world.get(GAS_SCHEDULE_KEY)!) };
-        const ctx = { chainId: genesis.chainId, height: h, timestamp: block.header.timestamp, proposer: block.header.proposer, params };
-        const r = executeBlockSequential(ctx, block.txs, world, builtinModules);
-        expect(r.outcomes.every((o) => o.kind === 'included'), `block ${h} holds no discarded tx`).toBe(true);
-        const stored = (await store.getReceipts(h))!;
-        r.outcomes.forEach((o, i) => expect(o.kind === 'included' && toHex(o.encoded), `receipt ${i} of block ${h}`).toBe(toHex(stored[i]!)));
-        const prepared = world.prepare(r.writeSet);
-        expect(toHex(prepared.root), `state root at height ${h}`).toBe(toHex(block.header.stateRoot));
-        world.commit(prepared);
-        replayed += block.txs.length;
-      }
-      expect(replayed).toBe(txs.length + 1);
-    } finally {
-      await store.close();
-    }
+    const replay = await replayChain(node.dataDir);
+    expect(replay.height).toBe(head);
+    expect(replay.firstMismatch).toBeNull();
+    expect(replay.rootsMatch && replay.receiptsMatch).toBe(true);
+    expect(replay.txs).toBe(txs.length + 1);
   }, 180_000);
 });

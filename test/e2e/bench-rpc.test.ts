@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { parseJsonOutput, runCli } from './harness.js';
+
+describe('pel bench rpc', () => {
+  it('starts a devnet, commits every accepted tx, and the sequential replay matches', async () => {
+    const r = await runCli(['bench', 'rpc', '--txs', '600', '--senders', '12', '--batch', '50', '--json'], { timeoutMs: 120_000 });
+    if (r.code !== 0) console.error(r.stdout, r.stderr);
+    expect(r.code).toBe(0);
+    const out = parseJsonOutput(r) as Record<string, unknown>;
+    expect(out).toMatchObject({ bench: 'rpc', accepted: 600, committed: 600, rejected: 0, allCommitted: true, rootsMatch: true });
+    expect(out.tps as number).toBeGreaterThan(0);
+    expect((out.latencyMs as { p50: number }).p50).toBeGreaterThan(0);
+  }, 180_000);
+});
