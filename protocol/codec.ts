@@ -258,6 +258,25 @@ function encodeFixed(v: bigint, words: 2 | 4, max: bigint, what: string): Uint8A
   return out;
 }
 
+/** A list of byte strings: u32 n | (u32 length | bytes)*. */
+export function encodeBytesList(items: readonly Uint8Array[]): Uint8Array {
+  let size = 4;
+  for (const it of items) size += 4 + it.length;
+  const w = new Writer(size);
+  w.u32(items.length);
+  for (const it of items) w.bytes(it);
+  return w.finish();
+}
+
+export function decodeBytesList(b: Uint8Array, what = 'bytes list', maxItemLength = 1 << 24): Uint8Array[] {
+  const r = new Reader(b, what);
+  const n = r.u32();
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) out.push(r.bytes('item', maxItemLength));
+  r.end();
+  return out;
+}
+
 /** u128 little-endian, 16 bytes: the encoding of every balance and counter in state. */
 export function encodeU128(v: bigint): Uint8Array {
   return encodeFixed(v, 4, U128_MAX, 'u128');

@@ -17,7 +17,7 @@
 import type { AbstractLevel } from 'abstract-level';
 import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
-import { Reader, Writer, utf8 } from '../protocol/codec.js';
+import { decodeBytesList, encodeBytesList, Reader, Writer, utf8 } from '../protocol/codec.js';
 import { toHexRaw } from '../protocol/hex.js';
 import type { WriteSet } from './types.js';
 
@@ -53,21 +53,8 @@ const heightKey = (prefix: string, h: bigint): string => prefix + h.toString(16)
 const u64 = (v: bigint): Uint8Array => new Writer(8).u64(v).finish();
 const readU64 = (b: Uint8Array): bigint => new Reader(b, 'stored u64').u64();
 
-export function encodeReceiptList(receipts: readonly Uint8Array[]): Uint8Array {
-  const w = new Writer(64 * receipts.length + 4);
-  w.u32(receipts.length);
-  for (const r of receipts) w.bytes(r);
-  return w.finish();
-}
-
-export function decodeReceiptList(b: Uint8Array): Uint8Array[] {
-  const r = new Reader(b, 'stored receipts');
-  const n = r.u32();
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) out.push(r.bytes('receipt'));
-  r.end();
-  return out;
-}
+export const encodeReceiptList = (receipts: readonly Uint8Array[]): Uint8Array => encodeBytesList(receipts);
+export const decodeReceiptList = (b: Uint8Array): Uint8Array[] => decodeBytesList(b, 'stored receipts');
 
 export class ChainStore {
   private constructor(private readonly db: Db, readonly location: string) {}

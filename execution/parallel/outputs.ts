@@ -1,5 +1,5 @@
 /** Per-tx outputs in the shared arena: 1 | receipt, or 2 | name code | string message. */
-import { Reader, Writer } from '../../protocol/codec.js';
+import { decodeBytesList, encodeBytesList, Reader, Writer } from '../../protocol/codec.js';
 import { decodeReceipt } from '../../protocol/receipt.js';
 import type { DiscardCode, TxOutcome } from '../types.js';
 
@@ -62,24 +62,9 @@ export function unpackEntries(b: Uint8Array, apply: (key: string, value: Uint8Ar
   r.end();
 }
 
-/** Raw txs for a verification batch: u32 n | (u32 len | bytes)*. */
-export function packRawTxs(raws: readonly Uint8Array[]): Uint8Array {
-  let size = 4;
-  for (const r of raws) size += 4 + r.length;
-  const w = new Writer(size);
-  w.u32(raws.length);
-  for (const r of raws) w.bytes(r);
-  return w.finish();
-}
-
-export function unpackRawTxs(b: Uint8Array): Uint8Array[] {
-  const r = new Reader(b, 'packed txs');
-  const n = r.u32();
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) out.push(r.bytes('tx', 1 << 20));
-  r.end();
-  return out;
-}
+/** Raw txs for a verification batch: a bytes list (protocol/codec.ts). */
+export const packRawTxs = (raws: readonly Uint8Array[]): Uint8Array => encodeBytesList(raws);
+export const unpackRawTxs = (b: Uint8Array): Uint8Array[] => decodeBytesList(b, 'packed txs', 1 << 20);
 
 /** Status of one tx in a verification batch. */
 export const VERIFY = { OK: 0, UNDECODABLE: 1, BAD_SIGNATURE: 2 } as const;
