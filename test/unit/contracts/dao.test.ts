@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeU128, decodeU64, encodeU128 } from '../../../protocol/codec.js';
 import { devKeyPair, type KeyPair } from '../../../protocol/keys.js';
 import { toHexRaw } from '../../../protocol/hex.js';
-import type { Receipt } from '../../../protocol/receipt.js';
 import type { SignedTx } from '../../../protocol/tx.js';
 import { v, type Value } from '../../../protocol/value.js';
 import { balanceKey, BURNED_KEY, nonceKey } from '../../../contracts/coin/state.js';
@@ -29,6 +28,7 @@ import { executeBlockSequential } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
 import type { BlockExecution } from '../../../execution/types.js';
 import { WorldState } from '../../../state/world.js';
+import { eventsOf, expectOk, fails, type Sent } from './module-test-helpers.js';
 import { buildCall } from '../../../sdk/tx.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { diffExecutions } from '../execution/parallel/gen.js';
@@ -57,10 +57,6 @@ function addToken(m: Map<string, Uint8Array>, id: Uint8Array, holders: readonly 
   m.set(tokenSupplyKey(id), encodeU128(supply));
 }
 
-interface Sent {
-  readonly tx: SignedTx;
-  readonly receipt: Receipt;
-}
 
 class Chain {
   height = 1n;
@@ -110,11 +106,6 @@ class Chain {
   }
 }
 
-function expectOk(s: Sent): Sent {
-  if (s.receipt.status !== 'success') throw new Error(`${s.tx.module}.${s.tx.call} failed with ${s.receipt.errorCode}`);
-  return s;
-}
-
 const coinTotal = (m: Map<string, Uint8Array>): bigint => {
   let s = decodeU128(m.get(BURNED_KEY));
   for (const [k, val] of m) if (k.startsWith('coin/balance/')) s += decodeU128(val);
@@ -122,33 +113,6 @@ const coinTotal = (m: Map<string, Uint8Array>): bigint => {
 };
 const coin = (c: Chain, a: Uint8Array): bigint => decodeU128(c.state.get(balanceKey(a)));
 const tok = (c: Chain, t: Uint8Array, a: Uint8Array): bigint => decodeU128(c.state.get(tokenBalanceKey(t, a)));
-
-function eventsOf(s: Sent, name: string): Record<string, unknown>[] {
-  return s.receipt.events.filter((e) => e.name === name).map((e) => Object.fromEntries(e.fields.map((f) => [f.name, f.value.value])));
-}
-
-/**
- * The call fails with `code`, emits nothing, and changes nothing but the sender's nonce and
- * balance (by exactly the fee) and the fee sinks.
- */
-function fails(c: Chain, key: KeyPair, module: string, call: string, args: readonly Value[], code: string): void {
-  const before = new Map(c.state);
-  const ctx = benchContext(c.height);
-  const { receipt } = c.send(key, module, call, args);
-  expect(receipt.status, `${module}.${call}`).toBe('failed');
-  expect(receipt.errorCode, `${module}.${call}`).toBe(code);
-  expect(receipt.events).toEqual([]);
-  const allowed = new Set([balanceKey(key.address), nonceKey(key.address), balanceKey(ctx.proposer), balanceKey(ctx.params.fee.treasury), BURNED_KEY]);
-  const changed = [...new Set([...before.keys(), ...c.state.keys()])].filter((k) => !bytesSame(before.get(k), c.state.get(k)));
-  expect(changed.filter((k) => !allowed.has(k))).toEqual([]);
-  expect(decodeU128(c.state.get(balanceKey(key.address)))).toBe(decodeU128(before.get(balanceKey(key.address))) - receipt.fee);
-  expect(decodeU64(c.state.get(nonceKey(key.address)))).toBe(decodeU64(before.get(nonceKey(key.address))) + 1n);
-}
-
-function bytesSame(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
 
 /**
  * Conservation: per token, supply = balances (treasuries included) + locked in votes +

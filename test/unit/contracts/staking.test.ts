@@ -8,13 +8,12 @@
  * The parallel-vs-sequential property test of staking blocks is in dao.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeU128, decodeU64, encodeU128 } from '../../../protocol/codec.js';
+import { decodeU128, encodeU128 } from '../../../protocol/codec.js';
 import { devKeyPair, type KeyPair } from '../../../protocol/keys.js';
 import { toHexRaw } from '../../../protocol/hex.js';
-import type { Receipt } from '../../../protocol/receipt.js';
 import type { SignedTx } from '../../../protocol/tx.js';
 import { v, type Value } from '../../../protocol/value.js';
-import { balanceKey, BURNED_KEY, nonceKey } from '../../../contracts/coin/state.js';
+import { balanceKey, BURNED_KEY } from '../../../contracts/coin/state.js';
 import { hasModuleResolver, setModuleResolver } from '../../../contracts/dao/module.js';
 import { encodeCallPayload } from '../../../contracts/dao/payload.js';
 import { daoEscrowPrefix } from '../../../contracts/dao/state.js';
@@ -25,6 +24,7 @@ import { ACC_SCALE, decodePosition, getPool, pendingRewards, positionKey, reward
 import { encodeTokenInfo, NO_AUTHORITY, tokenBalanceKey, tokenInfoKey, tokenSupplyKey } from '../../../contracts/token/state.js';
 import { benchContext, benchGenesisState } from '../../../bench/workload.js';
 import { executeBlockSequential } from '../../../execution/sequential.js';
+import { eventsOf, expectOk, fails, type Sent } from './module-test-helpers.js';
 import { buildCall } from '../../../sdk/tx.js';
 
 // Kind-3 proposals need the module map; wire it here if contracts/registry.ts does not yet.
@@ -34,10 +34,6 @@ const FUND = 10n ** 15n;
 const [alice, bob, carol, dave, whale] = [0, 1, 2, 3, 4].map((i) => devKeyPair(i)) as [KeyPair, KeyPair, KeyPair, KeyPair, KeyPair];
 const GOV = deriveId('token', new Uint8Array(32).fill(9));
 
-interface Sent {
-  readonly tx: SignedTx;
-  readonly receipt: Receipt;
-}
 
 class Chain {
   height = 1n;
@@ -81,34 +77,6 @@ class Chain {
   view(name: string, args: readonly (Uint8Array | bigint | string)[]): any {
     return stakingModule.views![name]!.run({ get: (k) => this.state.get(k) }, args, { height: this.height });
   }
-}
-
-function expectOk(s: Sent): Sent {
-  if (s.receipt.status !== 'success') throw new Error(`${s.tx.module}.${s.tx.call} failed with ${s.receipt.errorCode}`);
-  return s;
-}
-
-function eventsOf(s: Sent, name: string): Record<string, unknown>[] {
-  return s.receipt.events.filter((e) => e.name === name).map((e) => Object.fromEntries(e.fields.map((f) => [f.name, f.value.value])));
-}
-
-function bytesSame(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function fails(c: Chain, key: KeyPair, module: string, call: string, args: readonly Value[], code: string): void {
-  const before = new Map(c.state);
-  const ctx = benchContext(c.height);
-  const { receipt } = c.send(key, module, call, args);
-  expect(receipt.status, `${module}.${call}`).toBe('failed');
-  expect(receipt.errorCode, `${module}.${call}`).toBe(code);
-  expect(receipt.events).toEqual([]);
-  const allowed = new Set([balanceKey(key.address), nonceKey(key.address), balanceKey(ctx.proposer), balanceKey(ctx.params.fee.treasury), BURNED_KEY]);
-  const changed = [...new Set([...before.keys(), ...c.state.keys()])].filter((k) => !bytesSame(before.get(k), c.state.get(k)));
-  expect(changed.filter((k) => !allowed.has(k))).toEqual([]);
-  expect(decodeU128(c.state.get(balanceKey(key.address)))).toBe(decodeU128(before.get(balanceKey(key.address))) - receipt.fee);
-  expect(decodeU64(c.state.get(nonceKey(key.address)))).toBe(decodeU64(before.get(nonceKey(key.address))) + 1n);
 }
 
 /** Token and coin conservation, and every DAO's reward pool covers everything it owes. */
