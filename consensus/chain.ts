@@ -1,8 +1,11 @@
 /**
  * Chain: the block-level state machine. It owns the committed world state, the head, and
  * the store, and turns an ordered list of transactions into a block:
- *   propose(txs)  execute -> drop discarded txs -> prepare state root -> header   (no mutation)
- *   commit(p)     world state adopts the prepared tree; one LevelDB batch persists it all
+ *   propose(txs)       execute -> drop discarded txs -> prepare state root -> header (no mutation)
+ *   executeBlock(b)    the same run over another node's block, then every header field is
+ *                      checked against the result (no mutation)
+ *   commit(p, cert?)   one LevelDB batch persists it all (with the commit certificate, if any),
+ *                      then the world state adopts the prepared tree
  * At startup it initialises genesis or reloads state and checks the rebuilt state root
  * against the head header (a mismatch means a corrupt data dir: refuse to start).
  */
@@ -19,9 +22,15 @@ import type { ChainStore, TxLocation } from '../state/store.js';
 import { WorldState, type PreparedState } from '../state/world.js';
 import type { WriteSet } from '../state/types.js';
 import { genesisToJson, genesisWriteSet, parseGenesis, type Genesis } from './genesis.js';
+import { BlockValidationError } from './bft/types.js';
 
 export class ChainError extends Error {
-  readonly code: 'GENESIS_MISMATCH' | 'STATE_ROOT_MISMATCH' | 'CHAIN_CORRUPT';
+  /**
+   * NOT_NEXT_BLOCK: a commit of a block that does not extend the current head (another block
+   * was committed since it was executed); nothing was written.
+   * COMMIT_IN_PROGRESS: commit called while another commit is still writing; nothing was written.
+   */
+  readonly code: 'GENESIS_MISMATCH' | 'STATE_ROOT_MISMATCH' | 'CHAIN_CORRUPT' | 'NOT_NEXT_BLOCK' | 'COMMIT_IN_PROGRESS';
   constructor(code: ChainError['code'], message: string) {
     super(message);
     this.name = 'ChainError';
@@ -70,6 +79,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   private headBlock: Block;
   private paramsCache: { height: bigint; params: ChainParams } | null = null;
   private readonly recent = new Map<bigint, CommittedBlock>();
+  private committing = false;
 
   private constructor(
     readonly genesis: Genesis,
@@ -136,7 +146,45 @@ export class Chain extends EventEmitter<ChainEvents> {
     return this.paramsCache.params;
   }
 
+  /** Builds the next block from `txs`; txs the executor discards are left out (see Proposal.discarded). */
   async propose(txs: readonly SignedTx[], timestamp: bigint, proposer: Uint8Array): Promise<Proposal> {
+    return this.run(txs, timestamp, proposer);
+  }
+
+  /**
+   * Re-executes a block another node built for head + 1, with the block's own timestamp and
+   * proposer, and checks every header field against the result. Throws BlockValidationError
+   * naming the first field that does not hold; nothing is mutated either way. Does not check
+   * tx signatures (the executor never does): the caller verifies them first.
+   */
+  async executeBlock(block: Block): Promise<Proposal> {
+    const h = block.header;
+    const parent = this.headBlock;
+    const at = `block ${h.height}`;
+    if (h.chainId !== this.genesis.chainId) throw new BlockValidationError(`${at}: chainId ${h.chainId} is not this chain's ${this.genesis.chainId}`);
+    if (h.height !== parent.header.height + 1n) throw new BlockValidationError(`${at}: height is not head + 1 (head is ${parent.header.height})`);
+    if (!bytesEqual(h.parentHash, parent.hash)) throw new BlockValidationError(`${at}: parentHash ${toHex(h.parentHash)} is not the head's hash ${toHex(parent.hash)}`);
+    if (h.timestamp < parent.header.timestamp) throw new BlockValidationError(`${at}: timestamp ${h.timestamp} is before the parent's ${parent.header.timestamp}`);
+    if (!this.genesis.validators.some((v) => bytesEqual(v.address, h.proposer))) throw new BlockValidationError(`${at}: proposer ${toHex(h.proposer)} is not a validator`);
+    if (h.txCount !== block.txs.length) throw new BlockValidationError(`${at}: txCount ${h.txCount} but the block carries ${block.txs.length} txs`);
+    // Checked before executing: a mismatch here needs no execution to be found.
+    const txRoot = txRootOf(block.txs);
+    if (!bytesEqual(h.txRoot, txRoot)) throw new BlockValidationError(`${at}: txRoot ${toHex(h.txRoot)} does not match its txs (${toHex(txRoot)})`);
+
+    const p = await this.run(block.txs, h.timestamp, h.proposer);
+    const first = p.discarded[0];
+    if (first) throw new BlockValidationError(`${at}: tx ${toHex(first.tx.hash)} is discarded by execution (${first.code}: ${first.message}); a valid block carries no discarded tx`);
+    const got = p.block.header;
+    if (!bytesEqual(h.receiptsRoot, got.receiptsRoot)) throw new BlockValidationError(`${at}: receiptsRoot ${toHex(h.receiptsRoot)} does not match the executed receipts (${toHex(got.receiptsRoot)})`);
+    if (!bytesEqual(h.stateRoot, got.stateRoot)) throw new BlockValidationError(`${at}: stateRoot ${toHex(h.stateRoot)} does not match the executed state root (${toHex(got.stateRoot)})`);
+    if (h.gasUsed !== got.gasUsed) throw new BlockValidationError(`${at}: gasUsed ${h.gasUsed} does not match the executed gas ${got.gasUsed}`);
+    // Every header field is now equal, so the hashes must be; a difference means a field was missed above.
+    if (!bytesEqual(block.hash, p.block.hash)) throw new BlockValidationError(`${at}: hash ${toHex(block.hash)} does not match the re-executed header's ${toHex(p.block.hash)}`);
+    return { ...p, block };
+  }
+
+  /** Executes `txs` on the head state and builds the header of the block that includes the non-discarded ones. */
+  private async run(txs: readonly SignedTx[], timestamp: bigint, proposer: Uint8Array): Promise<Proposal> {
     const parent = this.headBlock.header;
     const ctx: BlockContext = { chainId: this.genesis.chainId, height: parent.height + 1n, timestamp, proposer, params: this.params() };
     const t0 = performance.now();
@@ -170,25 +218,52 @@ export class Chain extends EventEmitter<ChainEvents> {
     return { block: makeBlock(header, included), receipts: lazyReceipts(includedOutcomes), encodedReceipts, discarded, prepared, stats: exec.stats, timings: { executeMs: t1 - t0, rootMs: t2 - t1 } };
   }
 
-  /** Adopt and persist a proposal. `mempoolRemovals` are deleted from the journal in the same batch. */
-  async commit(p: Proposal, mempoolRemovals: readonly Uint8Array[]): Promise<void> {
-    if (!bytesEqual(p.block.header.parentHash, this.headBlock.hash)) throw new ChainError('CHAIN_CORRUPT', `block ${p.block.header.height} does not extend the head`);
-    this.world.commit(p.prepared);
+  /**
+   * Adopt and persist a proposal. `mempoolRemovals` are deleted from the journal and the
+   * encoded commit `certificate` (BFT) is stored, in the same batch. A proposal that does not
+   * extend the current head is refused (ChainError NOT_NEXT_BLOCK) before anything is written.
+   */
+  async commit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate?: Uint8Array): Promise<void> {
+    const h = p.block.header;
+    // Two overlapping commits would both pass the parent check below before either moved the head.
+    if (this.committing) throw new ChainError('COMMIT_IN_PROGRESS', `block ${h.height}: another commit is in progress; commits must be serialised`);
+    if (h.height !== this.height + 1n || !bytesEqual(h.parentHash, this.headBlock.hash)) {
+      throw new ChainError('NOT_NEXT_BLOCK', `block ${h.height} (${toHex(p.block.hash)}) does not extend the head ${this.height} (${toHex(this.headBlock.hash)})`);
+    }
+    // world.commit refuses a foreign or stale prepared tree, but only after the batch is on disk;
+    // an empty prepare exposes the current tree so that case is refused before writing.
+    if (this.world.prepare([]).base !== p.prepared.base) {
+      throw new ChainError('NOT_NEXT_BLOCK', `block ${h.height} was executed on another state than the head's (a proposal of another Chain instance?)`);
+    }
     const writeSet: WriteSet = p.prepared.writeSet;
-    await this.store.commitBlock({
-      height: p.block.header.height,
-      hash: p.block.hash,
-      blockBytes: encodeBlock(p.block),
-      receipts: p.encodedReceipts,
-      txHashes: p.block.txs.map((t) => t.hash),
-      writeSet,
-      mempoolRemovals,
-    });
-    this.headBlock = p.block;
+    this.committing = true;
+    try {
+      // Disk first: if the batch fails, memory still matches the (unchanged) disk and the head.
+      await this.store.commitBlock({
+        height: h.height,
+        hash: p.block.hash,
+        blockBytes: encodeBlock(p.block),
+        receipts: p.encodedReceipts,
+        txHashes: p.block.txs.map((t) => t.hash),
+        writeSet,
+        mempoolRemovals,
+        ...(certificate ? { certificate } : {}),
+      });
+      this.world.commit(p.prepared);
+      this.headBlock = p.block;
+    } finally {
+      this.committing = false;
+    }
     this.executor.onCommit?.(writeSet);
     const committed = { block: p.block, receipts: p.receipts };
     this.remember(committed);
     this.emit('block', committed);
+  }
+
+  /** The encoded commit certificate of a block, if it was committed by BFT consensus. */
+  async getCertificate(height: bigint): Promise<Uint8Array | undefined> {
+    if (height < 1n || height > this.height) return undefined;
+    return this.store.getCertificate(height);
   }
 
   private remember(c: CommittedBlock): void {

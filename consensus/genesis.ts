@@ -138,11 +138,23 @@ export const DEVNET_CHAIN_ID = 1337;
 export const DEVNET_ACCOUNT_BALANCE = 10n ** 18n;
 
 export function devnetGenesis(accounts: number, chainId = DEVNET_CHAIN_ID): Genesis {
-  const validator = devValidatorKeyPair(0);
+  return testnetGenesis(1, accounts, chainId);
+}
+
+/**
+ * A devnet genesis whose validators are the dev validator keys 0..validatorCount-1 (a local
+ * multi-validator testnet). With one validator it is exactly devnetGenesis, so existing data
+ * dirs keep matching.
+ */
+export function testnetGenesis(validatorCount: number, accounts: number, chainId = DEVNET_CHAIN_ID): Genesis {
+  if (!Number.isInteger(validatorCount) || validatorCount < 1 || validatorCount > 0xffff) throw new GenesisError('validatorCount must be an integer 1..65535');
   return {
     chainId,
     timestamp: BigInt(Date.UTC(2026, 0, 1)),
-    validators: [{ publicKey: validator.publicKey, address: validator.address }],
+    validators: Array.from({ length: validatorCount }, (_, i) => {
+      const v = devValidatorKeyPair(i);
+      return { publicKey: v.publicKey, address: v.address };
+    }),
     accounts: Array.from({ length: accounts }, (_, i) => ({ address: devKeyPair(i).address, balance: DEVNET_ACCOUNT_BALANCE })),
     fee: { minGasPrice: 1n, burnBps: 2_000, proposerBps: 5_000, treasuryBps: 3_000, treasury: DEVNET_TREASURY },
     feeAdmin: devKeyPair(0).address,

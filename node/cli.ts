@@ -2,6 +2,7 @@
 /** The `pel` command line. Each command's flags map one to one onto plain options. */
 import './polyfills.js';
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatAddress, parseAddress } from '../protocol/address.js';
 import { fromHex } from '../protocol/hex.js';
@@ -15,9 +16,12 @@ import { ConfigError, DEFAULT_CONFIG, validateConfig, type NodeConfig } from './
 import { PelNode } from './node.js';
 import { MODULE_COMMANDS, runModuleCommand } from './cli-modules.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
+import { DEFAULT_TESTNET_BLOCK_TIME_MS, initTestnet, loadHomeConfig } from './home.js';
+import { join } from 'node:path';
 
 class UsageError extends Error {}
 
+const DEFAULT_TESTNET_DIR = join(process.env.PEL_HOME ?? join(homedir(), '.pel'), 'testnet');
 const DEFAULT_RPC = process.env.PEL_RPC ?? `http://${DEFAULT_CONFIG.host}:${DEFAULT_CONFIG.port}`;
 
 const HELP = `pel — a blockchain node with a Block-STM parallel execution layer
@@ -25,7 +29,10 @@ const HELP = `pel — a blockchain node with a Block-STM parallel execution laye
 Usage: pel <command> [flags]
 
 Commands:
-  devnet                 run a local single-validator devnet node (npm start)
+  devnet                 run a local single-validator devnet node (npm start);
+                         --validators N runs an N-validator BFT testnet instead
+  testnet init           write node folders for an N-validator BFT network
+  node --home DIR        run one node of a BFT network from its folder
   keys new [--json]      create a new Ed25519 key pair
   transfer               sign and submit a native coin transfer
   account ADDRESS        show an account's balance and nonce
@@ -62,7 +69,48 @@ Flags (defaults in brackets):
   --mempool-max-per-sender N  pending txs per sender [${DEFAULT_CONFIG.mempoolMaxPerSender}]
   --rpc-max-body BYTES      HTTP body / WebSocket message limit [${DEFAULT_CONFIG.rpcMaxBodyBytes}]
   --rpc-max-batch N         JSON-RPC batch limit [${DEFAULT_CONFIG.rpcMaxBatchSize}]
-  --log-level LEVEL         error|warn|info|debug [${DEFAULT_CONFIG.logLevel}]`;
+  --log-level LEVEL         error|warn|info|debug [${DEFAULT_CONFIG.logLevel}]
+
+Local BFT testnet (several validator processes; the flags above except --host, --port,
+--data-dir, --genesis and --mining do not apply):
+  --validators N            run N validators (N >= 2), one process each [1 = the single-node devnet]
+  --out DIR                 node folders [${DEFAULT_TESTNET_DIR}]
+  --base-port P             node i: JSON-RPC on P + i, peers on P + 100 + i [${DEFAULT_CONFIG.port}]
+  --block-time MS           at least one block (empty ones too) per MS [${DEFAULT_TESTNET_BLOCK_TIME_MS}]
+  --reset                   write a new testnet (new keys, new chain) over the old one`;
+
+const TESTNET_HELP = `pel testnet init — write the folders of an N-validator BFT network
+
+Writes DIR/genesis.json (fresh random validator keys, funded dev accounts) and one folder
+per node, DIR/node0 ... DIR/node<N-1>, each with config.json, genesis.json,
+validator_key.json, node_key.json and data/. Node i serves JSON-RPC on P + i and listens
+for peers on P + 100 + i; its config lists every other node as a peer. Run each node with
+'pel node --home DIR/nodeI', or all of them with 'pel devnet --validators N --out DIR'.
+
+Flags:
+  --validators N      number of validators, 1..64 [4]
+  --out DIR           output folder [${DEFAULT_TESTNET_DIR}]
+  --base-port P       [${DEFAULT_CONFIG.port}]
+  --accounts N        funded dev accounts [${DEFAULT_CONFIG.accounts}]
+  --chain-id N        [${DEFAULT_CONFIG.chainId}]
+  --block-time MS     at least one block (empty ones too) per MS [${DEFAULT_TESTNET_BLOCK_TIME_MS}]
+  --force             overwrite an existing testnet in DIR
+  --json              print the nodes as JSON`;
+
+const NODE_HELP = `pel node --home DIR — run one node of a BFT network from its folder
+
+The folder (from 'pel testnet init') holds config.json, genesis.json, validator_key.json,
+node_key.json and data/. Without validator_key.json the node follows the chain without voting.
+
+Flags (override config.json):
+  --home DIR          the node folder (required)
+  --host HOST         JSON-RPC bind address
+  --port PORT         JSON-RPC port
+  --executor KIND     parallel | sequential
+  --workers N         worker threads; 0 = one per core
+  --block-time MS     minimum time between blocks
+  --reset             wipe data/ first (the node then syncs from its peers)
+  --log-level LEVEL   error|warn|info|debug`;
 
 const TRANSFER_HELP = `pel transfer — sign and submit a native coin transfer
 
@@ -116,13 +164,26 @@ async function cmdDevnet(args: string[]): Promise<number> {
     genesis: { type: 'string' }, 'chain-id': { type: 'string' }, accounts: { type: 'string' }, 'block-time': { type: 'string' },
     'max-block-txs': { type: 'string' }, mining: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
     'mempool-max': { type: 'string' }, 'mempool-max-per-sender': { type: 'string' }, 'rpc-max-body': { type: 'string' }, 'rpc-max-batch': { type: 'string' },
-    'log-level': { type: 'string' },
+    'log-level': { type: 'string' }, validators: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' },
   });
   if (f.help) {
     console.log(DEVNET_HELP);
     return 0;
   }
   const d = DEFAULT_CONFIG;
+  const validators = intFlag(f.validators, 'validators', 1);
+  if (validators > 1) {
+    for (const k of ['host', 'port', 'data-dir', 'in-memory', 'genesis', 'mining']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --validators (see pel devnet --help)`);
+    const extra: string[] = [];
+    for (const k of ['executor', 'workers', 'log-level', 'max-block-txs']) if (typeof f[k] === 'string') extra.push(`--${k}`, f[k] as string);
+    const { runLocalTestnet } = await import('./testnet.js');
+    return runLocalTestnet({
+      validators, out: (f.out as string | undefined) ?? DEFAULT_TESTNET_DIR, basePort: intFlag(f['base-port'], 'base-port', d.port),
+      accounts: intFlag(f.accounts, 'accounts', d.accounts), chainId: intFlag(f['chain-id'], 'chain-id', d.chainId),
+      blockTimeMs: intFlag(f['block-time'], 'block-time', DEFAULT_TESTNET_BLOCK_TIME_MS), force: false, reset: f.reset === true, extraArgs: extra,
+    }, (line) => console.log(line));
+  }
+  for (const k of ['out', 'base-port']) if (f[k] !== undefined) throw new UsageError(`--${k} needs --validators N (N >= 2)`);
   const config: NodeConfig = validateConfig({
     ...d,
     host: (f.host as string | undefined) ?? d.host,
@@ -144,6 +205,59 @@ async function cmdDevnet(args: string[]): Promise<number> {
     rpcMaxBatchSize: intFlag(f['rpc-max-batch'], 'rpc-max-batch', d.rpcMaxBatchSize),
     logLevel: ((f['log-level'] as string | undefined) ?? d.logLevel) as NodeConfig['logLevel'],
   });
+  return serveNode(config);
+}
+
+async function cmdTestnet(args: string[]): Promise<number> {
+  const { values: f, positionals } = parse(args, {
+    validators: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, accounts: { type: 'string' },
+    'chain-id': { type: 'string' }, 'block-time': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+  }, 1);
+  if (f.help || positionals[0] !== 'init') {
+    console.log(TESTNET_HELP);
+    return f.help ? 0 : 2;
+  }
+  const d = DEFAULT_CONFIG;
+  const nodes = await initTestnet({
+    validators: intFlag(f.validators, 'validators', 4), out: (f.out as string | undefined) ?? DEFAULT_TESTNET_DIR, basePort: intFlag(f['base-port'], 'base-port', d.port),
+    accounts: intFlag(f.accounts, 'accounts', d.accounts), chainId: intFlag(f['chain-id'], 'chain-id', d.chainId),
+    blockTimeMs: intFlag(f['block-time'], 'block-time', DEFAULT_TESTNET_BLOCK_TIME_MS), force: f.force === true,
+  });
+  if (f.json) print(nodes);
+  else {
+    for (const n of nodes) console.log(`node${n.index}  ${n.home}\n  RPC  http://127.0.0.1:${n.rpcPort}  peers /ip4/127.0.0.1/tcp/${n.p2pPort}/p2p/${n.peerId}\n  validator ${n.validatorAddress}`);
+    console.log(`\nStart each with: pel node --home ${nodes[0]!.home.replace(/node0$/, 'nodeI')}`);
+  }
+  return 0;
+}
+
+async function cmdNode(args: string[]): Promise<number> {
+  const { values: f } = parse(args, {
+    home: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
+    'block-time': { type: 'string' }, reset: { type: 'boolean' }, 'log-level': { type: 'string' }, 'max-block-txs': { type: 'string' },
+  });
+  if (f.help) {
+    console.log(NODE_HELP);
+    return 0;
+  }
+  if (typeof f.home !== 'string') throw new UsageError('--home DIR is required (make node folders with pel testnet init)');
+  const c = await loadHomeConfig(f.home);
+  const config = validateConfig({
+    ...c,
+    host: (f.host as string | undefined) ?? c.host,
+    port: intFlag(f.port, 'port', c.port),
+    executor: ((f.executor as string | undefined) ?? c.executor) as NodeConfig['executor'],
+    workers: intFlag(f.workers, 'workers', c.workers),
+    blockTimeMs: intFlag(f['block-time'], 'block-time', c.blockTimeMs),
+    maxBlockTxs: intFlag(f['max-block-txs'], 'max-block-txs', c.maxBlockTxs),
+    reset: f.reset === true,
+    logLevel: ((f['log-level'] as string | undefined) ?? c.logLevel) as NodeConfig['logLevel'],
+  });
+  return serveNode(config);
+}
+
+/** Starts a node, prints its banner, and stops it cleanly on SIGINT / SIGTERM. */
+async function serveNode(config: NodeConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
   logger.info('effective config', { ...config });
   let exiting = false;
@@ -154,25 +268,42 @@ async function cmdDevnet(args: string[]): Promise<number> {
     },
   });
   const accounts = Array.from({ length: Math.min(config.accounts, 10) }, (_, i) => describeKeyPair(devKeyPair(i)));
-  const lines = [
-    '',
-    'pel devnet',
-    `  chain id      ${node.chain.genesis.chainId}`,
-    `  RPC           ${node.rpcUrl}`,
-    `  WebSocket     ${node.wsUrl}`,
-    `  data dir      ${config.inMemory ? '(in memory)' : config.dataDir}`,
-    `  height        ${node.chain.height}`,
-    `  executor      ${node.executor.name}${node.executor instanceof ParallelExecutor ? ` (${node.executor.workerCount} workers)` : ''}`,
-    `  blocks        ${config.mining === 'manual' ? 'manual (dev_mine)' : `auto, at least ${config.blockTimeMs} ms apart`}, at most ${config.maxBlockTxs} txs`,
-    '',
-    'Dev accounts — PUBLIC test keys derived from the well-known seed "pel devnet account <i>".',
-    'Anyone can sign with them: never send them anything of value outside a local devnet.',
-    ...accounts.map((a, i) => `  (${i}) ${a.address}  balance ${DEVNET_ACCOUNT_BALANCE}\n      private key ${a.privateKey}`),
-    config.accounts > 10 ? `  ... and ${config.accounts - 10} more (pel keys: index i = SHA-256("pel devnet account i"))` : '',
-    '',
-    `Try: pel transfer --rpc ${node.rpcUrl} --from 0 --to ${accounts[1]?.address ?? '0x…'} --amount 1000 --wait`,
-    '',
-  ];
+  const executor = `${node.executor.name}${node.executor instanceof ParallelExecutor ? ` (${node.executor.workerCount} workers)` : ''}`;
+  const lines = config.consensus === 'bft'
+    ? [
+      '',
+      `pel node ${config.moniker}`,
+      `  chain id      ${node.chain.genesis.chainId}`,
+      `  RPC           ${node.rpcUrl}`,
+      `  WebSocket     ${node.wsUrl}`,
+      `  peer id       ${node.network?.peerId ?? ''}`,
+      `  listening     ${(node.network?.listenAddresses ?? []).join(' ')}`,
+      `  validator     ${node.validatorAddress ?? '(none: follower)'} of ${node.chain.genesis.validators.length}`,
+      `  home          ${config.home}`,
+      `  height        ${node.chain.height}`,
+      `  executor      ${executor}`,
+      `  blocks        at least one every ${config.blockTimeMs} ms (BFT, empty blocks allowed)`,
+      '',
+    ]
+    : [
+      '',
+      'pel devnet',
+      `  chain id      ${node.chain.genesis.chainId}`,
+      `  RPC           ${node.rpcUrl}`,
+      `  WebSocket     ${node.wsUrl}`,
+      `  data dir      ${config.inMemory ? '(in memory)' : config.dataDir}`,
+      `  height        ${node.chain.height}`,
+      `  executor      ${executor}`,
+      `  blocks        ${config.mining === 'manual' ? 'manual (dev_mine)' : `auto, at least ${config.blockTimeMs} ms apart`}, at most ${config.maxBlockTxs} txs`,
+      '',
+      'Dev accounts — PUBLIC test keys derived from the well-known seed "pel devnet account <i>".',
+      'Anyone can sign with them: never send them anything of value outside a local devnet.',
+      ...accounts.map((a, i) => `  (${i}) ${a.address}  balance ${DEVNET_ACCOUNT_BALANCE}\n      private key ${a.privateKey}`),
+      config.accounts > 10 ? `  ... and ${config.accounts - 10} more (pel keys: index i = SHA-256("pel devnet account i"))` : '',
+      '',
+      `Try: pel transfer --rpc ${node.rpcUrl} --from 0 --to ${accounts[1]?.address ?? '0x…'} --amount 1000 --wait`,
+      '',
+    ];
   process.stdout.write(lines.join('\n') + '\n');
   const shutdown = (signal: string): void => {
     if (exiting) return;
@@ -296,7 +427,7 @@ async function cmdBench(args: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  devnet: cmdDevnet, keys: cmdKeys, transfer: cmdTransfer, account: cmdAccount, block: cmdBlock, tx: cmdTx, bench: cmdBench,
+  devnet: cmdDevnet, testnet: cmdTestnet, node: cmdNode, keys: cmdKeys, transfer: cmdTransfer, account: cmdAccount, block: cmdBlock, tx: cmdTx, bench: cmdBench,
   demo: async (args) => (await import('./demo.js')).runDemo(args, DEFAULT_RPC),
   ...Object.fromEntries(Object.keys(MODULE_COMMANDS).map((c) => [c, (args: string[]) => runModuleCommand(c, args, { defaultRpc: DEFAULT_RPC, loadKey, print })])),
 };

@@ -25,6 +25,19 @@ export interface NodeConfig {
   rpcMaxSubscriptions: number;
   txWaitTimeoutMs: number;
   logLevel: LogLevel;
+  /** solo: the single-validator devnet producer (instant blocks); bft: Tendermint over libp2p. */
+  consensus: 'solo' | 'bft';
+  /** Node folder (pel node --home), or null for `pel devnet`. */
+  home: string | null;
+  moniker: string;
+  /** bft only: this validator's consensus key file; null runs a follower that does not vote. */
+  validatorKeyPath: string | null;
+  /** bft only: libp2p identity file (created on first start). */
+  nodeKeyPath: string | null;
+  /** bft only: libp2p listen multiaddrs. */
+  p2pListen: string[];
+  /** bft only: peers to dial and keep connected (multiaddrs with /p2p/<peer id>). */
+  peers: string[];
 }
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -49,6 +62,13 @@ export const DEFAULT_CONFIG: NodeConfig = {
   rpcMaxSubscriptions: 64,
   txWaitTimeoutMs: 30_000,
   logLevel: 'info',
+  consensus: 'solo',
+  home: null,
+  moniker: 'devnet',
+  validatorKeyPath: null,
+  nodeKeyPath: null,
+  p2pListen: [],
+  peers: [],
 };
 
 export class ConfigError extends Error {
@@ -75,6 +95,13 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   int(c.rpcMaxBatchSize, '--rpc-max-batch', 1);
   if (c.mining !== 'auto' && c.mining !== 'manual') throw new ConfigError(`--mining must be auto or manual, got ${String(c.mining)}`);
   if (c.executor !== 'sequential' && c.executor !== 'parallel') throw new ConfigError(`--executor must be sequential or parallel, got ${String(c.executor)}`);
+  if (c.consensus !== 'solo' && c.consensus !== 'bft') throw new ConfigError(`consensus must be solo or bft, got ${String(c.consensus)}`);
+  if (c.consensus === 'bft') {
+    if (c.inMemory) throw new ConfigError('a BFT validator keeps its votes on disk: --in-memory is only for the solo devnet');
+    if (c.mining !== 'auto') throw new ConfigError('--mining manual is only for the solo devnet (BFT validators commit a block every --block-time)');
+    if (!c.nodeKeyPath) throw new ConfigError('a BFT node needs a node key file (pel testnet init writes one)');
+    if (c.blockTimeMs < 1) throw new ConfigError('a BFT network needs --block-time >= 1 ms');
+  }
   if (!['error', 'warn', 'info', 'debug'].includes(c.logLevel)) throw new ConfigError(`--log-level must be error, warn, info or debug`);
   return c;
 }

@@ -2,12 +2,15 @@
  * PelNode: the composition root. Builds every part from the config and closes them in
  * reverse order. The ingestion path (decode -> verify -> mempool -> journal) lives here.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { decodeBytesList, encodeBytesList } from '../protocol/codec.js';
+import { formatAddress } from '../protocol/address.js';
+import type { KeyPair } from '../protocol/keys.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { toHex, toHexRaw } from '../protocol/hex.js';
 import { devValidatorKeyPair } from '../protocol/keys.js';
 import type { Logger } from '../protocol/logger.js';
-import { decodeTx, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
+import { decodeTx, MAX_TX_BYTES, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
 import { createVerifier, type SignatureVerifier } from '../protocol/verify.js';
 import type { Receipt } from '../protocol/receipt.js';
 import { getBalance, getNonce } from '../contracts/coin/state.js';
@@ -15,6 +18,15 @@ import { Chain, type CommittedBlock, type Proposal } from '../consensus/chain.js
 import { devnetGenesis, parseGenesis, type Genesis } from '../consensus/genesis.js';
 import { Mempool, MempoolError, type DroppedTx } from '../consensus/mempool.js';
 import { BlockProducer } from '../consensus/producer.js';
+import { ChainBftApp } from '../consensus/bft/app.js';
+import { BftEngine } from '../consensus/bft/engine.js';
+import { DEFAULT_BFT_TIMEOUTS } from '../consensus/bft/types.js';
+import { BlockSync } from '../consensus/sync.js';
+import { Libp2pNetwork } from '../p2p/libp2p.js';
+import { loadOrCreateNodeKey } from '../p2p/keys.js';
+import type { Network, Verdict } from '../p2p/types.js';
+import { ConfigError } from './config.js';
+import { loadValidatorKey } from './home.js';
 import { SequentialExecutor } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
 import { VERIFY } from '../execution/parallel/outputs.js';
@@ -36,6 +48,9 @@ export interface TxStatusDropped {
 export type TxWaitResult = { kind: 'committed'; height: bigint; index: number; receipt: Receipt; blockHash: Uint8Array } | { kind: 'dropped'; reason: TxStatusDropped };
 
 const DROPPED_HISTORY = 10_000;
+/** A tx gossip message carries at most this many txs and bytes (well under the gossip message limit). */
+const MAX_GOSSIP_TXS = 2_000;
+const MAX_GOSSIP_TX_BYTES = 1024 * 1024;
 
 export class PelNode {
   readonly dropped = new Map<string, TxStatusDropped>();
@@ -44,15 +59,23 @@ export class PelNode {
   private readonly pendingSubmits: { raw: Uint8Array; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }[] = [];
   private stopping: Promise<void> | null = null;
 
+  /** BFT mode: the libp2p network, the Tendermint engine and block sync; all null on the solo devnet. */
+  network: Network | null = null;
+  consensus: BftEngine<Proposal> | null = null;
+  sync: BlockSync | null = null;
+  private bftApp: ChainBftApp | null = null;
+  private validatorKey: KeyPair | null = null;
+
   private constructor(
     readonly config: NodeConfig,
     readonly logger: Logger,
     readonly store: ChainStore,
     readonly chain: Chain,
     readonly mempool: Mempool,
-    readonly producer: BlockProducer,
+    readonly producer: BlockProducer | null,
     readonly verifier: SignatureVerifier,
     readonly executor: BlockExecutor,
+    readonly metrics: Metrics,
     private rpc: RpcServer | null,
   ) {}
 
@@ -60,6 +83,7 @@ export class PelNode {
     // Open first: the LevelDB lock makes --reset on a running node's data dir fail instead of wiping it.
     const store = await ChainStore.open({ path: config.dataDir, inMemory: config.inMemory });
     let executorRef: BlockExecutor | null = null;
+    let nodeRef: PelNode | null = null;
     try {
       if (config.reset) await store.clear();
       const stored = await store.getGenesisJson();
@@ -81,23 +105,24 @@ export class PelNode {
           balanceOf: (a) => getBalance(chain.world, a),
         },
       );
-      const proposer = devValidatorKeyPair(0).address;
       const metrics = new Metrics();
       metrics.height.set(Number(chain.height));
+      const onFatal = (e: unknown): void => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e);
       let node!: PelNode;
-      const producer = new BlockProducer(
-        { blockTimeMs: config.blockTimeMs, maxBlockTxs: config.maxBlockTxs, mining: config.mining },
-        {
-          chain, mempool, proposer, logger: logger.child('producer'),
-          onProposalCommitted: (p, dropped, commitMs) => {
-            metrics.onProposal(p, commitMs);
-            metrics.mempool.set(mempool.size);
-            node.afterBlock(p, dropped);
-          },
-          onFatal: (e) => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e),
-        },
-      );
-      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier('native'), executor, null);
+      const onCommitted = (p: Proposal, dropped: readonly DroppedTx[], commitMs: number): void => {
+        metrics.onProposal(p, commitMs);
+        metrics.mempool.set(mempool.size);
+        node.afterBlock(p, dropped);
+      };
+      const producer = config.consensus === 'solo'
+        ? new BlockProducer(
+          { blockTimeMs: config.blockTimeMs, maxBlockTxs: config.maxBlockTxs, mining: config.mining },
+          { chain, mempool, proposer: devValidatorKeyPair(0).address, logger: logger.child('producer'), onProposalCommitted: onCommitted, onFatal },
+        )
+        : null;
+      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier('native'), executor, metrics, null);
+      nodeRef = node;
+      if (config.consensus === 'bft') await node.startBft(onCommitted, onFatal);
       await node.restoreMempool();
       node.rpc = new RpcServer(
         {
@@ -108,13 +133,106 @@ export class PelNode {
         { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render() } },
       );
       node.rpcAddress = await node.rpc.start();
-      producer.start();
+      producer?.start();
       return node;
     } catch (e) {
+      if (nodeRef) await nodeRef.stopBft().catch(() => undefined);
       await executorRef?.close().catch(() => undefined);
       await store.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * BFT mode: libp2p network (node key from the node folder), the Tendermint engine over the
+   * chain (this validator's key, or none for a follower), block sync, and tx gossip. Every
+   * committed block, from the engine or from sync, goes through the app's one commit queue.
+   */
+  private async startBft(onCommitted: (p: Proposal, dropped: readonly DroppedTx[], commitMs: number) => void, onFatal: (e: unknown) => void): Promise<void> {
+    const { config, chain, logger } = this;
+    const genesis = chain.genesis;
+    if (config.validatorKeyPath && (await stat(config.validatorKeyPath).then(() => true, () => false))) {
+      this.validatorKey = await loadValidatorKey(config.validatorKeyPath);
+      if (!genesis.validators.some((v) => Buffer.compare(v.address, this.validatorKey!.address) === 0)) {
+        throw new ConfigError(`validator key ${config.validatorKeyPath} (${formatAddress(this.validatorKey.address)}) is not in the genesis validator set`);
+      }
+    } else logger.warn('no validator key: following the chain without voting', { path: config.validatorKeyPath });
+    const nodeKey = await loadOrCreateNodeKey(config.nodeKeyPath!);
+    const network = await Libp2pNetwork.create({ chainId: genesis.chainId, privateKey: nodeKey, listen: config.p2pListen, bootstrap: config.peers, logger: logger.child('p2p') });
+    this.network = network;
+    const app = new ChainBftApp({ maxBlockTxs: config.maxBlockTxs }, {
+      chain, mempool: this.mempool, store: this.store, logger: logger.child('app'), verifyTxs: (raws) => this.verifyRaws(raws), onCommitted,
+    });
+    this.bftApp = app;
+    const engine = new BftEngine<Proposal>(
+      { timeouts: { ...DEFAULT_BFT_TIMEOUTS, blockTimeMs: config.blockTimeMs }, key: this.validatorKey },
+      {
+        app, network, verifier: this.verifier, logger: logger.child('consensus'),
+        onBehind: (height, from) => this.sync?.notifyBehind(height, from),
+        onCommit: (executed) => this.logCommitted(executed),
+        onFatal,
+      },
+    );
+    this.consensus = engine;
+    this.sync = new BlockSync({}, {
+      network, app, store: this.store, verifier: this.verifier, logger: logger.child('sync'),
+      onSynced: () => engine.syncedTo(),
+      onFatal,
+    });
+    network.onGossip('tx', (data, from) => this.onGossipTxs(data, from));
+    await network.start();
+    await engine.start();
+    this.sync.start();
+  }
+
+  private async stopBft(): Promise<void> {
+    await this.consensus?.stop();
+    await this.sync?.stop();
+    await this.bftApp?.close();
+    await this.network?.stop();
+  }
+
+  private logCommitted(p: Proposal): void {
+    const h = p.block.header;
+    this.logger.child('consensus').info('block committed', {
+      height: Number(h.height), txs: h.txCount, hash: toHex(p.block.hash).slice(0, 18), executeMs: +p.timings.executeMs.toFixed(1),
+      executor: p.stats.fallback ? `sequential (${p.stats.fallback})` : p.stats.executor,
+    });
+  }
+
+  /** This node's validator address (solo devnet: the devnet validator), or null for a follower. */
+  get validatorAddress(): string | null {
+    if (this.config.consensus === 'solo') return formatAddress(devValidatorKeyPair(0).address);
+    return this.validatorKey ? formatAddress(this.validatorKey.address) : null;
+  }
+
+  syncStatusJson(): Record<string, unknown> | null {
+    const s = this.sync?.status();
+    if (!s) return null;
+    return { syncing: s.syncing, target: s.target === null ? null : Number(s.target), peerHeads: s.peerHeads.map((p) => ({ peerId: p.peerId, head: Number(p.head) })) };
+  }
+
+  /**
+   * Txs from gossip: one message is a bytes list of raw txs (what one node accepted in one
+   * ingestion batch). Undecodable or forged content is rejected (the relaying peer is scored
+   * down); a batch with anything new is accepted and relayed; one with only known or
+   * no-longer-valid txs is ignored.
+   */
+  private async onGossipTxs(data: Uint8Array, _from: string): Promise<Verdict> {
+    let raws: Uint8Array[];
+    try {
+      raws = decodeBytesList(data, 'tx gossip', MAX_TX_BYTES);
+    } catch {
+      return 'reject';
+    }
+    if (raws.length === 0 || raws.length > MAX_GOSSIP_TXS) return 'reject';
+    const results = await this.submit(raws, 'gossip');
+    let fresh = false;
+    for (const r of results) {
+      if (r.ok) fresh ||= !r.duplicate;
+      else if (r.error.data.code === 'INVALID_TX_ENCODING' || r.error.data.code === 'BAD_SIGNATURE') return 'reject';
+    }
+    return fresh ? 'accept' : 'ignore';
   }
 
   get rpcUrl(): string {
@@ -178,7 +296,7 @@ export class PelNode {
    * Ingestion: decode, verify signature, admit to the mempool, journal to disk, then report.
    * One journal write per call, so a JSON-RPC batch of submissions costs one disk write.
    */
-  async submit(raws: readonly Uint8Array[]): Promise<SubmitResult[]> {
+  async submit(raws: readonly Uint8Array[], source: 'rpc' | 'gossip' = 'rpc'): Promise<SubmitResult[]> {
     const results: SubmitResult[] = new Array(raws.length);
     const decoded: { i: number; tx: SignedTx }[] = [];
     raws.forEach((raw, i) => {
@@ -212,7 +330,24 @@ export class PelNode {
     });
     if (fresh.length > 0) {
       await this.store.journalMempoolTxs(fresh);
-      this.producer.notify();
+      this.producer?.notify();
+      // Gossip what this node accepted from its clients; what came by gossip is relayed by gossipsub itself.
+      if (source === 'rpc' && this.network) {
+        let chunk: Uint8Array[] = [];
+        let bytes = 0;
+        const flush = (): void => {
+          if (chunk.length === 0) return;
+          this.network!.publish('tx', encodeBytesList(chunk)).catch((e: unknown) => this.logger.warn('tx gossip failed', { error: String(e) }));
+          chunk = [];
+          bytes = 0;
+        };
+        for (const t of fresh) {
+          if (chunk.length === MAX_GOSSIP_TXS || bytes + t.raw.length > MAX_GOSSIP_TX_BYTES) flush();
+          chunk.push(t.raw);
+          bytes += t.raw.length + 4;
+        }
+        flush();
+      }
     }
     if (replaced.length > 0) await this.store.removeFromMempoolJournal(replaced);
     return results;
@@ -225,6 +360,19 @@ export class PelNode {
   private async verifyBatch(txs: readonly SignedTx[]): Promise<Uint8Array> {
     if (this.executor instanceof ParallelExecutor && txs.length > 0) return this.executor.verifyBatch(txs.map((t) => t.raw));
     return Uint8Array.from(txs, (t) => (this.verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE));
+  }
+
+  /** The same checks for raw txs of a block from another validator or from sync. */
+  private async verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
+    if (this.executor instanceof ParallelExecutor && raws.length > 0) return this.executor.verifyBatch([...raws]);
+    return Uint8Array.from(raws, (raw) => {
+      try {
+        const t = decodeTx(raw);
+        return this.verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
+      } catch {
+        return VERIFY.BAD_SIGNATURE;
+      }
+    });
   }
 
   private afterBlock(p: Proposal, dropped: readonly DroppedTx[]): void {
@@ -312,7 +460,8 @@ export class PelNode {
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
-        await this.producer.stop();
+        await this.producer?.stop();
+        await this.stopBft();
         await this.rpc?.close();
         await this.executor.close();
         await this.store.close();

@@ -8,13 +8,17 @@
  *   s:<state key>          state value
  *   b:<height, 16 hex>     encoded block
  *   r:<height, 16 hex>     u32 count | (u32 len | encoded receipt)*
+ *   c:<height, 16 hex>     encoded commit certificate (BFT); absent for genesis and for blocks
+ *                          of the single-validator producer, which have none
  *   h:<block hash hex>     u64 height
  *   t:<tx hash hex>        u64 height | u32 index
  *   m:<tx hash hex>        raw signed tx accepted into the mempool and not yet included
  *   meta:head              u64 height
  *   meta:genesis           genesis JSON (UTF-8)
+ *   meta:signstate         the BFT engine's sign state (opaque to the store), written alone
+ *                          with fsync: it must be on disk before the vote it allows is sent
  */
-import type { AbstractLevel } from 'abstract-level';
+import type { AbstractLevel, AbstractPutOptions } from 'abstract-level';
 import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
 import { decodeBytesList, encodeBytesList, Reader, Writer, utf8 } from '../protocol/codec.js';
@@ -42,12 +46,18 @@ export interface BlockCommit {
   readonly writeSet: WriteSet;
   /** Mempool journal entries to delete in the same batch (included and dropped txs). */
   readonly mempoolRemovals: readonly Uint8Array[];
+  /** Encoded commit certificate of this block (BFT), written in the same batch. */
+  readonly certificate?: Uint8Array;
 }
 
 export interface TxLocation {
   readonly height: bigint;
   readonly index: number;
 }
+
+const SIGN_STATE_KEY = 'meta:signstate';
+/** classic-level's fsync option; abstract-level's types do not declare it, hence the intersection. */
+const SYNC_WRITE: AbstractPutOptions<string, Uint8Array> & { sync: boolean } = { sync: true };
 
 const heightKey = (prefix: string, h: bigint): string => prefix + h.toString(16).padStart(16, '0');
 const u64 = (v: bigint): Uint8Array => new Writer(8).u64(v).finish();
@@ -98,6 +108,27 @@ export class ChainStore {
 
   async getBlockBytes(height: bigint): Promise<Uint8Array | undefined> {
     return this.getOrUndefined(heightKey('b:', height));
+  }
+
+  async getCertificate(height: bigint): Promise<Uint8Array | undefined> {
+    return this.getOrUndefined(heightKey('c:', height));
+  }
+
+  async getSignState(): Promise<Uint8Array | undefined> {
+    return this.getOrUndefined(SIGN_STATE_KEY);
+  }
+
+  /**
+   * `sync: true` makes LevelDB fsync before resolving: after kill -9 or power loss the engine
+   * reloads the state that its last vote was sent under and so cannot sign a conflicting one.
+   * (memory-level ignores the option.)
+   */
+  async putSignState(state: Uint8Array): Promise<void> {
+    try {
+      await this.db.put(SIGN_STATE_KEY, state, SYNC_WRITE);
+    } catch (cause) {
+      throw new StoreError('STORE_WRITE_FAILED', 'writing the BFT sign state failed', { cause });
+    }
   }
 
   async getHeightByHash(hash: Uint8Array): Promise<bigint | undefined> {
@@ -152,6 +183,7 @@ export class ChainStore {
     for (const [k, v] of c.writeSet) ops.push(v === null ? { type: 'del', key: 's:' + k } : { type: 'put', key: 's:' + k, value: v });
     ops.push({ type: 'put', key: heightKey('b:', c.height), value: c.blockBytes });
     ops.push({ type: 'put', key: heightKey('r:', c.height), value: encodeReceiptList(c.receipts) });
+    if (c.certificate) ops.push({ type: 'put', key: heightKey('c:', c.height), value: c.certificate });
     ops.push({ type: 'put', key: 'h:' + toHexRaw(c.hash), value: u64(c.height) });
     for (let i = 0; i < c.txHashes.length; i++) {
       ops.push({ type: 'put', key: 't:' + toHexRaw(c.txHashes[i]!), value: new Writer(12).u64(c.height).u32(i).finish() });

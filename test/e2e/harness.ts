@@ -175,6 +175,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Extra `pel devnet` flags, e.g. ['--mining', 'manual']. */
   args?: string[];
+  /** The whole command line instead of `devnet --host 127.0.0.1 --port 0 --data-dir D ...args` (e.g. ['node', '--home', dir]). */
+  command?: string[];
   timeoutMs?: number;
 }
 
@@ -195,7 +197,7 @@ export interface RunningNode {
 /** Spawns `pel devnet` and resolves once its banner has printed the RPC URL. */
 export async function startNode(opts: StartOptions = {}): Promise<RunningNode> {
   const dataDir = opts.dataDir ?? join(await makeTempDir('node'), 'data');
-  const args = [CLI, 'devnet', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])];
+  const args = [CLI, ...(opts.command ?? ['devnet', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])])];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } });
   track(proc);
   const out = { text: '' };
