@@ -6,36 +6,17 @@
  * killed, catch-up through sync after restarting them, and a node that syncs from an
  * empty data dir.
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { buildTransfer, devKeyPair, generateKeyPair, PelClient, type ReceiptJson } from '../../sdk/index.js';
 import { makeTempDir, runCli, startNode, useE2eCleanup, waitFor, type RunningNode } from './harness.js';
+import { pickBasePort } from './testnet-harness.js';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 60_000 });
 useE2eCleanup();
 
 const VALIDATORS = 4;
 const BLOCK_TIME_MS = 400;
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A base port P with P..P+3 and P+100..P+103 free right now. */
-async function pickBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let i = 0; i < VALIDATORS && ok; i++) ok = (await portFree(base + i)) && (await portFree(base + 100 + i));
-    if (ok) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 interface BlockJson {
   hash: string;
@@ -62,7 +43,7 @@ async function expectAgreement(idx: number[], upTo: number): Promise<void> {
 describe('4-validator BFT testnet', () => {
   it('agrees, carries txs across nodes, survives one failure, halts safely at two, recovers by sync', async () => {
     const out = await makeTempDir('testnet');
-    const base = await pickBasePort();
+    const base = await pickBasePort(VALIDATORS);
     const init = await runCli(['testnet', 'init', '--validators', String(VALIDATORS), '--out', out, '--base-port', String(base), '--block-time', String(BLOCK_TIME_MS), '--json']);
     expect(init.code, init.stderr).toBe(0);
     const infos = JSON.parse(init.stdout) as { index: number; home: string; rpcPort: number; peerId: string }[];
