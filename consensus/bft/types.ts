@@ -54,7 +54,7 @@ export interface BftTimeouts {
 }
 
 export const DEFAULT_BFT_TIMEOUTS: BftTimeouts = {
-  proposeMs: 1_500,
+  proposeMs: 3_000,
   proposeDeltaMs: 500,
   prevoteMs: 500,
   prevoteDeltaMs: 250,

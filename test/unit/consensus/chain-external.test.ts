@@ -222,6 +222,35 @@ describe('ChainBftApp', () => {
     expect(b.chain.height).toBe(0n);
   });
 
+  it('verifies only the txs its mempool does not hold (those were verified on admission)', async () => {
+    const a = await openChain();
+    const b = await openChain();
+    const mempool = new Mempool({}, {
+      chainId: CHAIN_ID, nextHeight: () => b.chain.height + 1n, params: () => b.chain.params(),
+      nonceOf: (x) => getNonce(b.chain.world, x), balanceOf: (x) => getBalance(b.chain.world, x),
+    });
+    const asked: Uint8Array[][] = [];
+    const app = new ChainBftApp({}, {
+      chain: b.chain, mempool, store: b.store, logger: silentLogger,
+      verifyTxs: async (raws) => {
+        asked.push([...raws]);
+        return new Uint8Array(raws.length); // VERIFY.OK = 0
+      },
+    });
+    const known = transfer(0, 0n);
+    const fresh = transfer(1, 0n);
+    mempool.add(known);
+    const p = await a.chain.propose([known, fresh], T0 + 1n, validators[0]!.address);
+    await app.executeBlock(wire(p.block));
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.map((r) => bytesEqual(r, fresh.raw))).toEqual([true]);
+    // A block of known txs only needs no verification at all.
+    const q = await a.chain.propose([known], T0 + 1n, validators[0]!.address);
+    asked.length = 0;
+    await app.executeBlock(wire(q.block));
+    expect(asked).toHaveLength(0);
+  });
+
   it('builds, executes on another node and commits; included txs (and same-nonce rivals) leave every mempool', async () => {
     const a = await openChain();
     const b = await openChain();
