@@ -6,10 +6,11 @@
  * killed, catch-up through sync after restarting them, and a node that syncs from an
  * empty data dir.
  */
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { buildTransfer, devKeyPair, generateKeyPair, PelClient, type ReceiptJson } from '../../sdk/index.js';
-import { makeTempDir, runCli, startNode, useE2eCleanup, waitFor, type RunningNode } from './harness.js';
+import { CLI, makeTempDir, REPO_ROOT, runCli, startNode, useE2eCleanup, waitFor, type RunningNode } from './harness.js';
 import { pickBasePort } from './testnet-harness.js';
 
 vi.setConfig({ testTimeout: 240_000, hookTimeout: 60_000 });
@@ -111,5 +112,33 @@ describe('4-validator BFT testnet', () => {
     await expectAgreement([0, 3], target);
     const r3 = (await clients[3]!.getReceipt(hashHex)) as ReceiptJson | null;
     expect(r3?.status).toBe('success');
+  });
+});
+
+describe('pel devnet --validators 4', () => {
+  it('starts 4 validator processes, prints their RPC URL, peer id and log file, and stops them all on SIGINT', async () => {
+    const out = await makeTempDir('devnet4');
+    const base = await pickBasePort(VALIDATORS);
+    const proc = spawn(process.execPath, [CLI, 'devnet', '--validators', '4', '--out', out, '--base-port', String(base), '--block-time', '300', '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (text += d));
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    try {
+      await waitFor(() => text.includes('Ctrl-C stops every node.'), { timeoutMs: 90_000, what: () => `testnet banner; got:\n${text}` });
+      const lines = [...text.matchAll(/node(\d)\s+RPC (http:\/\/127\.0\.0\.1:(\d+))\s+peer (\S+)\s+log (\S+)/g)];
+      expect(lines.map((m) => Number(m[3]))).toEqual([0, 1, 2, 3].map((i) => base + i));
+      for (const m of lines) expect(m[5]).toBe(join(out, `node${m[1]}`, 'node.log'));
+      const cs = lines.map((m) => new PelClient(m[2]!));
+      await waitFor(async () => (await Promise.all(cs.map(height))).every((h) => h >= 2), { timeoutMs: 60_000, what: 'all 4 at height 2' });
+      const infos = await Promise.all(cs.map((c) => c.getInfo() as Promise<{ consensus: string; validators: number; peerId: string }>));
+      expect(infos.map((i) => [i.consensus, i.validators])).toEqual(Array(4).fill(['bft', 4]));
+      expect(infos.map((i) => i.peerId)).toEqual(lines.map((m) => m[4]));
+      proc.kill('SIGINT');
+      expect(await exited).toBe(0);
+      for (const c of cs) await expect(c.getInfo()).rejects.toThrow();
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
   });
 });

@@ -21,6 +21,11 @@ export function chainMethods(node: PelNode): Record<string, RpcHandler> {
         stateRoot: toHex(head.header.stateRoot),
         genesisHash: genesis ? toHex(genesis.block.hash) : null,
         executor: node.executor.name,
+        consensus: node.config.consensus,
+        validators: node.chain.genesis.validators.length,
+        validator: node.validatorAddress,
+        peerId: node.network?.peerId ?? null,
+        peers: node.network?.peers().length ?? 0,
       };
     },
 
