@@ -80,6 +80,11 @@ export class Mempool {
     return this.byHash.size;
   }
 
+  /** At this size a tx behind a nonce gap is refused (three quarters of the capacity). */
+  private get queuedLimit(): number {
+    return Math.floor((this.opts.maxTotal * 3) / 4);
+  }
+
   get capacity(): number {
     return this.opts.maxTotal;
   }
@@ -131,6 +136,15 @@ export class Mempool {
       return { hash: tx.hash, duplicate: false, replaced: existing };
     }
     if (this.byHash.size >= this.opts.maxTotal) throw new MempoolError('MEMPOOL_FULL', `mempool is full (${this.opts.maxTotal} transactions); retry after the next blocks`);
+    if (this.byHash.size >= this.queuedLimit) {
+      // The last quarter is kept for txs that can run now: otherwise txs stuck behind nonce gaps
+      // could fill the pool and refuse the very txs that would close the gaps, forever.
+      let ready = accountNonce;
+      while (q?.byNonce.has(ready)) ready++;
+      if (tx.nonce > ready) {
+        throw new MempoolError('MEMPOOL_FULL', `mempool is ${this.byHash.size}/${this.opts.maxTotal} full and keeps its last quarter for txs that can run now; send nonce ${ready} of this sender first, or retry after the next blocks`);
+      }
+    }
     if (q) q.byNonce.set(tx.nonce, tx);
     else this.senders.set(sid, { address: tx.sender, byNonce: new Map([[tx.nonce, tx]]) });
     this.byHash.set(id, tx);

@@ -94,6 +94,24 @@ describe('Mempool', () => {
     expect(m.size).toBe(4);
   });
 
+  it('keeps its last quarter for txs that can run now, so txs behind nonce gaps cannot lock it up', () => {
+    const c = chainView();
+    const m = new Mempool({ maxTotal: 8, maxPerSender: 8 }, c);
+    // Sender 0 lost nonce 0 (e.g. rejected earlier): 1..5 sit behind the gap; the pool is 6/8 full.
+    for (let n = 1n; n <= 5n; n++) m.add(tx(0, n));
+    m.add(tx(1, 0n));
+    expect(m.size).toBe(6);
+    // Past three quarters, another gapped tx is refused...
+    expect(rejects(() => m.add(tx(2, 3n)))).toBe('MEMPOOL_FULL');
+    expect(rejects(() => m.add(tx(0, 7n)))).toBe('MEMPOOL_FULL');
+    // ...but txs that can run now still get in: the gap-closing nonce 0, and sender 1's next nonce.
+    m.add(tx(0, 0n));
+    m.add(tx(1, 1n));
+    expect(m.size).toBe(8);
+    expect(m.stats().queued).toBe(0);
+    expect(rejects(() => m.add(tx(2, 0n)))).toBe('MEMPOOL_FULL');
+  });
+
   it('after a block drops included, discarded, stale and expired txs', () => {
     const c = chainView();
     const m = new Mempool({}, c);
