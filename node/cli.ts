@@ -76,7 +76,7 @@ Local BFT testnet (several validator processes; the flags above except --host, -
   --validators N            run N validators (N >= 2), one process each [1 = the single-node devnet]
   --out DIR                 node folders [${DEFAULT_TESTNET_DIR}]
   --base-port P             node i: JSON-RPC on P + i, peers on P + 100 + i [${DEFAULT_CONFIG.port}]
-  --block-time MS           at least one block (empty ones too) per MS [${DEFAULT_TESTNET_BLOCK_TIME_MS}]
+  --block-time MS           wait MS after each commit before the next height (empty blocks too) [${DEFAULT_TESTNET_BLOCK_TIME_MS}]
   --reset                   write a new testnet (new keys, new chain) over the old one`;
 
 const TESTNET_HELP = `pel testnet init — write the folders of an N-validator BFT network
@@ -93,7 +93,8 @@ Flags:
   --base-port P       [${DEFAULT_CONFIG.port}]
   --accounts N        funded dev accounts [${DEFAULT_CONFIG.accounts}]
   --chain-id N        [${DEFAULT_CONFIG.chainId}]
-  --block-time MS     at least one block (empty ones too) per MS [${DEFAULT_TESTNET_BLOCK_TIME_MS}]
+  --block-time MS     after each commit, wait MS before the next height's first round
+                      (CometBFT timeout_commit; empty blocks too) [${DEFAULT_TESTNET_BLOCK_TIME_MS}]
   --force             overwrite an existing testnet in DIR
   --json              print the nodes as JSON`;
 
@@ -108,8 +109,10 @@ Flags (override config.json):
   --port PORT         JSON-RPC port
   --executor KIND     parallel | sequential
   --workers N         worker threads; 0 = one per core
-  --block-time MS     minimum time between blocks
-  --reset             wipe data/ first (the node then syncs from its peers)
+  --block-time MS     wait MS after each commit before the next height
+  --max-block-txs N   most txs in a block this node proposes
+  --reset             wipe data/ first (the node then syncs from its peers; the
+                      validator's sign state is kept, so it cannot double-sign)
   --log-level LEVEL   error|warn|info|debug`;
 
 const TRANSFER_HELP = `pel transfer — sign and submit a native coin transfer
@@ -175,12 +178,13 @@ async function cmdDevnet(args: string[]): Promise<number> {
   if (validators > 1) {
     for (const k of ['host', 'port', 'data-dir', 'in-memory', 'genesis', 'mining']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --validators (see pel devnet --help)`);
     const extra: string[] = [];
-    for (const k of ['executor', 'workers', 'log-level', 'max-block-txs']) if (typeof f[k] === 'string') extra.push(`--${k}`, f[k] as string);
+    for (const k of ['executor', 'workers', 'log-level', 'max-block-txs', 'block-time']) if (typeof f[k] === 'string') extra.push(`--${k}`, f[k] as string);
+    const initOnly = ['accounts', 'chain-id', 'base-port'].filter((k) => f[k] !== undefined).map((k) => `--${k}`);
     const { runLocalTestnet } = await import('./testnet.js');
     return runLocalTestnet({
       validators, out: (f.out as string | undefined) ?? DEFAULT_TESTNET_DIR, basePort: intFlag(f['base-port'], 'base-port', d.port),
       accounts: intFlag(f.accounts, 'accounts', d.accounts), chainId: intFlag(f['chain-id'], 'chain-id', d.chainId),
-      blockTimeMs: intFlag(f['block-time'], 'block-time', DEFAULT_TESTNET_BLOCK_TIME_MS), force: false, reset: f.reset === true, extraArgs: extra,
+      blockTimeMs: intFlag(f['block-time'], 'block-time', DEFAULT_TESTNET_BLOCK_TIME_MS), force: false, reset: f.reset === true, extraArgs: extra, initOnly,
     }, (line) => console.log(line));
   }
   for (const k of ['out', 'base-port']) if (f[k] !== undefined) throw new UsageError(`--${k} needs --validators N (N >= 2)`);
@@ -282,7 +286,7 @@ async function serveNode(config: NodeConfig): Promise<number> {
       `  home          ${config.home}`,
       `  height        ${node.chain.height}`,
       `  executor      ${executor}`,
-      `  blocks        at least one every ${config.blockTimeMs} ms (BFT, empty blocks allowed)`,
+      `  blocks        BFT; next height ${config.blockTimeMs} ms after each commit (empty blocks allowed)`,
       '',
     ]
     : [

@@ -85,7 +85,13 @@ export class PelNode {
     let executorRef: BlockExecutor | null = null;
     let nodeRef: PelNode | null = null;
     try {
-      if (config.reset) await store.clear();
+      if (config.reset) {
+        // A validator's sign state outlives --reset: it is what stops the node from signing a
+        // second, conflicting vote at a height the network may still be deciding.
+        const signState = await store.getSignState();
+        await store.clear();
+        if (signState) await store.putSignState(signState);
+      }
       const stored = await store.getGenesisJson();
       let genesis: Genesis;
       if (config.genesisPath) genesis = parseGenesis(JSON.parse(await readFile(config.genesisPath, 'utf8')));

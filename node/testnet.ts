@@ -44,7 +44,10 @@ async function rpcReady(url: string): Promise<boolean> {
   }
 }
 
-export async function runLocalTestnet(o: TestnetInitOptions & { reset: boolean; extraArgs: string[] }, log: (line: string) => void): Promise<number> {
+export async function runLocalTestnet(
+  o: TestnetInitOptions & { reset: boolean; extraArgs: string[]; /** flags that only shape a new testnet */ initOnly: string[] },
+  log: (line: string) => void,
+): Promise<number> {
   const out = resolve(o.out);
   const have = await existingNodeCount(out);
   if (have === 0 || o.reset) {
@@ -52,6 +55,8 @@ export async function runLocalTestnet(o: TestnetInitOptions & { reset: boolean; 
     log(`wrote a ${o.validators}-validator testnet to ${out}`);
   } else if (have !== o.validators) {
     throw new ConfigError(`${out} holds a ${have}-validator testnet; use --validators ${have}, another --out, or --reset to replace it`);
+  } else if (o.initOnly.length > 0) {
+    throw new ConfigError(`${out} already holds a testnet; ${o.initOnly.join(', ')} only apply to a new one: add --reset (new keys, new chain) or use another --out`);
   } else {
     log(`reusing the testnet in ${out} (--reset starts a new chain)`);
   }

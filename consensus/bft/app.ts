@@ -19,7 +19,7 @@ import { VERIFY } from '../../execution/parallel/outputs.js';
 import type { ChainStore } from '../../state/store.js';
 import { ChainError, type Chain, type Proposal } from '../chain.js';
 import type { DroppedTx, Mempool } from '../mempool.js';
-import { encodeCertificate, ValidatorSet, type CommitCertificate } from './messages.js';
+import { encodeCertificate, MAX_BLOCK_TX_BYTES, ValidatorSet, type CommitCertificate } from './messages.js';
 import { BlockValidationError, type BftApp } from './types.js';
 
 /**
@@ -100,8 +100,14 @@ export class ChainBftApp implements BftApp<Proposal> {
     return this.serial(async () => {
       const { chain, mempool } = this.deps;
       const parentTs = chain.head.header.timestamp;
+      // The proposal must fit one gossip message. A prefix of the round-robin selection keeps
+      // each sender's txs contiguous in nonce order, so cutting it is always valid.
+      const txs = mempool.select(this.opts.maxBlockTxs);
+      let bytes = 0;
+      let n = 0;
+      while (n < txs.length && bytes + txs[n]!.raw.length + 4 <= MAX_BLOCK_TX_BYTES) bytes += txs[n++]!.raw.length + 4;
       // Validators refuse a block older than its parent, so a slow local clock must not produce one.
-      return chain.propose(mempool.select(this.opts.maxBlockTxs), timestamp > parentTs ? timestamp : parentTs, proposer);
+      return chain.propose(n === txs.length ? txs : txs.slice(0, n), timestamp > parentTs ? timestamp : parentTs, proposer);
     });
   }
 

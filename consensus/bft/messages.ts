@@ -23,12 +23,15 @@ import { bytesEqual } from '../../protocol/hex.js';
 import { sign } from '../../protocol/keys.js';
 import type { SignatureVerifier } from '../../protocol/verify.js';
 import { decodeBlock, encodeBlock, type Block } from '../../protocol/block.js';
+import { MAX_GOSSIP_MESSAGE_BYTES } from '../../p2p/types.js';
 
 export const BFT_MESSAGE_VERSION = 1;
 export const NIL_HASH = ZERO_HASH;
 export const NO_POL_ROUND = -1;
-/** Largest proposal on the wire: a block of 10,000 max-size txs would not fit; blocks are capped by size too. */
-export const MAX_PROPOSAL_BYTES = 4 * 1024 * 1024 - 1024;
+/** Largest proposal on the wire: whatever one gossip message can carry. Proposers cap their blocks to fit (MAX_BLOCK_TX_BYTES). */
+export const MAX_PROPOSAL_BYTES = MAX_GOSSIP_MESSAGE_BYTES;
+/** Room for the txs of a proposed block: the proposal envelope and block header take well under 1 KiB. */
+export const MAX_BLOCK_TX_BYTES = MAX_PROPOSAL_BYTES - 1024;
 export const MAX_ROUND = 1_000_000;
 
 export type VoteType = 'prevote' | 'precommit';
