@@ -115,14 +115,16 @@ describe('kill -9 while producing blocks', () => {
   /**
    * Three different moments: after `batches` accepted batches, kill at once (the last batch is
    * surely pending) or once `blocks` more blocks have been committed after the last response
-   * (mid-backlog, while the producer is executing or writing the next block).
+   * (mid-backlog, while the producer is executing or writing the next block). The last round
+   * spaces blocks 40 ms apart, so its backlog (13 blocks' worth) is surely still pending when the
+   * kill lands even if this test process is starved of CPU; the other rounds mine back to back.
    */
   const ROUNDS = [
-    { batches: 3, blocks: 0 },
-    { batches: 8, blocks: 1 },
-    { batches: 12, blocks: 3 },
+    { batches: 3, blocks: 0, blockTimeMs: 0 },
+    { batches: 8, blocks: 1, blockTimeMs: 0 },
+    { batches: 12, blocks: 3, blockTimeMs: 40 },
   ];
-  const NODE_ARGS = ['--block-time', '0', '--max-block-txs', String(MAX_BLOCK_TXS)];
+  const nodeArgs = (blockTimeMs = 0): string[] => ['--block-time', String(blockTimeMs), '--max-block-txs', String(MAX_BLOCK_TXS)];
 
   interface Expectation {
     accepted: string[];
@@ -197,8 +199,8 @@ describe('kill -9 while producing blocks', () => {
     const restored: number[] = [];
     let chainId = 0;
 
-    for (const [round, { batches, blocks: killAfterBlocks }] of ROUNDS.entries()) {
-      const node = await startNode({ dataDir, args: NODE_ARGS });
+    for (const [round, { batches, blocks: killAfterBlocks, blockTimeMs }] of ROUNDS.entries()) {
+      const node = await startNode({ dataDir, args: nodeArgs(blockTimeMs) });
       const client = new PelClient(node.url);
       if (round > 0) {
         restored.push(restoredCount(node));
@@ -254,7 +256,7 @@ describe('kill -9 while producing blocks', () => {
     }
 
     // Final restart: everything accepted in every round is there exactly once.
-    const last = await startNode({ dataDir, args: NODE_ARGS });
+    const last = await startNode({ dataDir, args: nodeArgs() });
     restored.push(restoredCount(last));
     const client = new PelClient(last.url);
     await verify(client, exp);
