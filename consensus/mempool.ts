@@ -17,6 +17,8 @@ import { toHexRaw } from '../protocol/hex.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { intrinsicGas } from '../execution/gas.js';
 import type { ChainParams, DiscardCode } from '../execution/types.js';
+import { getBalance, getNonce } from '../contracts/coin/state.js';
+import type { Chain } from './chain.js';
 
 /** Why a tx is refused: everything that would get it discarded at execution, plus the pool's own limits. */
 export type MempoolRejectCode = DiscardCode | 'MEMPOOL_FULL' | 'SENDER_LIMIT_REACHED' | 'REPLACEMENT_UNDERPRICED';
@@ -44,6 +46,17 @@ export interface MempoolChainView {
   params(): ChainParams;
   nonceOf(address: Uint8Array): bigint;
   balanceOf(address: Uint8Array): bigint;
+}
+
+/** The view a node's mempool takes of its chain: committed nonces and balances, the rules of the next block. */
+export function mempoolViewOf(chain: Chain): MempoolChainView {
+  return {
+    chainId: chain.genesis.chainId,
+    nextHeight: () => chain.height + 1n,
+    params: () => chain.params(),
+    nonceOf: (a) => getNonce(chain.world, a),
+    balanceOf: (a) => getBalance(chain.world, a),
+  };
 }
 
 /** A tx the mempool dropped after a block, with the reason (a code that RPC errors use). */

@@ -7,13 +7,12 @@ import { bytesEqual } from '../../../protocol/hex.js';
 import { devKeyPair, devValidatorKeyPair } from '../../../protocol/keys.js';
 import { silentLogger } from '../../../protocol/logger.js';
 import { signTx, type SignedTx } from '../../../protocol/tx.js';
-import { getBalance, getNonce } from '../../../contracts/coin/state.js';
 import { ChainBftApp } from '../../../consensus/bft/app.js';
 import { certificateFromPrecommits, encodeCertificate, signVote, type CommitCertificate } from '../../../consensus/bft/messages.js';
 import { BlockValidationError } from '../../../consensus/bft/types.js';
 import { Chain, ChainError, type Proposal } from '../../../consensus/chain.js';
 import { devnetGenesis, genesisToJson, testnetGenesis } from '../../../consensus/genesis.js';
-import { Mempool, type DroppedTx } from '../../../consensus/mempool.js';
+import { Mempool, mempoolViewOf, type DroppedTx } from '../../../consensus/mempool.js';
 import { SequentialExecutor } from '../../../execution/sequential.js';
 import { ChainStore } from '../../../state/store.js';
 import { buildTransfer } from '../../../sdk/tx.js';
@@ -39,13 +38,7 @@ async function openChain(): Promise<{ store: ChainStore; chain: Chain }> {
 }
 
 function openApp(chain: Chain, store: ChainStore, onCommitted?: (p: Proposal, dropped: readonly DroppedTx[]) => void) {
-  const mempool = new Mempool({}, {
-    chainId: CHAIN_ID,
-    nextHeight: () => chain.height + 1n,
-    params: () => chain.params(),
-    nonceOf: (a) => getNonce(chain.world, a),
-    balanceOf: (a) => getBalance(chain.world, a),
-  });
+  const mempool = new Mempool({}, mempoolViewOf(chain));
   const app = new ChainBftApp({ maxBlockTxs: 100 }, { chain, mempool, store, logger: silentLogger, ...(onCommitted ? { onCommitted } : {}) });
   return { mempool, app };
 }
@@ -225,10 +218,7 @@ describe('ChainBftApp', () => {
   it('verifies only the txs its mempool does not hold (those were verified on admission)', async () => {
     const a = await openChain();
     const b = await openChain();
-    const mempool = new Mempool({}, {
-      chainId: CHAIN_ID, nextHeight: () => b.chain.height + 1n, params: () => b.chain.params(),
-      nonceOf: (x) => getNonce(b.chain.world, x), balanceOf: (x) => getBalance(b.chain.world, x),
-    });
+    const mempool = new Mempool({}, mempoolViewOf(b.chain));
     const asked: Uint8Array[][] = [];
     const app = new ChainBftApp({}, {
       chain: b.chain, mempool, store: b.store, logger: silentLogger,

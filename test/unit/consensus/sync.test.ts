@@ -5,12 +5,11 @@ import { devKeyPair, devValidatorKeyPair, type KeyPair } from '../../../protocol
 import { silentLogger } from '../../../protocol/logger.js';
 import { signTx } from '../../../protocol/tx.js';
 import { createVerifier } from '../../../protocol/verify.js';
-import { getBalance, getNonce } from '../../../contracts/coin/state.js';
 import { ChainBftApp } from '../../../consensus/bft/app.js';
 import { certificateFromPrecommits, decodeCertificate, encodeCertificate, signVote } from '../../../consensus/bft/messages.js';
 import { Chain } from '../../../consensus/chain.js';
 import { testnetGenesis } from '../../../consensus/genesis.js';
-import { Mempool } from '../../../consensus/mempool.js';
+import { Mempool, mempoolViewOf } from '../../../consensus/mempool.js';
 import { BlockSync, type BlockSyncOptions } from '../../../consensus/sync.js';
 import { SequentialExecutor } from '../../../execution/sequential.js';
 import { MemoryHub, type MemoryNetwork } from '../../../p2p/memory.js';
@@ -44,13 +43,7 @@ interface TestNode {
 async function makeNode(hub: MemoryHub, id: string, opts: Partial<BlockSyncOptions> = {}): Promise<TestNode> {
   const store = await ChainStore.open({ inMemory: true });
   const chain = await Chain.open(store, genesis, new SequentialExecutor());
-  const mempool = new Mempool({}, {
-    chainId: CHAIN_ID,
-    nextHeight: () => chain.height + 1n,
-    params: () => chain.params(),
-    nonceOf: (a) => getNonce(chain.world, a),
-    balanceOf: (a) => getBalance(chain.world, a),
-  });
+  const mempool = new Mempool({}, mempoolViewOf(chain));
   const app = new ChainBftApp({}, { chain, mempool, store, logger: silentLogger });
   const net = hub.create(id);
   const synced: bigint[] = [];
