@@ -5,6 +5,12 @@
  * through a WebSocket newBlocks subscription, and prints tx/s, submit rate, latency
  * (submit -> committed) percentiles, blocks, the node's per-stage times and peak RSS. When
  * it started the node itself, it stops it and replays the chain sequentially (rootsMatch).
+ *
+ * Memory over a long run (rssMb): the node's RSS is sampled once a second (from /proc when
+ * this bench started the node, else from the node's /metrics), once when our committed txs
+ * first reach min(100000, txs/10) (the checkpoint) and once after the last commit; growthPct
+ * compares the end with the checkpoint. The client keeps only raw bytes and flat per-tx
+ * arrays, so a 1,000,000-tx run fits in a few hundred MB here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { toHex } from '../protocol/hex.js';
 import { devKeyPair } from '../protocol/keys.js';
 import { v } from '../protocol/value.js';
 import type { SignedTx } from '../protocol/tx.js';
@@ -32,11 +37,15 @@ const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSO
   --executor KIND    for the node it starts: parallel | sequential [parallel]
   --max-block-txs N  for the node it starts [10000]
   --json             one line of JSON
-  --compare A.json B.json   print two results side by side`;
+  --compare A.json B.json   print two results side by side
+Output includes rssMb {start, checkpointTxs, checkpointCommitted, atCheckpoint, end, peak,
+growthPct, series [[secs, committed, MB]]}: the node's RSS once a second, at the checkpoint (the
+first block after which our committed txs reach min(100000, txs/10)) and after the last commit;
+and receipts {checked, missing}: tx_getReceipt for up to 200 committed txs, spread over the run.`;
 
 const CLI = fileURLToPath(new URL('../node/cli.js', import.meta.url));
 
-function percentile(sorted: number[], p: number): number {
+function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -89,6 +98,117 @@ async function compare(a: string, b: string): Promise<number> {
   return 0;
 }
 
+/**
+ * Pre-signed txs kept as bytes only, so a 1,000,000-tx run stays small in the client: one
+ * arena of raw encodings (~190 B each) and a map from hash hex to tx index (~110 B an entry).
+ */
+class PresignedTxs {
+  private arena: Uint8Array;
+  private readonly offsets: Uint32Array;
+  private n = 0;
+  /** Hash hex (no 0x, as a flat string) -> tx index. */
+  readonly index = new Map<string, number>();
+
+  constructor(readonly total: number) {
+    this.arena = new Uint8Array(Math.max(1 << 16, total * 192));
+    this.offsets = new Uint32Array(total + 1);
+  }
+
+  push(tx: SignedTx): void {
+    const at = this.offsets[this.n]!;
+    if (at + tx.raw.length > this.arena.length) {
+      const grown = new Uint8Array(Math.max(this.arena.length * 2, at + tx.raw.length));
+      grown.set(this.arena.subarray(0, at));
+      this.arena = grown;
+    }
+    this.arena.set(tx.raw, at);
+    this.offsets[this.n + 1] = at + tx.raw.length;
+    this.index.set(Buffer.from(tx.hash.buffer, tx.hash.byteOffset, tx.hash.length).toString('hex'), this.n);
+    this.n++;
+  }
+
+  /** The raw tx as the 0x-hex tx_send takes. */
+  rawHex(i: number): string {
+    const from = this.offsets[i]!;
+    return '0x' + Buffer.from(this.arena.buffer, this.arena.byteOffset + from, this.offsets[i + 1]! - from).toString('hex');
+  }
+
+  indexOfHash(hex0x: string): number | undefined {
+    return this.index.get(hex0x.startsWith('0x') ? hex0x.slice(2) : hex0x);
+  }
+}
+
+/**
+ * The node's resident set size, sampled cheaply: /proc/PID/status when this bench started
+ * the node (Linux), else the node's own /metrics (on the RPC port), so it works with --rpc.
+ */
+class RssSampler {
+  readonly source: 'proc' | 'metrics';
+  /** [seconds since the first submit, our txs committed, MB]. */
+  readonly samples: [number, number, number][] = [];
+  failed = 0;
+  last: number | null = null;
+  private busy = false;
+
+  constructor(private readonly pid: number | undefined, private readonly metricsUrl: URL) {
+    this.source = pid !== undefined && process.platform === 'linux' ? 'proc' : 'metrics';
+  }
+
+  async read(): Promise<number | null> {
+    try {
+      if (this.source === 'proc') {
+        const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${this.pid}/status`, 'utf8'));
+        return m ? Number(m[1]) / 1024 : null;
+      }
+      const res = await fetch(this.metricsUrl, { signal: AbortSignal.timeout(5_000) });
+      // prom-client's process_resident_memory_bytes under the node's prefix (pel_process_).
+      const m = /^\w*process_resident_memory_bytes ([0-9.e+]+)$/m.exec(await res.text());
+      return m ? Number(m[1]) / 2 ** 20 : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** One sample, recorded; null (and counted as failed) when the node could not be read. */
+  async sample(secs: number, committed: number): Promise<number | null> {
+    const mb = await this.read();
+    if (mb === null) this.failed++;
+    else {
+      this.samples.push([round(secs, 1), committed, round(mb, 1)]);
+      this.last = mb;
+    }
+    return mb;
+  }
+
+  /** For the periodic timer: skips a tick while the previous sample is still being read. */
+  tick(secs: number, committed: number): void {
+    if (this.busy) return;
+    this.busy = true;
+    void this.sample(secs, committed).finally(() => (this.busy = false));
+  }
+
+  peak(): number | null {
+    let p: number | null = null;
+    for (const s of this.samples) if (p === null || s[2] > p) p = s[2];
+    return p;
+  }
+
+  /** At most `n` samples, evenly spaced, first and last kept. */
+  series(n: number): [number, number, number][] {
+    const s = this.samples;
+    if (s.length <= n) return s;
+    return Array.from({ length: n }, (_, k) => s[Math.round((k * (s.length - 1)) / (n - 1))]!);
+  }
+}
+
+const RSS_INTERVAL_MS = 1_000;
+/** Give up waiting for commits after this long without a new one. */
+const COMMIT_STALL_MS = 120_000;
+
+/** Tx state bits. */
+const ACCEPTED = 1;
+const COMMITTED = 2;
+
 export async function runRpcBench(args: string[]): Promise<number> {
   if (args[0] === '--compare') return compare(args[1]!, args[2]!);
   const f = parseBenchArgs(args, {
@@ -124,18 +244,35 @@ export async function runRpcBench(args: string[]): Promise<number> {
     const nonces = await Promise.all(keys.map(async (k) => BigInt((await client.getAccount(k.address)).nonce)));
     const next = rng(7);
     const hot = devKeyPair(senders).address;
-    const txs: SignedTx[] = [];
+    const txs = new PresignedTxs(total);
     const t0sign = performance.now();
     for (let i = 0; i < total; i++) {
       const s = i % senders;
       const to = hotspot > 0 && next() % 100 < hotspot ? hot : keys[next() % senders]!.address;
       txs.push(signTxFast({ chainId: info.chainId, senderPublicKey: keys[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 50_000n, gasPrice: 1n, expiry: BigInt(info.height) + 1_000_000n, module: 'coin', call: 'transfer', args: [v.address(to), v.u128(1n)] }, keys[s]!));
+      if (!json && process.stderr.isTTY && i % 10_000 === 9_999) process.stderr.write(`\r  signed ${i + 1}/${total}   `);
     }
+    if (!json && process.stderr.isTTY && total >= 10_000) process.stderr.write('\n');
     log(`pre-signed ${total} txs from ${senders} senders in ${round(performance.now() - t0sign, 0)} ms`);
 
+    // Per-tx state in flat arrays: bits (ACCEPTED | COMMITTED), send and commit times.
+    const state = new Uint8Array(total);
+    const sentAt = new Float64Array(total);
+    const committedAt = new Float64Array(total);
+    let accepted = 0;
+    /** Our txs seen in a block (accepted or not). */
+    let committedOurs = 0;
+    /** Accepted and seen in a block. */
+    let done = 0;
+    let lastCommitAt = performance.now();
+
+    const sampler = new RssSampler(node.proc?.pid, new URL('/metrics', node.url));
+    const checkpointTxs = Math.max(1, Math.min(100_000, Math.floor(total / 10)));
+    /** Set once, when our committed txs first reach checkpointTxs. */
+    const checkpoint: { secs: number | null; committed: number | null; mb: Promise<number | null> | null } = { secs: null, committed: null, mb: null };
+    let start = performance.now();
+
     // Commit tracking.
-    const submittedAt = new Map<string, number>();
-    const committedAt = new Map<string, number>();
     const blockSizes: number[] = [];
     const ws = new WebSocket(node.wsUrl);
     await new Promise<void>((res, rej) => {
@@ -148,30 +285,56 @@ export async function runRpcBench(args: string[]): Promise<number> {
       const now = performance.now();
       const hashes = m.params!.result.txs as string[];
       if (hashes.length) blockSizes.push(hashes.length);
-      for (const h of hashes) if (!committedAt.has(h)) committedAt.set(h, now);
+      for (const h of hashes) {
+        const i = txs.indexOfHash(h);
+        if (i === undefined || state[i]! & COMMITTED) continue;
+        state[i]! |= COMMITTED;
+        committedAt[i] = now;
+        committedOurs++;
+        if (state[i]! & ACCEPTED) done++;
+        lastCommitAt = now;
+      }
+      if (checkpoint.mb === null && committedOurs >= checkpointTxs) {
+        checkpoint.secs = (now - start) / 1000;
+        checkpoint.committed = committedOurs;
+        checkpoint.mb = sampler.sample(checkpoint.secs, committedOurs);
+      }
     });
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_subscribe', params: ['newBlocks'] }));
 
-    // Submission.
-    const queue: SignedTx[][] = [];
-    for (let i = 0; i < txs.length; i += batch) queue.push(txs.slice(i, i + batch));
+    // Submission: batches of consecutive tx indices; retried txs go to the front.
+    const retryQueue: number[][] = [];
+    let cursor = 0;
+    const take = (): number[] | undefined => {
+      const r = retryQueue.shift();
+      if (r || cursor >= total) return r;
+      const b = Array.from({ length: Math.min(batch, total - cursor) }, (_, k) => cursor + k);
+      cursor += b.length;
+      return b;
+    };
     let rejected = 0;
     const rejectReasons: Record<string, number> = {};
     let retries = 0;
-    const start = performance.now();
+    const rssStart = await sampler.sample(0, 0);
+    start = performance.now();
     let lastSubmit = start;
     const worker = async (): Promise<void> => {
       for (;;) {
-        const b = queue.shift();
+        const b = take();
         if (!b) return;
-        const sentAt = performance.now();
-        const res = await client.batch(b.map((t) => ({ method: 'tx_send', params: [toHex(t.raw)] })));
-        const retry: SignedTx[] = [];
-        res.forEach((r, i) => {
-          const h = toHex(b[i]!.hash);
+        const sentTime = performance.now();
+        const res = await client.batch(b.map((i) => ({ method: 'tx_send', params: [txs.rawHex(i)] })));
+        const retry: number[] = [];
+        res.forEach((r, k) => {
+          const i = b[k]!;
           if (r.ok) {
-            if (!submittedAt.has(h)) submittedAt.set(h, sentAt);
-          } else if (['MEMPOOL_FULL', 'SENDER_LIMIT_REACHED', 'NONCE_TOO_HIGH'].includes(r.error.reason ?? '')) retry.push(b[i]!);
+            if (!(state[i]! & ACCEPTED)) {
+              state[i]! |= ACCEPTED;
+              sentAt[i] = sentTime;
+              accepted++;
+              if (state[i]! & COMMITTED) done++;
+            }
+          } else if (['MEMPOOL_FULL', 'SENDER_LIMIT_REACHED', 'NONCE_TOO_HIGH'].includes(r.error.reason ?? '')) retry.push(i);
           else {
             rejected++;
             rejectReasons[r.error.reason ?? String(r.error.code)] = (rejectReasons[r.error.reason ?? String(r.error.code)] ?? 0) + 1;
@@ -180,53 +343,108 @@ export async function runRpcBench(args: string[]): Promise<number> {
         lastSubmit = performance.now();
         if (retry.length) {
           retries += retry.length;
-          queue.unshift(retry);
+          retryQueue.unshift(retry);
           await new Promise((r) => setTimeout(r, 25));
         }
       }
     };
+    const rssTimer = setInterval(() => sampler.tick((performance.now() - start) / 1000, committedOurs), RSS_INTERVAL_MS);
     const progress = setInterval(() => {
       if (json || !process.stderr.isTTY) return;
       const secs = (performance.now() - start) / 1000;
-      process.stderr.write(`\r  submitted ${submittedAt.size}/${total}  committed ${committedAt.size}  ${round(committedAt.size / secs, 0)} tx/s   `);
+      const rss = sampler.last === null ? '?' : round(sampler.last, 0);
+      process.stderr.write(`\r  submitted ${accepted}/${total}  committed ${committedOurs}  ${round(committedOurs / secs, 0)} tx/s  node RSS ${rss} MB   `);
     }, 500);
-    await Promise.all(Array.from({ length: connections }, worker));
-    const submitEnd = lastSubmit;
-    const deadline = performance.now() + 300_000;
-    while ([...submittedAt.keys()].some((h) => !committedAt.has(h)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    clearInterval(progress);
+    let rssEnd: number | null = null;
+    let submitEnd = start;
+    try {
+      await Promise.all(Array.from({ length: connections }, worker));
+      submitEnd = lastSubmit;
+      lastCommitAt = Math.max(lastCommitAt, submitEnd);
+      while (done < accepted && performance.now() - lastCommitAt < COMMIT_STALL_MS) await new Promise((r) => setTimeout(r, 20));
+      rssEnd = await sampler.sample((performance.now() - start) / 1000, committedOurs);
+    } finally {
+      clearInterval(rssTimer);
+      clearInterval(progress);
+    }
     if (!json && process.stderr.isTTY) process.stderr.write('\n');
-    const end = Math.max(...[...committedAt.values()], start);
     ws.close();
+    if (sampler.failed > 0) process.stderr.write(`warning: ${sampler.failed} of ${sampler.failed + sampler.samples.length} node RSS samples failed (${sampler.source === 'proc' ? `/proc/${node.proc.pid}/status` : `${node.url} /metrics`})\n`);
 
-    const lat = [...submittedAt].filter(([h]) => committedAt.has(h)).map(([h, t]) => committedAt.get(h)! - t).sort((a, b) => a - b);
+    // Latency of each accepted and committed tx; the run ends at the last commit.
+    const lat = new Float64Array(done);
+    let end = start;
+    for (let i = 0, k = 0; i < total; i++) {
+      if (state[i] !== (ACCEPTED | COMMITTED)) continue;
+      lat[k++] = committedAt[i]! - sentAt[i]!;
+      if (committedAt[i]! > end) end = committedAt[i]!;
+    }
+    lat.sort();
+    const latency = lat;
+    const receipts = await checkReceipts(client, txs, state, 200);
     const metrics = await (await fetch(new URL('/metrics', node.url))).text().catch(() => '');
-    const rss = await peakRssMb(node.proc?.pid);
+    const hwm = await peakRssMb(node.proc?.pid);
+    const atCheckpoint = await checkpoint.mb;
+    const sampledPeak = sampler.peak();
+    const rssPeak = hwm ?? sampledPeak;
     let replay = null;
     if (dataDir && node.proc) {
       node.proc.kill('SIGINT');
       await new Promise((r) => node!.proc.once('exit', r));
       replay = await replayChain(dataDir);
     }
-    const committed = lat.length;
+    const committed = done;
     output(
       {
         bench: 'rpc', executor: info.executor, txs: total, senders, batch, connections, hotspot,
-        accepted: submittedAt.size, rejected, rejectReasons, retries, committed,
+        accepted, rejected, rejectReasons, retries, committed,
         tps: round(committed / ((end - start) / 1000), 0),
-        submitRate: round(submittedAt.size / ((submitEnd - start) / 1000), 0),
+        submitRate: round(accepted / ((submitEnd - start) / 1000), 0),
         durationMs: round(end - start, 0),
-        latencyMs: { p50: round(percentile(lat, 50), 1), p90: round(percentile(lat, 90), 1), p99: round(percentile(lat, 99), 1), max: round(lat[lat.length - 1] ?? 0, 1) },
-        blocks: blockSizes.length, txsPerBlock: { median: median(blockSizes.length ? blockSizes : [0]), max: Math.max(0, ...blockSizes) },
-        stages: stageTimes(metrics), peakRssMb: rss,
+        latencyMs: { p50: round(percentile(latency, 50), 1), p90: round(percentile(latency, 90), 1), p99: round(percentile(latency, 99), 1), max: round(latency[latency.length - 1] ?? 0, 1) },
+        blocks: blockSizes.length, txsPerBlock: { median: median(blockSizes.length ? blockSizes : [0]), max: blockSizes.reduce((a, b) => Math.max(a, b), 0) },
+        stages: stageTimes(metrics), peakRssMb: rssPeak,
+        rssMb: {
+          source: sampler.source, intervalMs: RSS_INTERVAL_MS, samples: sampler.samples.length, failedSamples: sampler.failed,
+          start: rssStart === null ? null : round(rssStart, 1),
+          checkpointTxs, checkpointCommitted: checkpoint.committed, checkpointSecs: checkpoint.secs === null ? null : round(checkpoint.secs, 1),
+          atCheckpoint: atCheckpoint === null ? null : round(atCheckpoint, 1),
+          end: rssEnd === null ? null : round(rssEnd, 1),
+          peak: rssPeak, peakSource: hwm !== null ? 'VmHWM' : 'samples',
+          growthPct: atCheckpoint !== null && rssEnd !== null ? round(((rssEnd - atCheckpoint) / atCheckpoint) * 100, 1) : null,
+          series: sampler.series(60),
+        },
+        receipts,
         rootsMatch: replay ? replay.rootsMatch && replay.receiptsMatch : null,
-        allCommitted: committed === submittedAt.size,
+        allCommitted: committed === accepted,
       },
       json,
     );
-    return committed === submittedAt.size && (replay === null || (replay.rootsMatch && replay.receiptsMatch)) ? 0 : 1;
+    return committed === accepted && receipts.missing === 0 && (replay === null || (replay.rootsMatch && replay.receiptsMatch)) ? 0 : 1;
   } finally {
     if (node?.proc && node.proc.exitCode === null) node.proc.kill('SIGKILL');
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Spot check behind "every accepted tx has a receipt": up to `n` committed txs, evenly
+ * spread over the run, must each have a receipt from tx_getReceipt (one JSON-RPC batch).
+ */
+async function checkReceipts(client: PelClient, txs: PresignedTxs, state: Uint8Array, n: number): Promise<{ checked: number; missing: number }> {
+  let count = 0;
+  for (let i = 0; i < state.length; i++) if (state[i] === (ACCEPTED | COMMITTED)) count++;
+  const want = Math.min(n, count);
+  if (want === 0) return { checked: 0, missing: 0 };
+  // The k-th pick is the committed tx of rank floor(k * count / want); ranks are increasing.
+  const hashes: string[] = [];
+  let rank = 0;
+  for (const [h, i] of txs.index) {
+    if (hashes.length === want) break;
+    if (state[i] !== (ACCEPTED | COMMITTED)) continue;
+    if (rank === Math.floor((hashes.length * count) / want)) hashes.push('0x' + h);
+    rank++;
+  }
+  const res = await client.batch(hashes.map((h) => ({ method: 'tx_getReceipt', params: [h] })));
+  return { checked: hashes.length, missing: res.filter((r) => !r.ok || r.result === null).length };
 }

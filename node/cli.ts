@@ -42,6 +42,7 @@ Commands:
                          module calls (signed txs) and views; 'pel token --help' lists them
   demo                   run the end-to-end module scenario against a running devnet
   bench rpc              end-to-end throughput over JSON-RPC against a fresh devnet
+  bench ingest           measure ingestion alone (decode + verify), worker pool vs same thread
   bench verify           measure Ed25519 verification (built-in vs pure JS)
   bench executor         measure the executor on one block
   help [command]         show help
@@ -426,7 +427,11 @@ async function cmdBench(args: string[]): Promise<number> {
     const { runExecutorBenchCli } = await import('../bench/executor.js');
     return runExecutorBenchCli(args.slice(1));
   }
-  console.log('pel bench verify|executor|rpc [flags] — run with --help for the flags');
+  if (sub === 'ingest') {
+    const { runIngestBench } = await import('../bench/ingest.js');
+    return runIngestBench(args.slice(1));
+  }
+  console.log('pel bench verify|executor|rpc|ingest [flags] — run with --help for the flags');
   return sub === undefined || sub === '--help' || sub === '-h' ? 0 : 2;
 }
 

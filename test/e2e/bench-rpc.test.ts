@@ -10,5 +10,16 @@ describe('pel bench rpc', () => {
     expect(out).toMatchObject({ bench: 'rpc', accepted: 600, committed: 600, rejected: 0, allCommitted: true, rootsMatch: true });
     expect(out.tps as number).toBeGreaterThan(0);
     expect((out.latencyMs as { p50: number }).p50).toBeGreaterThan(0);
+    // Node RSS over the run: a checkpoint at 10% of the txs (under 1,000,000), the end, the peak.
+    const rss = out.rssMb as { source: string; checkpointTxs: number; atCheckpoint: number; end: number; peak: number; growthPct: number; series: unknown[] };
+    expect(['proc', 'metrics']).toContain(rss.source);
+    expect(rss.checkpointTxs).toBe(60);
+    expect(rss.atCheckpoint).toBeGreaterThan(0);
+    expect(rss.end).toBeGreaterThan(0);
+    expect(rss.peak).toBeGreaterThanOrEqual(rss.end);
+    expect(rss.growthPct).toEqual(expect.any(Number));
+    expect(rss.series.length).toBeGreaterThan(0);
+    expect(out.peakRssMb).toBe(rss.peak);
+    expect(out.receipts).toEqual({ checked: 200, missing: 0 });
   }, 180_000);
 });
