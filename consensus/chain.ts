@@ -1,13 +1,29 @@
 /**
- * Chain: the block-level state machine. It owns the committed world state, the head, and
- * the store, and turns an ordered list of transactions into a block:
+ * Chain: the block-level state machine. It owns the world state, the head, and the store,
+ * and turns an ordered list of transactions into a block:
  *   propose(txs)       execute -> drop discarded txs -> prepare state root -> header (no mutation)
  *   executeBlock(b)    the same run over another node's block, then every header field is
  *                      checked against the result (no mutation)
  *   commit(p, cert?)   one LevelDB batch persists it all (with the commit certificate, if any),
- *                      then the world state adopts the prepared tree
+ *                      then the world state adopts the prepared tree (BFT, sync, tests)
+ *   apply(p)           pipelined commit (single-validator producer): the world state adopts the
+ *                      prepared tree and the applied head moves at once, so the next block can
+ *                      execute on it, while the block's one batch is written in the background;
+ *                      `written` settles when it is on disk
  * At startup it initialises genesis or reloads state and checks the rebuilt state root
  * against the head header (a mismatch means a corrupt data dir: refuse to start).
+ *
+ * Two heads. The APPLIED head and state (`appliedHead`, `appliedState`, `params()`) are what
+ * execution builds on and what the mempool checks against; they may be one block ahead of
+ * disk. Everything a reader outside consensus sees shows DURABLE blocks only: `head`,
+ * `height`, `getBlock`, `getBlockByHash`, `getTxLocation`, `getCertificate` and `world` (the
+ * account state as of `head`, through WorldState's undo layer) move when the block's batch
+ * has completed, and the `block` event fires then too. So nothing RPC can observe is lost by a
+ * kill -9 between apply and write. The two heads differ only while an applied block is being
+ * written; at most one block is (apply refuses a second one, COMMIT_IN_PROGRESS), and writes
+ * are therefore one at a time in height order. A failed pipelined write leaves memory ahead of
+ * disk: the chain refuses all further work (WRITE_FAILED) and the node must stop; a restart
+ * reloads the durable head and re-admits the block's txs from the mempool journal.
  */
 import { EventEmitter } from 'node:events';
 import { decodeBlock, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
@@ -18,9 +34,8 @@ import type { SignedTx } from '../protocol/tx.js';
 import { decodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
 import { decodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import type { BlockContext, BlockExecutor, ChainParams, DiscardCode, ExecutionStats } from '../execution/types.js';
-import type { ChainStore, TxLocation } from '../state/store.js';
-import { WorldState, type PreparedState } from '../state/world.js';
-import type { WriteSet } from '../state/types.js';
+import type { BlockCommit, ChainStore, TxLocation } from '../state/store.js';
+import { WorldState, type PreparedState, type StateView } from '../state/world.js';
 import { genesisToJson, genesisWriteSet, parseGenesis, type Genesis } from './genesis.js';
 import { BlockValidationError } from './bft/types.js';
 
@@ -28,11 +43,13 @@ export class ChainError extends Error {
   /**
    * NOT_NEXT_BLOCK: a commit of a block that does not extend the current head (another block
    * was committed since it was executed); nothing was written.
-   * COMMIT_IN_PROGRESS: commit called while another commit is still writing; nothing was written.
+   * COMMIT_IN_PROGRESS: commit or apply called while another block is still being written; nothing was written.
+   * WRITE_FAILED: an applied block's batch failed, so memory is ahead of disk; the chain does no
+   * more work and the node must stop (a restart reloads what is on disk).
    */
-  readonly code: 'GENESIS_MISMATCH' | 'STATE_ROOT_MISMATCH' | 'CHAIN_CORRUPT' | 'NOT_NEXT_BLOCK' | 'COMMIT_IN_PROGRESS';
-  constructor(code: ChainError['code'], message: string) {
-    super(message);
+  readonly code: 'GENESIS_MISMATCH' | 'STATE_ROOT_MISMATCH' | 'CHAIN_CORRUPT' | 'NOT_NEXT_BLOCK' | 'COMMIT_IN_PROGRESS' | 'WRITE_FAILED';
+  constructor(code: ChainError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ChainError';
     this.code = code;
   }
@@ -75,21 +92,50 @@ export interface ChainEvents {
 
 const BLOCK_CACHE = 128;
 
+/** The store batch of a proposal. */
+function blockCommit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate: Uint8Array | undefined): BlockCommit {
+  return {
+    height: p.block.header.height,
+    hash: p.block.hash,
+    blockBytes: encodeBlock(p.block),
+    receipts: p.encodedReceipts,
+    txHashes: p.block.txs.map((t) => t.hash),
+    writeSet: p.prepared.writeSet,
+    mempoolRemovals,
+    ...(certificate ? { certificate } : {}),
+  };
+}
+
+/** A block adopted in memory by `Chain.apply`; `written` settles once its batch is on disk. */
+export interface AppliedBlock {
+  /**
+   * Resolves after the batch is on disk, `head` has moved and the `block` event has fired;
+   * rejects with ChainError WRITE_FAILED if the write failed. Always handle it.
+   */
+  readonly written: Promise<void>;
+}
+
 export class Chain extends EventEmitter<ChainEvents> {
+  /** Durable head: its batch is on disk. */
   private headBlock: Block;
+  /** Head that execution builds on: headBlock, or the applied block being written. */
+  private appliedBlock: Block;
   private paramsCache: { height: bigint; params: ChainParams } | null = null;
   private readonly recent = new Map<bigint, CommittedBlock>();
+  /** A commit() is writing, or an applied block's batch is in flight. */
   private committing = false;
+  private writeFailure: ChainError | null = null;
 
   private constructor(
     readonly genesis: Genesis,
     private readonly store: ChainStore,
-    readonly world: WorldState,
+    private readonly state: WorldState,
     private readonly executor: BlockExecutor,
     head: Block,
   ) {
     super();
     this.headBlock = head;
+    this.appliedBlock = head;
   }
 
   static async open(store: ChainStore, genesis: Genesis, executor: BlockExecutor): Promise<Chain> {
@@ -123,25 +169,43 @@ export class Chain extends EventEmitter<ChainEvents> {
     return new Chain(parseGenesis(JSON.parse(storedJson)), store, world, executor, head);
   }
 
+  /** The durable head (its batch is on disk): what RPC reports. */
   get head(): Block {
     return this.headBlock;
   }
 
+  /** Height of the durable head. */
   get height(): bigint {
     return this.headBlock.header.height;
+  }
+
+  /** The head the next block is built on: `head`, or one block ahead while that block is being written. */
+  get appliedHead(): Block {
+    return this.appliedBlock;
+  }
+
+  /** The state the next block executes on (includes an applied block still being written). Mempool checks read it. */
+  get appliedState(): WorldState {
+    return this.state;
+  }
+
+  /** Account state as of the durable head: what RPC reads. */
+  get world(): StateView {
+    return this.state.durable;
   }
 
   get executorName(): string {
     return this.executor.name;
   }
 
-  /** Parameters in force for the next block (read from committed state). */
+  /** Parameters in force for the next block (read from the applied state). */
   params(): ChainParams {
-    if (this.paramsCache?.height !== this.height) {
-      const fee = this.world.get(FEE_PARAMS_KEY);
-      const gas = this.world.get(GAS_SCHEDULE_KEY);
+    const height = this.appliedBlock.header.height;
+    if (this.paramsCache?.height !== height) {
+      const fee = this.state.get(FEE_PARAMS_KEY);
+      const gas = this.state.get(GAS_SCHEDULE_KEY);
       if (!fee || !gas) throw new ChainError('CHAIN_CORRUPT', 'fee params or gas schedule missing from state');
-      this.paramsCache = { height: this.height, params: { fee: decodeFeeParams(fee), gas: decodeGasSchedule(gas) } };
+      this.paramsCache = { height, params: { fee: decodeFeeParams(fee), gas: decodeGasSchedule(gas) } };
     }
     return this.paramsCache.params;
   }
@@ -159,7 +223,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    */
   async executeBlock(block: Block): Promise<Proposal> {
     const h = block.header;
-    const parent = this.headBlock;
+    const parent = this.appliedBlock;
     const at = `block ${h.height}`;
     if (h.chainId !== this.genesis.chainId) throw new BlockValidationError(`${at}: chainId ${h.chainId} is not this chain's ${this.genesis.chainId}`);
     if (h.height !== parent.header.height + 1n) throw new BlockValidationError(`${at}: height is not head + 1 (head is ${parent.header.height})`);
@@ -183,12 +247,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     return { ...p, block };
   }
 
-  /** Executes `txs` on the head state and builds the header of the block that includes the non-discarded ones. */
+  /** Executes `txs` on the applied state and builds the header of the block that includes the non-discarded ones. */
   private async run(txs: readonly SignedTx[], timestamp: bigint, proposer: Uint8Array): Promise<Proposal> {
-    const parent = this.headBlock.header;
+    this.throwIfFailed();
+    const parentBlock = this.appliedBlock;
+    const parent = parentBlock.header;
     const ctx: BlockContext = { chainId: this.genesis.chainId, height: parent.height + 1n, timestamp, proposer, params: this.params() };
     const t0 = performance.now();
-    const exec = await this.executor.execute(ctx, txs, this.world);
+    const exec = await this.executor.execute(ctx, txs, this.state);
     const t1 = performance.now();
     const included: SignedTx[] = [];
     const includedOutcomes: { readonly receipt: Receipt }[] = [];
@@ -201,11 +267,11 @@ export class Chain extends EventEmitter<ChainEvents> {
         encodedReceipts.push(o.encoded);
       } else discarded.push({ tx: txs[i]!, code: o.code, message: o.message });
     });
-    const prepared = this.world.prepare(exec.writeSet);
+    const prepared = this.state.prepare(exec.writeSet);
     const header: BlockHeader = {
       chainId: this.genesis.chainId,
       height: ctx.height,
-      parentHash: this.headBlock.hash,
+      parentHash: parentBlock.hash,
       timestamp,
       proposer,
       txRoot: txRootOf(included),
@@ -219,42 +285,83 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /**
-   * Adopt and persist a proposal. `mempoolRemovals` are deleted from the journal and the
-   * encoded commit `certificate` (BFT) is stored, in the same batch. A proposal that does not
-   * extend the current head is refused (ChainError NOT_NEXT_BLOCK) before anything is written.
+   * Persist and adopt a proposal (not pipelined: BFT, sync and tests). `mempoolRemovals` are
+   * deleted from the journal and the encoded commit `certificate` (BFT) is stored, in the same
+   * batch. Disk first: if the batch fails, memory still matches the unchanged disk. A proposal
+   * that does not extend the head is refused (ChainError NOT_NEXT_BLOCK) before anything is
+   * written.
    */
   async commit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate?: Uint8Array): Promise<void> {
-    const h = p.block.header;
-    // Two overlapping commits would both pass the parent check below before either moved the head.
-    if (this.committing) throw new ChainError('COMMIT_IN_PROGRESS', `block ${h.height}: another commit is in progress; commits must be serialised`);
-    if (h.height !== this.height + 1n || !bytesEqual(h.parentHash, this.headBlock.hash)) {
-      throw new ChainError('NOT_NEXT_BLOCK', `block ${h.height} (${toHex(p.block.hash)}) does not extend the head ${this.height} (${toHex(this.headBlock.hash)})`);
-    }
-    // world.commit refuses a foreign or stale prepared tree, but only after the batch is on disk;
-    // an empty prepare exposes the current tree so that case is refused before writing.
-    if (this.world.prepare([]).base !== p.prepared.base) {
-      throw new ChainError('NOT_NEXT_BLOCK', `block ${h.height} was executed on another state than the head's (a proposal of another Chain instance?)`);
-    }
-    const writeSet: WriteSet = p.prepared.writeSet;
+    this.checkNext(p);
+    const c = blockCommit(p, mempoolRemovals, certificate);
     this.committing = true;
     try {
-      // Disk first: if the batch fails, memory still matches the (unchanged) disk and the head.
-      await this.store.commitBlock({
-        height: h.height,
-        hash: p.block.hash,
-        blockBytes: encodeBlock(p.block),
-        receipts: p.encodedReceipts,
-        txHashes: p.block.txs.map((t) => t.hash),
-        writeSet,
-        mempoolRemovals,
-        ...(certificate ? { certificate } : {}),
-      });
-      this.world.commit(p.prepared);
+      await this.store.commitBlock(c);
+      this.state.commit(p.prepared);
       this.headBlock = p.block;
+      this.appliedBlock = p.block;
     } finally {
       this.committing = false;
     }
-    this.executor.onCommit?.(writeSet);
+    this.executor.onCommit?.(c.writeSet);
+    this.persisted(p);
+  }
+
+  /**
+   * Pipelined commit: adopts the proposal in memory now (applied state and head move, the
+   * executor is told, so the next block can be proposed on top of it) and starts writing its
+   * one batch (same content as `commit`). Until `written` resolves, `head`, `getBlock`, `world`
+   * and the `block` event still show the block before it. Refused (nothing changed) while
+   * another block is being written: the caller awaits `written` before applying the next one.
+   */
+  apply(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate?: Uint8Array): AppliedBlock {
+    this.checkNext(p);
+    // Everything that can throw is done before memory changes.
+    const c = blockCommit(p, mempoolRemovals, certificate);
+    this.state.apply(p.prepared);
+    this.appliedBlock = p.block;
+    this.committing = true;
+    this.executor.onCommit?.(c.writeSet);
+    const written = this.store.commitBlock(c).then(
+      () => {
+        this.state.settle();
+        this.headBlock = p.block;
+        this.committing = false;
+        this.persisted(p);
+      },
+      (cause: unknown) => {
+        // Memory is ahead of disk and stays so: no further block may be applied or reported.
+        // `committing` stays set and `world` keeps showing what is on disk.
+        this.writeFailure = new ChainError('WRITE_FAILED', `writing block ${p.block.header.height} failed after it was applied; the node must stop and restart from disk`, { cause });
+        throw this.writeFailure;
+      },
+    );
+    return { written };
+  }
+
+  /** Refuses a proposal that cannot be committed now, before anything is written or changed. */
+  private checkNext(p: Proposal): void {
+    const h = p.block.header;
+    this.throwIfFailed();
+    // Two overlapping commits would both pass the parent check below before either moved the head.
+    if (this.committing) throw new ChainError('COMMIT_IN_PROGRESS', `block ${h.height}: another block is still being written; commits must be serialised`);
+    const head = this.appliedBlock;
+    if (h.height !== head.header.height + 1n || !bytesEqual(h.parentHash, head.hash)) {
+      throw new ChainError('NOT_NEXT_BLOCK', `block ${h.height} (${toHex(p.block.hash)}) does not extend the head ${head.header.height} (${toHex(head.hash)})`);
+    }
+    // world.commit refuses a foreign or stale prepared tree, but only after the batch is on disk;
+    // an empty prepare exposes the current tree so that case is refused before writing.
+    if (this.state.prepare([]).base !== p.prepared.base) {
+      throw new ChainError('NOT_NEXT_BLOCK', `block ${h.height} was executed on another state than the head's (a proposal of another Chain instance?)`);
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.writeFailure) throw this.writeFailure;
+  }
+
+  /** The block's batch is on disk: make it readable and report it. */
+  private persisted(p: Proposal): void {
     const committed = { block: p.block, receipts: p.receipts };
     this.remember(committed);
     this.emit('block', committed);

@@ -33,7 +33,12 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'pel_process_' });
   }
 
-  onProposal(p: Proposal, commitMs: number): void {
+  /**
+   * `commitMs`: apply + durable write of the block. `parentWriteWaitMs` (pipelined producer
+   * only): how long the executed block waited for its parent's write, i.e. the part of that
+   * write its execution did not overlap.
+   */
+  onProposal(p: Proposal, commitMs: number, parentWriteWaitMs?: number): void {
     this.blocks.inc();
     this.txs.inc(p.block.txs.length);
     this.height.set(Number(p.block.header.height));
@@ -46,6 +51,7 @@ export class Metrics {
     this.stage.observe({ stage: 'execute' }, p.timings.executeMs / 1000);
     this.stage.observe({ stage: 'state_root' }, p.timings.rootMs / 1000);
     this.stage.observe({ stage: 'commit' }, commitMs / 1000);
+    if (parentWriteWaitMs !== undefined) this.stage.observe({ stage: 'parent_write_wait' }, parentWriteWaitMs / 1000);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -17,7 +17,7 @@ import { getBalance, getNonce } from '../contracts/coin/state.js';
 import { Chain, type CommittedBlock, type Proposal } from '../consensus/chain.js';
 import { devnetGenesis, parseGenesis, type Genesis } from '../consensus/genesis.js';
 import { Mempool, MempoolError, type DroppedTx } from '../consensus/mempool.js';
-import { BlockProducer } from '../consensus/producer.js';
+import { BlockProducer, type PipelineTimings } from '../consensus/producer.js';
 import { ChainBftApp } from '../consensus/bft/app.js';
 import { BftEngine } from '../consensus/bft/engine.js';
 import { DEFAULT_BFT_TIMEOUTS } from '../consensus/bft/types.js';
@@ -105,18 +105,22 @@ export class PelNode {
         { maxTotal: config.mempoolMaxTotal, maxPerSender: config.mempoolMaxPerSender },
         {
           chainId: chain.genesis.chainId,
-          nextHeight: () => chain.height + 1n,
+          // The applied head and state, not the durable ones RPC shows: with the pipelined producer
+          // the next block builds on a block that may still be being written.
+          nextHeight: () => chain.appliedHead.header.height + 1n,
           params: () => chain.params(),
-          nonceOf: (a) => getNonce(chain.world, a),
-          balanceOf: (a) => getBalance(chain.world, a),
+          nonceOf: (a) => getNonce(chain.appliedState, a),
+          balanceOf: (a) => getBalance(chain.appliedState, a),
         },
       );
       const metrics = new Metrics();
       metrics.height.set(Number(chain.height));
       const onFatal = (e: unknown): void => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e);
       let node!: PelNode;
-      const onCommitted = (p: Proposal, dropped: readonly DroppedTx[], commitMs: number): void => {
-        metrics.onProposal(p, commitMs);
+      // Called once the block's batch is on disk (producer and BFT app alike): metrics, journal
+      // cleanup of `dropped` and tx waiters never see a block that a crash could still lose.
+      const onCommitted = (p: Proposal, dropped: readonly DroppedTx[], commitMs: number, pipeline?: PipelineTimings): void => {
+        metrics.onProposal(p, commitMs, pipeline?.parentWriteWaitMs);
         metrics.mempool.set(mempool.size);
         node.afterBlock(p, dropped);
       };

@@ -1,8 +1,15 @@
 /**
- * WorldState: the committed state held in memory (execution reads it synchronously) plus
- * its sparse Merkle tree. A block's write set is first `prepare`d (root computed on a new
- * persistent tree, nothing mutated) and then `commit`ted; consensus can prepare a proposal
- * and throw it away.
+ * WorldState: the state held in memory (execution reads it synchronously) plus its sparse
+ * Merkle tree. A block's write set is first `prepare`d (root computed on a new persistent
+ * tree, nothing mutated) and then committed; consensus can prepare a proposal and throw it
+ * away.
+ *
+ * Two ways to commit:
+ *   commit(p)   the block is already durable (its batch is on disk): adopt it.
+ *   apply(p)    adopt it now, before it is durable, remembering what it replaced, until
+ *               `settle()` says its batch is on disk. Meanwhile `durable` still shows the
+ *               state without it, so readers that must not see an unwritten block (RPC)
+ *               read `durable` while the next block executes on the applied state.
  */
 import { SparseMerkleTree, stateKeyHash, stateValueHash, type SmtChange } from './smt.js';
 import type { StateReader, WriteSet } from './types.js';
@@ -14,11 +21,29 @@ export interface PreparedState {
   readonly root: Uint8Array;
 }
 
-export class WorldState implements StateReader {
-  /** Bumped on every commit: lets executors that keep replicas tell whether they are current. */
-  version = 0;
+/** A whole state to read: values, their root, and every entry (audits). */
+export interface StateView extends StateReader {
+  readonly root: Uint8Array;
+  entries(): IterableIterator<[string, Uint8Array]>;
+}
 
-  private constructor(private readonly values: Map<string, Uint8Array>, private tree: SparseMerkleTree) {}
+/** What one applied-but-unsettled block replaced: the tree before it and the old value of every key it wrote. */
+interface UndoLayer {
+  readonly tree: SparseMerkleTree;
+  readonly values: Map<string, Uint8Array | undefined>;
+}
+
+export class WorldState implements StateView {
+  /** Bumped on every commit or apply: lets executors that keep replicas tell whether they are current. */
+  version = 0;
+  /** Oldest first; empty when every adopted block is durable. */
+  private readonly undo: UndoLayer[] = [];
+  /** The state without the applied blocks that are not settled yet (this state itself when there are none). */
+  readonly durable: StateView;
+
+  private constructor(private readonly values: Map<string, Uint8Array>, private tree: SparseMerkleTree) {
+    this.durable = new DurableView(values, this.undo, () => this.tree);
+  }
 
   static empty(): WorldState {
     return new WorldState(new Map(), SparseMerkleTree.empty());
@@ -47,6 +72,11 @@ export class WorldState implements StateReader {
     return this.values.size;
   }
 
+  /** Blocks applied and not settled yet. */
+  get unsettled(): number {
+    return this.undo.length;
+  }
+
   prepare(writeSet: WriteSet): PreparedState {
     const changes: SmtChange[] = [];
     for (const [k, v] of writeSet) changes.push([stateKeyHash(k), v === null ? null : stateValueHash(v)]);
@@ -54,13 +84,65 @@ export class WorldState implements StateReader {
     return { base: this.tree, tree, writeSet, root: tree.root };
   }
 
+  /** Adopts a block that is already durable. Refused while applied blocks are unsettled (they are durable first). */
   commit(p: PreparedState): void {
+    if (this.undo.length > 0) throw new Error(`WorldState.commit: ${this.undo.length} applied block(s) are not settled yet; a durable block cannot overtake them`);
+    this.adopt(p, null);
+  }
+
+  /** Adopts a block before it is durable; `durable` keeps showing the state without it until `settle()`. */
+  apply(p: PreparedState): void {
+    const layer: UndoLayer = { tree: this.tree, values: new Map() };
+    this.adopt(p, layer.values);
+    this.undo.push(layer);
+  }
+
+  /** The oldest applied block is durable now: `durable` includes it. */
+  settle(): void {
+    if (this.undo.shift() === undefined) throw new Error('WorldState.settle: no applied block to settle');
+  }
+
+  private adopt(p: PreparedState, replaced: Map<string, Uint8Array | undefined> | null): void {
     if (p.base !== this.tree) throw new Error('WorldState.commit: prepared against a different state (another block was committed in between)');
     for (const [k, v] of p.writeSet) {
+      // A write set names each key once, so this is the value from before the block.
+      if (replaced) replaced.set(k, this.values.get(k));
       if (v === null) this.values.delete(k);
       else this.values.set(k, v);
     }
     this.tree = p.tree;
     this.version++;
+  }
+}
+
+/**
+ * The applied state seen through the undo layers: a key an unsettled block wrote reads as
+ * its value from before the oldest such block. O(1) per read; `entries()` walks the state.
+ */
+class DurableView implements StateView {
+  constructor(
+    private readonly values: Map<string, Uint8Array>,
+    private readonly undo: readonly UndoLayer[],
+    private readonly liveTree: () => SparseMerkleTree,
+  ) {}
+
+  get(key: string): Uint8Array | undefined {
+    for (const layer of this.undo) if (layer.values.has(key)) return layer.values.get(key);
+    return this.values.get(key);
+  }
+
+  get root(): Uint8Array {
+    return (this.undo[0]?.tree ?? this.liveTree()).root;
+  }
+
+  *entries(): IterableIterator<[string, Uint8Array]> {
+    if (this.undo.length === 0) {
+      yield* this.values.entries();
+      return;
+    }
+    const old = new Map<string, Uint8Array | undefined>();
+    for (const layer of this.undo) for (const [k, v] of layer.values) if (!old.has(k)) old.set(k, v);
+    for (const e of this.values) if (!old.has(e[0])) yield e;
+    for (const [k, v] of old) if (v !== undefined) yield [k, v];
   }
 }
