@@ -1,6 +1,6 @@
 import { ProtocolError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
-import { sha256Concat } from './hash.js';
+import { sha256 } from './hash.js';
 
 export const ADDRESS_LENGTH = 20;
 /** Signature scheme id mixed into the address derivation; 0 = Ed25519. */
@@ -9,7 +9,12 @@ export const SCHEME_ED25519 = new Uint8Array([0]);
 /** address = first 20 bytes of SHA-256(0x00 || publicKey). */
 export function addressFromPublicKey(publicKey: Uint8Array): Uint8Array {
   if (publicKey.length !== 32) throw new ProtocolError('INVALID_KEY', `an Ed25519 public key is 32 bytes, got ${publicKey.length}`);
-  return sha256Concat(SCHEME_ED25519, publicKey).slice(0, ADDRESS_LENGTH);
+  // One-shot hash over one 33-byte buffer: ~2.5x cheaper than a streaming hash, and every
+  // decoded tx derives its sender here.
+  const input = new Uint8Array(33);
+  input[0] = SCHEME_ED25519[0]!;
+  input.set(publicKey, 1);
+  return sha256(input).slice(0, ADDRESS_LENGTH);
 }
 
 export function parseAddress(s: unknown, what = 'address'): Uint8Array {

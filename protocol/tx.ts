@@ -110,6 +110,27 @@ export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Ui
   };
 }
 
+/** Byte offset of senderPublicKey in a tx (after u8 version and u32 chainId). */
+const PUBLIC_KEY_OFFSET = 5;
+
+/**
+ * The parts a signature check needs, cut from raw signed-tx bytes without parsing the body:
+ * the public key sits at a fixed offset and the signature is the last 64 bytes (decodeTx
+ * requires nothing after it). For bytes that decodeTx accepts this gives exactly what
+ * decodeTx + txSigningBytesOf give; it does not check the rest of the encoding, so callers
+ * decode the tx as well (the node does, before and after verification runs on the pool).
+ * null for bytes too short or of another version.
+ */
+export function txSignatureParts(raw: Uint8Array): { publicKey: Uint8Array; signingBytes: Uint8Array; signature: Uint8Array } | null {
+  if (raw.length < PUBLIC_KEY_OFFSET + 32 + 64 || raw.length > MAX_TX_BYTES || raw[0] !== TX_VERSION) return null;
+  const bodyLength = raw.length - 64;
+  return {
+    publicKey: raw.subarray(PUBLIC_KEY_OFFSET, PUBLIC_KEY_OFFSET + 32),
+    signingBytes: txSigningBytes(raw.subarray(0, bodyLength)),
+    signature: raw.subarray(bodyLength),
+  };
+}
+
 export function txSigningBytesOf(tx: SignedTx): Uint8Array {
   return txSigningBytes(tx.raw.subarray(0, tx.bodyLength));
 }

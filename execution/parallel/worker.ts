@@ -6,7 +6,7 @@
  * out per block; everything else goes through shared memory.
  */
 import { parentPort } from 'node:worker_threads';
-import { decodeTx, txSigningBytesOf, type SignedTx } from '../../protocol/tx.js';
+import { decodeTx, txSignatureParts, type SignedTx } from '../../protocol/tx.js';
 import { NativeVerifier } from '../../protocol/verify.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
@@ -35,18 +35,18 @@ export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { ty
 const replica = new Map<string, Uint8Array>();
 const verifier = new NativeVerifier();
 
+/**
+ * Ingestion and block signature checks. Every caller has decoded these txs already (the
+ * node before it sends them, decodeBlock for blocks), so the worker only cuts out key,
+ * signing bytes and signature instead of decoding the tx a second time (~8 us of 130).
+ */
 function verifyPacked(packed: Uint8Array): Uint8Array {
   const raws = unpackRawTxs(packed);
   const codes = new Uint8Array(raws.length);
   for (let i = 0; i < raws.length; i++) {
-    let tx: SignedTx;
-    try {
-      tx = decodeTx(raws[i]!);
-    } catch {
-      codes[i] = VERIFY.UNDECODABLE;
-      continue;
-    }
-    codes[i] = verifier.verify(tx.senderPublicKey, txSigningBytesOf(tx), tx.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
+    const parts = txSignatureParts(raws[i]!);
+    if (parts === null) codes[i] = VERIFY.UNDECODABLE;
+    else codes[i] = verifier.verify(parts.publicKey, parts.signingBytes, parts.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
   }
   return codes;
 }

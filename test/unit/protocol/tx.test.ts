@@ -15,6 +15,7 @@ import {
   TX_SIGN_DOMAIN,
   TX_VERSION,
   txSigningBytes,
+  txSignatureParts,
   txSigningBytesOf,
   txToJson,
   type UnsignedTx,
@@ -123,6 +124,11 @@ describe('sign / encode / decode round trip', () => {
         expect(d.hash).toEqual(signed.hash);
         expect(d.bodyLength).toBe(body.length);
         expect(encodeTxBody(d)).toEqual(body);
+        // The worker pool's shortcut cuts the same key, signing bytes and signature out of the raw bytes.
+        const parts = txSignatureParts(signed.raw)!;
+        expect(parts.publicKey).toEqual(d.senderPublicKey);
+        expect(parts.signingBytes).toEqual(txSigningBytesOf(d));
+        expect(parts.signature).toEqual(d.signature);
 
         const signing = concatBytes(nobleSha256(utf8('pel:tx:v1')), body);
         expect(txSigningBytes(body)).toEqual(signing);
