@@ -19,7 +19,7 @@ import { decodeTx, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
 import { v } from '../protocol/value.js';
 import { NativeVerifier } from '../protocol/verify.js';
 import { signTxFast } from './sign.js';
-import { median, num, output, parseBenchArgs, round } from './util.js';
+import { benchLog, median, output, parseBenchArgs, positiveInt, round } from './util.js';
 
 const HELP = `pel bench ingest [flags] — ingestion alone (decode + verify), worker pool vs same thread
   --txs N            transactions per run [20000]
@@ -46,12 +46,6 @@ interface ConfigResult {
   readonly txPerSec: number;
   readonly usPerTx: number;
   readonly runs: number[];
-}
-
-function positiveInt(v: string | boolean | undefined, dflt: number, name: string): number {
-  const n = num(v, dflt, name);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
 }
 
 function workerCounts(v: string | boolean | undefined): number[] {
@@ -137,7 +131,7 @@ export async function runIngestBench(args: string[]): Promise<number> {
   const runs = positiveInt(f.runs, 3, 'runs');
   const counts = workerCounts(f.workers);
   const json = f.json === true;
-  const log = (s: string): void => void (json ? process.stderr.write(s + '\n') : console.log(s));
+  const log = benchLog(json);
 
   const t0 = performance.now();
   const raws = presign(total, senders);

@@ -18,6 +18,17 @@ export function num(v: string | boolean | undefined, dflt: number, name: string)
   return n;
 }
 
+export function positiveInt(v: string | boolean | undefined, dflt: number, name: string): number {
+  const n = num(v, dflt, name);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+
+/** Progress lines: on stderr when stdout carries the JSON result, else on stdout. */
+export function benchLog(json: boolean): (line: string) => void {
+  return (s) => void (json ? process.stderr.write(s + '\n') : console.log(s));
+}
+
 export function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
