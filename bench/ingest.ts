@@ -4,7 +4,7 @@
  * sized batches with several batches in flight (like concurrent HTTP connections) through
  * exactly what `PelNode.submit` does before the mempool: decodeTx on this thread, then
  * `ParallelExecutor.verifyBatch(raws)` on the worker pool. One pool per --workers count,
- * plus a same-thread baseline (decode + NativeVerifier here, the node without a pool).
+ * plus a same-thread baseline (decode + the default verifier here, the node without a pool).
  *
  * Timing is wall-clock from the first batch taken to the last verdict received, so this
  * thread's decoding, packing and message passing are all inside it. Every verdict must be
@@ -17,7 +17,7 @@ import { VERIFY } from '../execution/parallel/outputs.js';
 import { devKeyPair } from '../protocol/keys.js';
 import { decodeTx, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
 import { v } from '../protocol/value.js';
-import { NativeVerifier } from '../protocol/verify.js';
+import { createVerifier } from '../protocol/verify.js';
 import { signTxFast } from './sign.js';
 import { benchLog, median, output, parseBenchArgs, positiveInt, round } from './util.js';
 
@@ -137,8 +137,8 @@ export async function runIngestBench(args: string[]): Promise<number> {
   const raws = presign(total, senders);
   log(`pre-signed ${total} txs from ${senders} senders in ${round(performance.now() - t0, 0)} ms`);
 
-  const native = new NativeVerifier();
-  const sameThread: VerifyFn = (txs) => Uint8Array.from(txs, (t) => (native.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE));
+  const verifier = createVerifier();
+  const sameThread: VerifyFn = (txs) => Uint8Array.from(txs, (t) => (verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE));
   const pools: ParallelExecutor[] = [];
   const verdicts = { checked: 0, notOk: 0 };
   const tally = (r: RunResult): RunResult => {

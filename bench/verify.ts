@@ -1,11 +1,11 @@
 /**
- * pel bench verify: Ed25519 verifications per second on this machine, Node's built-in
- * (OpenSSL) against pure JS (@noble/curves), both under pel's strict rule set, on real
- * signed transfers (signing bytes of ~200 bytes).
+ * pel bench verify: Ed25519 verifications per second on this machine: libsodium
+ * (sodium-native, the node's default), Node's built-in (OpenSSL) and pure JS (@noble/curves),
+ * all under pel's strict rule set, on real signed transfers (signing bytes of ~200 bytes).
  */
 import { devKeyPair } from '../protocol/keys.js';
 import { txSigningBytesOf } from '../protocol/tx.js';
-import { NativeVerifier, NobleVerifier, type SignatureVerifier } from '../protocol/verify.js';
+import { NativeVerifier, NobleVerifier, SodiumVerifier, sodiumAvailable, type SignatureVerifier } from '../protocol/verify.js';
 import { buildTransfer } from '../sdk/tx.js';
 import { median, num, output, parseBenchArgs, round } from './util.js';
 
@@ -38,11 +38,13 @@ export async function runVerifyBench(args: string[]): Promise<number> {
     }
     return rates;
   };
+  const sodium = sodiumAvailable() ? measure(new SodiumVerifier(), count) : null;
   const native = measure(new NativeVerifier(), count);
   const nobleCount = Math.max(1, Math.min(count, 500));
   const noble = measure(new NobleVerifier(), nobleCount);
   const nativeRate = median(native);
   const nobleRate = median(noble);
+  const sodiumRate = sodium ? median(sodium) : null;
   output(
     {
       bench: 'verify',
@@ -54,6 +56,10 @@ export async function runVerifyBench(args: string[]): Promise<number> {
       nativeUsPerVerify: round(1e6 / nativeRate, 2),
       nobleUsPerVerify: round(1e6 / nobleRate, 2),
       speedupNativeOverNoble: round(nativeRate / nobleRate, 2),
+      sodiumVerifiesPerSec: sodiumRate === null ? null : round(sodiumRate, 0),
+      sodiumUsPerVerify: sodiumRate === null ? null : round(1e6 / sodiumRate, 2),
+      speedupSodiumOverNative: sodiumRate === null ? null : round(sodiumRate / nativeRate, 2),
+      sodiumRuns: sodium ? sodium.map((x) => round(x, 0)) : null,
       nativeRuns: native.map((x) => round(x, 0)),
       nobleRuns: noble.map((x) => round(x, 0)),
     },

@@ -62,7 +62,7 @@ export interface BlockSyncDeps {
   network: Network;
   app: BlockImporter;
   store: SyncBlockSource;
-  /** Checks certificate signatures (createVerifier('native')). */
+  /** Checks certificate signatures (createVerifier()). */
   verifier: SignatureVerifier;
   logger: Logger;
   /** After a pass that committed blocks: the engine restarts at head + 1. */

@@ -130,7 +130,7 @@ export class PelNode {
           { chain, mempool, proposer: devValidatorKeyPair(0).address, logger: logger.child('producer'), onProposalCommitted: onCommitted, onFatal },
         )
         : null;
-      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier('native'), executor, metrics, null);
+      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier(), executor, metrics, null);
       nodeRef = node;
       if (config.consensus === 'bft') await node.startBft(onCommitted, onFatal);
       await node.restoreMempool();

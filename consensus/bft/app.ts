@@ -63,7 +63,7 @@ export interface ChainBftAppDeps {
   mempool: Mempool;
   store: ChainStore;
   logger: Logger;
-  /** Tx signature checks; default sameThreadVerifyTxs(createVerifier('native')). */
+  /** Tx signature checks; default sameThreadVerifyTxs(createVerifier()). */
   verifyTxs?: VerifyTxs;
   /**
    * Every committed block (from consensus or sync) with the txs the mempool dropped after it
@@ -87,7 +87,7 @@ export class ChainBftApp implements BftApp<Proposal> {
     this.opts = { ...DEFAULT_CHAIN_BFT_APP_OPTIONS, ...opts };
     this.chainId = deps.chain.genesis.chainId;
     this.validators = new ValidatorSet(deps.chain.genesis.validators);
-    this.verifyTxs = deps.verifyTxs ?? sameThreadVerifyTxs(createVerifier('native'));
+    this.verifyTxs = deps.verifyTxs ?? sameThreadVerifyTxs(createVerifier());
   }
 
   head(): { height: bigint; hash: Uint8Array; timestamp: bigint } {

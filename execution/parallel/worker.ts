@@ -7,7 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { decodeTx, txSignatureParts, type SignedTx } from '../../protocol/tx.js';
-import { NativeVerifier } from '../../protocol/verify.js';
+import { createVerifier } from '../../protocol/verify.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { ExecutorSignal, executeTransaction } from '../vm.js';
@@ -33,7 +33,7 @@ export type WorkerMessage =
 export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' } | { type: 'verified'; id: number; codes: Uint8Array };
 
 const replica = new Map<string, Uint8Array>();
-const verifier = new NativeVerifier();
+const verifier = createVerifier();
 
 /**
  * Ingestion and block signature checks. Every caller has decoded these txs already (the

@@ -18,7 +18,7 @@ import { devKeyPair, keyPairFromPrivateKey } from '../../protocol/keys.js';
 import { decodeReceipt, encodeReceipt, receiptHash, type Receipt } from '../../protocol/receipt.js';
 import { decodeTx, encodeTxBody, signTx, txSigningBytesOf, txToJson, type UnsignedTx } from '../../protocol/tx.js';
 import { parseAmount, parseU64, valueFromJson } from '../../protocol/value.js';
-import { NativeVerifier, NobleVerifier } from '../../protocol/verify.js';
+import { NativeVerifier, NobleVerifier, SodiumVerifier } from '../../protocol/verify.js';
 import {
   buildVectors,
   vectorsFileText,
@@ -212,6 +212,7 @@ describe('blocks.json', () => {
 describe('signatures.json', () => {
   const native = new NativeVerifier();
   const noble = new NobleVerifier();
+  const sodium = new SodiumVerifier();
 
   it('has accepted and rejected cases', () => {
     expect(signatures.cases.some((c) => c.valid)).toBe(true);
@@ -219,12 +220,13 @@ describe('signatures.json', () => {
   });
 
   for (const c of signatures.cases) {
-    it(`${c.name}: ${c.valid ? 'accepted' : 'rejected'} by both verifiers`, () => {
+    it(`${c.name}: ${c.valid ? 'accepted' : 'rejected'} by all three verifiers`, () => {
       const pk = hx(c.publicKey);
       const msg = hx(c.message);
       const sig = hx(c.signature);
       expect(native.verify(pk, msg, sig)).toBe(c.valid);
       expect(noble.verify(pk, msg, sig)).toBe(c.valid);
+      expect(sodium.verify(pk, msg, sig)).toBe(c.valid);
     });
   }
 });

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../../protocol/codec.js';
 import { concatBytes, fromHex, toHex } from '../../../protocol/hex.js';
-import { createVerifier, NativeVerifier, NobleVerifier, passesStrictPrechecks } from '../../../protocol/verify.js';
+import { createVerifier, NativeVerifier, NobleVerifier, passesStrictPrechecks, SodiumVerifier, sodiumAvailable } from '../../../protocol/verify.js';
 import {
   bigintToBytesLE,
   bytesToBigintLE,
@@ -26,12 +26,15 @@ import {
 
 const native = new NativeVerifier();
 const noble = new NobleVerifier();
+const sodium = new SodiumVerifier();
 
-/** Both verifiers, required to agree; returns the common verdict. */
+/** All three verifiers, required to agree; returns the common verdict. */
 function verdict(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   const a = native.verify(pk, msg, sig);
   const b = noble.verify(pk, msg, sig);
+  const c = sodium.verify(pk, msg, sig);
   expect(b, `native=${a} noble=${b} pk=${toHex(pk)} sig=${toHex(sig)}`).toBe(a);
+  expect(c, `native=${a} sodium=${c} pk=${toHex(pk)} sig=${toHex(sig)}`).toBe(a);
   return a;
 }
 
@@ -331,7 +334,10 @@ describe('mixed-order public keys A = a*B + T', () => {
 
 describe('verifier plumbing', () => {
   it('createVerifier picks the implementation', () => {
-    expect(createVerifier().impl).toBe('native');
+    // sodium-native ships prebuilt binaries for this platform, so the default is libsodium.
+    expect(sodiumAvailable()).toBe(true);
+    expect(createVerifier().impl).toBe('sodium');
+    expect(createVerifier('sodium').impl).toBe('sodium');
     expect(createVerifier('native').impl).toBe('native');
     expect(createVerifier('noble').impl).toBe('noble');
   });
