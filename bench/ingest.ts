@@ -19,7 +19,7 @@ import { decodeTx, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
 import { v } from '../protocol/value.js';
 import { createVerifier } from '../protocol/verify.js';
 import { signTxFast } from './sign.js';
-import { benchLog, median, output, parseBenchArgs, positiveInt, round } from './util.js';
+import { benchLog, median, output, parseBenchArgs, positiveInt, round, txStreamArgs } from './util.js';
 
 const HELP = `pel bench ingest [flags] — ingestion alone (decode + verify), worker pool vs same thread
   --txs N            transactions per run [20000]
@@ -124,9 +124,7 @@ export async function runIngestBench(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const total = positiveInt(f.txs, 20_000, 'txs');
-  const senders = positiveInt(f.senders, 200, 'senders');
-  const batch = positiveInt(f.batch, 200, 'batch');
+  const { total, senders, batch } = txStreamArgs(f);
   const inflight = positiveInt(f.inflight, 4, 'inflight');
   const runs = positiveInt(f.runs, 3, 'runs');
   const counts = workerCounts(f.workers);

@@ -24,7 +24,7 @@ import type { SignedTx } from '../protocol/tx.js';
 import { PelClient, type BlockJson } from '../sdk/client.js';
 import { replayChain } from './replay.js';
 import { signTxFast } from './sign.js';
-import { benchLog, median, num, output, parseBenchArgs, positiveInt, round } from './util.js';
+import { benchLog, median, num, output, parseBenchArgs, positiveInt, round, txStreamArgs } from './util.js';
 import { rng } from './workload.js';
 
 const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSON out
@@ -219,9 +219,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const total = positiveInt(f.txs, 20_000, 'txs');
-  const senders = positiveInt(f.senders, 200, 'senders');
-  const batch = positiveInt(f.batch, 200, 'batch');
+  const { total, senders, batch } = txStreamArgs(f);
   const connections = positiveInt(f.connections, 4, 'connections');
   const hotspot = num(f.hotspot, 0, 'hotspot');
   const json = f.json === true;

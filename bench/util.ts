@@ -24,6 +24,11 @@ export function positiveInt(v: string | boolean | undefined, dflt: number, name:
   return n;
 }
 
+/** The pre-signed stream both end-to-end benchmarks share: --txs transfers from --senders dev accounts, --batch per request. */
+export function txStreamArgs(f: Record<string, string | boolean | undefined>): { total: number; senders: number; batch: number } {
+  return { total: positiveInt(f.txs, 20_000, 'txs'), senders: positiveInt(f.senders, 200, 'senders'), batch: positiveInt(f.batch, 200, 'batch') };
+}
+
 /** Progress lines: on stderr when stdout carries the JSON result, else on stdout. */
 export function benchLog(json: boolean): (line: string) => void {
   return (s) => void (json ? process.stderr.write(s + '\n') : console.log(s));
