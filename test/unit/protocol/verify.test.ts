@@ -332,6 +332,38 @@ describe('mixed-order public keys A = a*B + T', () => {
   });
 });
 
+describe('strict prechecks (byte comparisons) against their bigint definition', () => {
+  const P = (1n << 255n) - 19n;
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const C8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+  const small = new Set([0n, 1n, P - 1n, C8, P - C8]);
+  const le = (b: Uint8Array, from: number): bigint => {
+    let v = 0n;
+    for (let i = from + 31; i >= from; i--) v = (v << 8n) | BigInt(b[i]!);
+    return v;
+  };
+  const y = (b: Uint8Array, from: number): bigint => le(b, from) & ((1n << 255n) - 1n);
+  const reference = (pk: Uint8Array, sig: Uint8Array): boolean =>
+    le(sig, 32) < L && y(pk, 0) < P && !small.has(y(pk, 0)) && y(sig, 0) < P && !small.has(y(sig, 0));
+  const toLe = (v: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn));
+  // Values at and around every boundary the checks draw, with and without the sign bit.
+  const edges = [0n, 1n, 2n, P - 2n, P - 1n, P, P + 1n, (1n << 255n) - 1n, C8 - 1n, C8, C8 + 1n, P - C8, L - 1n, L, L + 1n, (1n << 256n) - 1n];
+  const edge = fc.constantFrom(...edges).chain((v) => fc.boolean().map((sign) => toLe(sign ? v | (1n << 255n) : v)));
+  const word = fc.oneof(fc.uint8Array({ minLength: 32, maxLength: 32 }), edge);
+
+  it('agree on random and boundary keys, R and S (fast-check)', () => {
+    fc.assert(
+      fc.property(word, word, word, (pk, r, sBytes) => {
+        const sig = concatBytes(r, sBytes.map((b, i) => (i === 31 ? b & 0x7f : b)));
+        const sig2 = concatBytes(r, sBytes);
+        expect(passesStrictPrechecks(pk, sig)).toBe(reference(pk, sig));
+        expect(passesStrictPrechecks(pk, sig2)).toBe(reference(pk, sig2));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('verifier plumbing', () => {
   it('createVerifier picks the implementation', () => {
     // sodium-native ships prebuilt binaries for this platform, so the default is libsodium.
