@@ -28,7 +28,7 @@ import { executeBlockSequential } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
 import type { BlockExecution } from '../../../execution/types.js';
 import { WorldState } from '../../../state/world.js';
-import { eventsOf, expectOk, fails, type Sent } from './module-test-helpers.js';
+import { eventsOf, expectOk, fails, ModuleTestChain, TEST_GAS_LIMIT } from './module-test-helpers.js';
 import { buildCall } from '../../../sdk/tx.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { diffExecutions } from '../execution/parallel/gen.js';
@@ -42,7 +42,6 @@ if (!REGISTRY_WIRES_RESOLVER) setModuleResolver((name) => builtinModules.get(nam
 // ---- a small chain on a Map ----------------------------------------------------------------
 
 const FUND = 10n ** 15n;
-const GAS_LIMIT = 1_000_000n;
 const [alice, bob, carol, dave, erin] = [0, 1, 2, 3, 4].map((i) => devKeyPair(i)) as [KeyPair, KeyPair, KeyPair, KeyPair, KeyPair];
 const GOV = deriveId('token', new Uint8Array(32).fill(7));
 const OTHER_TOKEN = deriveId('token', new Uint8Array(32).fill(8));
@@ -58,43 +57,9 @@ function addToken(m: Map<string, Uint8Array>, id: Uint8Array, holders: readonly 
 }
 
 
-class Chain {
-  height = 1n;
-  private readonly nonces = new Map<string, bigint>();
-  readonly coinSupply: bigint;
-
-  constructor(readonly state: Map<string, Uint8Array>, readonly tokens: readonly Uint8Array[]) {
-    this.coinSupply = coinTotal(state);
-  }
-
-  tx(key: KeyPair, module: string, call: string, args: readonly Value[]): SignedTx {
-    const id = toHexRaw(key.address);
-    const nonce = this.nonces.get(id) ?? 0n;
-    this.nonces.set(id, nonce + 1n);
-    return buildCall({ chainId: 1337, key, nonce, module, call, args, expiry: 1_000_000n, gasLimit: GAS_LIMIT });
-  }
-
-  /** One block at the current height; the height then moves on by one. */
-  block(txs: readonly SignedTx[]): Sent[] {
-    const out = executeBlockSequential(benchContext(this.height), txs, { get: (k) => this.state.get(k) }, builtinModules);
-    for (const [k, val] of out.writeSet) {
-      if (val === null) this.state.delete(k);
-      else this.state.set(k, val);
-    }
-    this.height++;
-    return out.outcomes.map((o, i) => {
-      if (o.kind !== 'included') throw new Error(`tx ${i} discarded: ${o.code} ${o.message}`);
-      return { tx: txs[i]!, receipt: o.receipt };
-    });
-  }
-
-  send(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent {
-    return this.block([this.tx(key, module, call, args)])[0]!;
-  }
-
-  /** Like send, but the call must succeed. */
-  ok(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent {
-    return expectOk(this.send(key, module, call, args));
+class Chain extends ModuleTestChain {
+  constructor(state: Map<string, Uint8Array>, readonly tokens: readonly Uint8Array[]) {
+    super(state);
   }
 
   advanceTo(height: bigint): void {
@@ -106,11 +71,6 @@ class Chain {
   }
 }
 
-const coinTotal = (m: Map<string, Uint8Array>): bigint => {
-  let s = decodeU128(m.get(BURNED_KEY));
-  for (const [k, val] of m) if (k.startsWith('coin/balance/')) s += decodeU128(val);
-  return s;
-};
 const coin = (c: Chain, a: Uint8Array): bigint => decodeU128(c.state.get(balanceKey(a)));
 const tok = (c: Chain, t: Uint8Array, a: Uint8Array): bigint => decodeU128(c.state.get(tokenBalanceKey(t, a)));
 
@@ -446,11 +406,6 @@ type Op =
   | { t: 'deposit' | 'transfer' | 'stake' | 'unstake' | 'fund'; dao: number; amount: number }
   | { t: 'claim'; dao: number };
 
-interface OpSpec {
-  readonly sender: number;
-  readonly op: Op;
-}
-
 const SENDERS = 5;
 const dIdx = fc.integer({ min: 0, max: 1 });
 const pIdx = fc.nat(1_000);
@@ -568,7 +523,7 @@ describe('dao + staking: parallel executor == sequential executor', () => {
             const key = keys[sender]!;
             const dao = base.daos[op.dao]!;
             const sign = (module: string, call: string, args: Value[]): SignedTx =>
-              buildCall({ chainId: 1337, key, nonce: nonces[sender]!++, module, call, args, expiry: 1_000_000n, gasLimit: GAS_LIMIT });
+              buildCall({ chainId: 1337, key, nonce: nonces[sender]!++, module, call, args, expiry: 1_000_000n, gasLimit: TEST_GAS_LIMIT });
             // Mostly one of the 4 newest proposals: older ones have ended.
             const prop = (i: number): Uint8Array => {
               const list = proposals[op.dao]!;

@@ -1,4 +1,4 @@
-/** Helpers shared by the dao and staking tests (each keeps its own Chain). */
+/** Helpers shared by the dao and staking tests: a sequential test chain and assertions on calls. */
 import { expect } from 'vitest';
 import { decodeU128, decodeU64 } from '../../../protocol/codec.js';
 import { bytesEqual } from '../../../protocol/hex.js';
@@ -8,6 +8,10 @@ import type { SignedTx } from '../../../protocol/tx.js';
 import type { Value } from '../../../protocol/value.js';
 import { balanceKey, BURNED_KEY, nonceKey } from '../../../contracts/coin/state.js';
 import { benchContext } from '../../../bench/workload.js';
+import { builtinModules } from '../../../contracts/registry.js';
+import { executeBlockSequential } from '../../../execution/sequential.js';
+import { toHexRaw } from '../../../protocol/hex.js';
+import { buildCall } from '../../../sdk/tx.js';
 
 export interface Sent {
   readonly tx: SignedTx;
@@ -19,6 +23,56 @@ export interface TestChain {
   readonly state: Map<string, Uint8Array>;
   readonly height: bigint;
   send(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent;
+}
+
+export const TEST_GAS_LIMIT = 1_000_000n;
+
+/** Native coin in circulation: every balance plus what was burned. */
+export function coinTotal(m: Map<string, Uint8Array>): bigint {
+  let s = decodeU128(m.get(BURNED_KEY));
+  for (const [k, val] of m) if (k.startsWith('coin/balance/')) s += decodeU128(val);
+  return s;
+}
+
+/** A chain of one-block steps over a plain state map, run by the sequential executor with the built-in modules. */
+export class ModuleTestChain implements TestChain {
+  height = 1n;
+  private readonly nonces = new Map<string, bigint>();
+  readonly coinSupply: bigint;
+
+  constructor(readonly state: Map<string, Uint8Array>) {
+    this.coinSupply = coinTotal(state);
+  }
+
+  tx(key: KeyPair, module: string, call: string, args: readonly Value[]): SignedTx {
+    const id = toHexRaw(key.address);
+    const nonce = this.nonces.get(id) ?? 0n;
+    this.nonces.set(id, nonce + 1n);
+    return buildCall({ chainId: 1337, key, nonce, module, call, args, expiry: 1_000_000n, gasLimit: TEST_GAS_LIMIT });
+  }
+
+  /** One block at the current height; the height then moves on by one. */
+  block(txs: readonly SignedTx[]): Sent[] {
+    const out = executeBlockSequential(benchContext(this.height), txs, { get: (k) => this.state.get(k) }, builtinModules);
+    for (const [k, val] of out.writeSet) {
+      if (val === null) this.state.delete(k);
+      else this.state.set(k, val);
+    }
+    this.height++;
+    return out.outcomes.map((o, i) => {
+      if (o.kind !== 'included') throw new Error(`tx ${i} discarded: ${o.code} ${o.message}`);
+      return { tx: txs[i]!, receipt: o.receipt };
+    });
+  }
+
+  send(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent {
+    return this.block([this.tx(key, module, call, args)])[0]!;
+  }
+
+  /** Like send, but the call must succeed. */
+  ok(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent {
+    return expectOk(this.send(key, module, call, args));
+  }
 }
 
 export function expectOk(s: Sent): Sent {

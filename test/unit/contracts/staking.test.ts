@@ -11,7 +11,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeU128, encodeU128 } from '../../../protocol/codec.js';
 import { devKeyPair, type KeyPair } from '../../../protocol/keys.js';
 import { toHexRaw } from '../../../protocol/hex.js';
-import type { SignedTx } from '../../../protocol/tx.js';
 import { v, type Value } from '../../../protocol/value.js';
 import { balanceKey, BURNED_KEY } from '../../../contracts/coin/state.js';
 import { hasModuleResolver, setModuleResolver } from '../../../contracts/dao/module.js';
@@ -22,10 +21,8 @@ import { builtinModules } from '../../../contracts/registry.js';
 import { stakingModule } from '../../../contracts/staking/module.js';
 import { ACC_SCALE, decodePosition, getPool, pendingRewards, positionKey, rewardPoolAddress, stakedPrefix } from '../../../contracts/staking/state.js';
 import { encodeTokenInfo, NO_AUTHORITY, tokenBalanceKey, tokenInfoKey, tokenSupplyKey } from '../../../contracts/token/state.js';
-import { benchContext, benchGenesisState } from '../../../bench/workload.js';
-import { executeBlockSequential } from '../../../execution/sequential.js';
-import { eventsOf, expectOk, fails, type Sent } from './module-test-helpers.js';
-import { buildCall } from '../../../sdk/tx.js';
+import { benchGenesisState } from '../../../bench/workload.js';
+import { eventsOf, expectOk, fails, ModuleTestChain } from './module-test-helpers.js';
 
 // Kind-3 proposals need the module map; wire it here if contracts/registry.ts does not yet.
 if (!hasModuleResolver()) setModuleResolver((name) => builtinModules.get(name));
@@ -35,45 +32,7 @@ const [alice, bob, carol, dave, whale] = [0, 1, 2, 3, 4].map((i) => devKeyPair(i
 const GOV = deriveId('token', new Uint8Array(32).fill(9));
 
 
-class Chain {
-  height = 1n;
-  private readonly nonces = new Map<string, bigint>();
-  readonly coinSupply: bigint;
-
-  constructor(readonly state: Map<string, Uint8Array>) {
-    let s = decodeU128(state.get(BURNED_KEY));
-    for (const [k, val] of state) if (k.startsWith('coin/balance/')) s += decodeU128(val);
-    this.coinSupply = s;
-  }
-
-  tx(key: KeyPair, module: string, call: string, args: readonly Value[]): SignedTx {
-    const id = toHexRaw(key.address);
-    const nonce = this.nonces.get(id) ?? 0n;
-    this.nonces.set(id, nonce + 1n);
-    return buildCall({ chainId: 1337, key, nonce, module, call, args, expiry: 1_000_000n, gasLimit: 1_000_000n });
-  }
-
-  block(txs: readonly SignedTx[]): Sent[] {
-    const out = executeBlockSequential(benchContext(this.height), txs, { get: (k) => this.state.get(k) }, builtinModules);
-    for (const [k, val] of out.writeSet) {
-      if (val === null) this.state.delete(k);
-      else this.state.set(k, val);
-    }
-    this.height++;
-    return out.outcomes.map((o, i) => {
-      if (o.kind !== 'included') throw new Error(`tx ${i} discarded: ${o.code}`);
-      return { tx: txs[i]!, receipt: o.receipt };
-    });
-  }
-
-  send(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent {
-    return this.block([this.tx(key, module, call, args)])[0]!;
-  }
-
-  ok(key: KeyPair, module: string, call: string, args: readonly Value[]): Sent {
-    return expectOk(this.send(key, module, call, args));
-  }
-
+class Chain extends ModuleTestChain {
   view(name: string, args: readonly (Uint8Array | bigint | string)[]): any {
     return stakingModule.views![name]!.run({ get: (k) => this.state.get(k) }, args, { height: this.height });
   }
