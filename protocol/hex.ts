@@ -16,20 +16,44 @@ export function toHexRaw(bytes: Uint8Array): string {
   return out;
 }
 
-const hexCache = new WeakMap<Uint8Array, string>();
-
 /**
- * toHexRaw memoised per array object: state keys are built from the same address objects
- * (a tx's sender, its arguments) several times per transaction. Only for arrays that are
- * never mutated after creation (decoded addresses).
+ * A bounded memo keyed by the *contents* of a 20-byte address (not by the array object):
+ * state keys are derived from addresses many times per transaction and, on the executor's
+ * workers, from freshly decoded txs every block, so an identity-keyed WeakMap would miss
+ * there and add ephemerons for the GC. The memo copies the address (callers may pass views
+ * into shared memory that are reused), compares all 20 bytes on a hit, and starts over when
+ * full. It only saves work: what it returns is `make(address)`.
  */
-export function addressHex(address: Uint8Array): string {
-  let h = hexCache.get(address);
-  if (h === undefined) {
-    h = toHexRaw(address);
-    hexCache.set(address, h);
+export class AddressMemo<T> {
+  private readonly map = new Map<number, { readonly bytes: Uint8Array; readonly value: T }>();
+  constructor(
+    private readonly make: (address: Uint8Array) => T,
+    private readonly max = 1 << 16,
+  ) {}
+
+  get(a: Uint8Array): T {
+    if (a.length !== 20) return this.make(a);
+    // 30 bits of the (hash-derived, uniform) address: a small integer Map key.
+    const k = (a[0]! | (a[1]! << 8) | (a[2]! << 16) | (a[3]! << 24)) & 0x3fffffff;
+    const e = this.map.get(k);
+    if (e !== undefined) {
+      const b = e.bytes;
+      let i = 0;
+      while (i < 20 && b[i] === a[i]) i++;
+      if (i === 20) return e.value;
+    }
+    const value = this.make(a);
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(k, { bytes: a.slice(), value });
+    return value;
   }
-  return h;
+}
+
+const hexMemo = new AddressMemo<string>(toHexRaw);
+
+/** toHexRaw of an address, memoised by content (state keys are built from addresses). */
+export function addressHex(address: Uint8Array): string {
+  return hexMemo.get(address);
 }
 
 /**

@@ -1,24 +1,17 @@
 /** Native coin state: balances (u128 LE) and account nonces (u64 LE). */
 import { decodeU128, decodeU64, encodeU128, encodeU64 } from '../../protocol/codec.js';
-import { addressHex } from '../../protocol/hex.js';
+import { AddressMemo, toHexRaw } from '../../protocol/hex.js';
 import { ExecutionFailure, type StateView } from '../types.js';
 
-const keyCache = new WeakMap<Uint8Array, { balance: string; nonce: string }>();
+/** The account's state keys, memoised by address contents: the same string objects then
+ *  hit V8's cached string hash in every Map lookup, block after block. */
+const accountKeys = new AddressMemo((address: Uint8Array) => {
+  const hex = toHexRaw(address);
+  return { balance: 'coin/balance/' + hex, nonce: 'account/nonce/' + hex };
+});
 
-/** The account's state keys, built once per address object (the same string object then
- *  hits V8's cached string hash in every Map lookup). */
-function accountKeys(address: Uint8Array): { balance: string; nonce: string } {
-  let k = keyCache.get(address);
-  if (!k) {
-    const hex = addressHex(address);
-    k = { balance: 'coin/balance/' + hex, nonce: 'account/nonce/' + hex };
-    keyCache.set(address, k);
-  }
-  return k;
-}
-
-export const balanceKey = (address: Uint8Array): string => accountKeys(address).balance;
-export const nonceKey = (address: Uint8Array): string => accountKeys(address).nonce;
+export const balanceKey = (address: Uint8Array): string => accountKeys.get(address).balance;
+export const nonceKey = (address: Uint8Array): string => accountKeys.get(address).nonce;
 /** Total native coin burned by fees (u128). genesis supply = sum(balances) + burned. */
 export const BURNED_KEY = 'coin/burned';
 

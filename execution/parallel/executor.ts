@@ -12,16 +12,15 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { decodeU128, encodeU128 } from '../../protocol/codec.js';
 import type { SignedTx } from '../../protocol/tx.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
 import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
-import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, ENTRY, KIND, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
-import { MultiVersionMemory, replayDeltaOps } from './mvmemory.js';
-import { decodeOutcome, packEntries, packRawTxs, receiptGasUsed } from './outputs.js';
+import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, MAX_WORKERS, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
+import { FINAL, MultiVersionMemory } from './mvmemory.js';
+import { decodeOutcome, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkerMessage, WorkerReply } from './worker.js';
 
@@ -70,6 +69,8 @@ export class ParallelExecutor implements BlockExecutor {
   private readonly modules: ReadonlyMap<string, Module>;
   private buffers: SharedBuffers;
   private views: SharedViews;
+  /** The main thread's view of the multi-version memory (its key-string cache persists). */
+  private mv: MultiVersionMemory;
   private epoch = 0;
   private replicaOf: VersionedState | null = null;
   private replicaVersion = -1;
@@ -91,14 +92,21 @@ export class ParallelExecutor implements BlockExecutor {
     this.modules = moduleSet(opts.modules);
     this.buffers = allocateBuffers(capacityFor(1024));
     this.views = new SharedViews(this.buffers);
+    this.mv = new MultiVersionMemory(this.views);
   }
 
   static async create(opts: Partial<ParallelOptions> = {}): Promise<ParallelExecutor> {
     const o = { ...DEFAULT_PARALLEL_OPTIONS, ...opts };
     if (o.workers <= 0) o.workers = Math.max(1, availableParallelism());
+    o.workers = Math.min(o.workers, MAX_WORKERS);
     const ex = new ParallelExecutor(o);
     await ex.startWorkers();
     return ex;
+  }
+
+  /** The shared key table: its generation (bumped when cleared) and interned key count. */
+  get keyTable(): { generation: number; keys: number } {
+    return { generation: this.views.ctl[CTL.KEY_GEN]!, keys: this.views.ctl[CTL.KEY_COUNT]! };
   }
 
   get workerCount(): number {
@@ -142,7 +150,7 @@ export class ParallelExecutor implements BlockExecutor {
           p.resolve();
         }
       });
-      worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers } satisfies WorkerMessage);
+      worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers, index: w } satisfies WorkerMessage);
       this.workers.push(worker);
     }
     await Promise.all(ready);
@@ -174,6 +182,7 @@ export class ParallelExecutor implements BlockExecutor {
     need.bytes = Math.max(need.bytes, rawBytes * 2 + n * 2048);
     this.buffers = allocateBuffers(need);
     this.views = new SharedViews(this.buffers);
+    this.mv = new MultiVersionMemory(this.views);
     this.post({ type: 'buffers', buffers: this.buffers });
   }
 
@@ -265,33 +274,40 @@ export class ParallelExecutor implements BlockExecutor {
     const v = this.views;
     const tr0 = performance.now();
     Scheduler.reset(v, n);
-    v.slots.fill(0);
+    MultiVersionMemory.prepareKeyTable(v);
+    this.mv.beginBlock();
     const tr1 = performance.now();
     v.ctl[CTL.INCARNATION_LIMIT] = this.opts.incarnationLimit;
-    // Raw txs first in the arena, as raw | hash (32) | sender (20) so workers decode
-    // without hashing again. One native concat and one copy into shared memory: many
-    // small set() calls on a SharedArrayBuffer view cost ~1 us each.
-    const parts: Uint8Array[] = new Array(n * 3);
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      const t = txs[i]!;
-      parts[3 * i] = t.raw;
-      parts[3 * i + 1] = t.hash;
-      parts[3 * i + 2] = t.sender;
-      v.tx[i * TX.STRIDE + TX.TX_START] = off;
-      v.tx[i * TX.STRIDE + TX.TX_LEN] = t.raw.length;
-      off += t.raw.length + 52;
-    }
-    v.bytes.set(Buffer.concat(parts, off), 0);
-    v.ctl[CTL.BYTES_USED] = off;
-    this.prepareSplit = { resetMs: tr1 - tr0, copyTxsMs: performance.now() - tr1 };
+    v.ctl[CTL.FAIL_AT] = n;
+    // The raw txs go first in the arena, each as raw | hash (32) | sender (20) so workers
+    // decode without hashing again. The block is posted first and the copy published in
+    // chunks (CTL.TXS_READY): workers start on the first txs while the rest is copied.
+    v.ctl[CTL.BYTES_USED] = rawBytes;
     const epoch = ++this.epoch;
     const done = new Promise<{ errors: string[] }>((resolve) => {
       const entry = { left: this.workers.length, errors: [] as string[], resolve: () => resolve(entry) };
       this.pending.set(epoch, entry);
     });
     const t0 = performance.now();
-    this.post({ type: 'block', epoch, ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) });
+    this.post({ type: 'block', epoch, ctx, n, workers: this.workers.length, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) });
+    const bytes = v.bytes;
+    const txw = v.tx;
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const t = txs[i]!;
+      const len = t.raw.length;
+      txw[i * TX.STRIDE + TX.TX_START] = off;
+      txw[i * TX.STRIDE + TX.TX_LEN] = len;
+      bytes.set(t.raw, off);
+      bytes.set(t.hash, off + len);
+      bytes.set(t.sender, off + len + 32);
+      off += len + 52;
+      if ((i & 63) === 63 || i === n - 1) {
+        Atomics.store(v.ctl, CTL.TXS_READY, i + 1);
+        Atomics.notify(v.ctl, CTL.TXS_READY);
+      }
+    }
+    this.prepareSplit = { resetMs: tr1 - tr0, copyTxsMs: performance.now() - t0 };
     const { errors } = await done;
     this.pending.delete(epoch);
     const t1 = performance.now();
@@ -344,10 +360,13 @@ export class ParallelExecutor implements BlockExecutor {
   /**
    * In tx order: outputs, the first tx that must be re-executed eagerly, and every key's
    * final value with delta bounds replayed exactly as the sequential executor applies them.
+   * Normally the workers have replayed and sorted their share of the keys already, and the
+   * main thread merges their runs; from a tx that needs eager re-execution or a failed
+   * bound on, it finishes the block sequentially on top of the prefix.
    */
   private finalise(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): { outcomes: TxOutcome[]; writeSet: WriteSet; gasUsed: bigint; reexecuted: number } {
     const v = this.views;
-    const mv = new MultiVersionMemory(v);
+    const mv = this.mv;
     const n = txs.length;
     let cut = n;
     for (let i = 0; i < n; i++) {
@@ -356,80 +375,96 @@ export class ParallelExecutor implements BlockExecutor {
         break;
       }
     }
-    // Replay every key's entries in tx order, up to `limit`; deltas are applied with their
-    // bounds exactly as the eager path applies them (parsed in place, encoded once).
-    const kc = mv.keyCount();
-    const E = v.entries;
-    const replay = (limit: number): { values: Map<string, Uint8Array | null>; failAt: number } => {
-      const values = new Map<string, Uint8Array | null>();
-      let failAt = n;
-      for (let id = 0; id < kc; id++) {
-        const list = mv.entriesAscending(id);
-        if (list.length === 0) continue;
-        let key: string | null = null;
-        let cur: Uint8Array | null | undefined = undefined; // undefined: not read from storage yet
-        let acc: bigint | null = null; // pending delta result, not yet encoded
-        let wrote = false;
-        for (const e of list) {
-          const b = e * ENTRY.STRIDE;
-          const tx = E[b + ENTRY.TX]!;
-          if (tx >= limit) break;
-          const kind = E[b + ENTRY.VER]! & 7;
-          if (kind === KIND.ABSENT) continue;
-          wrote = true;
-          if (kind === KIND.VALUE) {
-            cur = mv.bytesAt(E[b + ENTRY.VAL_OFFSET]!, E[b + ENTRY.VAL_LEN]!);
-            acc = null;
-          } else if (kind === KIND.DELETED) {
-            cur = null;
-            acc = null;
-          } else if (kind === KIND.DELTA) {
-            if (acc === null) {
-              if (cur === undefined) cur = state.get((key ??= mv.keyString(id))) ?? null;
-              acc = decodeU128(cur ?? undefined);
-            }
-            const next = replayDeltaOps(v.bytes, E[b + ENTRY.VAL_OFFSET]!, acc);
-            if (next === null) {
-              if (tx < failAt) failAt = tx;
-              break;
-            }
-            acc = next;
-          } else throw new Error(`parallel executor: entry of tx ${tx} is still ${kind === KIND.ESTIMATE ? 'ESTIMATE' : kind} after completion`);
-        }
-        if (!wrote) continue;
-        if (acc !== null) cur = encodeU128(acc);
-        if (cur !== undefined) values.set((key ??= mv.keyString(id)), cur);
-      }
-      return { values, failAt };
-    };
     const tReplay = performance.now();
-    let { values, failAt } = replay(cut);
-    if (failAt < cut) {
-      cut = failAt;
-      ({ values } = replay(cut));
+    const failAt = v.ctl[CTL.FAIL_AT]!;
+    let writeSet: WriteSet | null = null;
+    let values: Map<string, Uint8Array | null> | null = null;
+    if (cut === n && failAt >= n) writeSet = this.mergeRuns();
+    else {
+      // Rare: replay every touched key on this thread, up to the first tx whose result may differ.
+      const storage = (id: number): Uint8Array | undefined => state.get(mv.keyString(id));
+      const keys = mv.touchedKeys();
+      const replay = (limit: number): { values: Map<string, Uint8Array | null>; failAt: number } => {
+        const out = new Map<string, Uint8Array | null>();
+        let fail = n;
+        for (const k of keys) {
+          const f = mv.replayKey(k, limit, storage);
+          if (f.kind === FINAL.FAILED) fail = Math.min(fail, f.failTx);
+          else if (f.kind === FINAL.VALUE) out.set(mv.keyString(k), v.bytes.slice(f.offset, f.offset + f.length));
+          else if (f.kind === FINAL.DELETED) out.set(mv.keyString(k), null);
+          else if (f.kind === FINAL.COMPUTED) out.set(mv.keyString(k), f.computed!);
+        }
+        return { values: out, failAt: fail };
+      };
+      let r = replay(cut);
+      if (r.failAt < cut) {
+        cut = r.failAt;
+        r = replay(cut);
+      }
+      values = r.values;
     }
     const tOutputs = performance.now();
-    const outcomes: TxOutcome[] = [];
-    let gasUsed = 0n;
-    for (let i = 0; i < cut; i++) {
+    // Every output copied out of shared memory into one buffer (one allocation, not one per tx).
+    let outBytes = 0;
+    for (let i = 0; i < cut; i++) outBytes += v.tx[i * TX.STRIDE + TX.OUT_LEN]!;
+    const outBuf = new Uint8Array(outBytes);
+    const outcomes: TxOutcome[] = new Array(cut);
+    for (let i = 0, at = 0; i < cut; i++) {
       const b = i * TX.STRIDE;
-      const o = decodeOutcome(mv.bytesAt(v.tx[b + TX.OUT_START]!, v.tx[b + TX.OUT_LEN]!));
-      if (o.kind === 'included') gasUsed += receiptGasUsed(o.encoded);
-      outcomes.push(o);
+      const start = v.tx[b + TX.OUT_START]!;
+      const len = v.tx[b + TX.OUT_LEN]!;
+      outBuf.set(v.bytes.subarray(start, start + len), at);
+      outcomes[i] = decodeOutcome(outBuf.subarray(at, at + len));
+      at += len;
     }
+    let gasUsed = totalGasUsed(outcomes);
     if (cut < n) {
       // The eager semantics may differ from here on: finish sequentially on top of the prefix.
-      const overlay = { get: (k: string): Uint8Array | undefined => (values.has(k) ? values.get(k) ?? undefined : state.get(k)) };
+      const prefix = values!;
+      const overlay = { get: (k: string): Uint8Array | undefined => (prefix.has(k) ? prefix.get(k) ?? undefined : state.get(k)) };
       const rest = executeBlockSequential(ctx, txs.slice(cut), overlay, this.modules);
       for (const o of rest.outcomes) outcomes.push(o);
-      for (const [k, val] of rest.writeSet) values.set(k, val);
+      for (const [k, val] of rest.writeSet) prefix.set(k, val);
       gasUsed += rest.gasUsed;
     }
     const tSort = performance.now();
-    const writeSet = sortWriteSet(values);
+    if (writeSet === null) writeSet = sortWriteSet(values!);
     const tEnd = performance.now();
     this.finaliseSplit = { replayMs: tOutputs - tReplay, outputsMs: tSort - tOutputs, sortMs: tEnd - tSort };
     return { outcomes, writeSet, gasUsed, reexecuted: n - cut };
+  }
+
+  /** The workers' sorted runs of final values (CTL.RUNS, `final`), merged into one write set. */
+  private mergeRuns(): WriteSet {
+    const v = this.views;
+    const mv = this.mv;
+    const W = this.workers.length;
+    const pos: number[] = [];
+    const end: number[] = [];
+    let total = 0;
+    for (let w = 0; w < W; w++) {
+      const start = v.ctl[CTL.RUNS + 4 * w]!;
+      const count = v.ctl[CTL.RUNS + 4 * w + 1]!;
+      pos.push(start);
+      end.push(start + count);
+      total += count;
+    }
+    const F = v.final;
+    const heads: (string | null)[] = pos.map((p, w) => (p < end[w]! ? mv.keyString(F[p * FINAL_STRIDE]!) : null));
+    const out: (readonly [string, Uint8Array | null])[] = new Array(total);
+    for (let j = 0; j < total; j++) {
+      let best = -1;
+      for (let w = 0; w < W; w++) {
+        const h = heads[w];
+        if (h !== null && (best === -1 || h < heads[best]!)) best = w;
+      }
+      const r = pos[best]! * FINAL_STRIDE;
+      const len = F[r + 2]!;
+      out[j] = [heads[best]!, len < 0 ? null : v.bytes.slice(F[r + 1]!, F[r + 1]! + len)];
+      const p = ++pos[best]!;
+      heads[best] = p < end[best]! ? mv.keyString(F[p * FINAL_STRIDE]!) : null;
+    }
+    return out;
   }
 
   async close(): Promise<void> {

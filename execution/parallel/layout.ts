@@ -9,12 +9,17 @@ import { ExecutorSignal } from '../signal.js';
  *   tx       Int32  per tx i: [status, lock, depHead, depNext, readStart, readCount,
  *                   writeStart, writeCount, outStart, outLen, flags, txStart, txLen, _]
  *   slots    Int32  key table, open addressing: keyId + 1, or 0 when empty
- *   keyMeta  Int32  per keyId: [hash, byteOffset, byteLength, headEntry]
+ *   keyMeta  Int32  per keyId: [hash, byteOffset, byteLength, headEntry, finalMark]
  *   keyBytes Uint8  ASCII bytes of the interned keys
- *   entries  Int32  MVMemory entries: [txIdx, verKind, next, valOffset, valLen, _]
+ *   entries  Int32  MVMemory entries: [txIdx, verKind, next, valOffset, valLen, keyId]
+ *   final    Int32  sorted final write-set runs, one per worker: [keyId, valOffset, valLen]
  *   reads    Int32  read-set records: [keyId, kind, a, b]
  *   writes   Int32  write-set records: [keyId, entryIdx]
  *   bytes    Uint8  arena: values, delta op lists, outputs, raw txs
+ *
+ * The key table (slots, keyMeta, keyBytes) persists across blocks: a key keeps its id, and
+ * every thread its cached id and string, until the table passes half its capacity; then the
+ * main thread clears it and bumps KEY_GEN. Everything else is reset per block.
  */
 /** Each control word sits on its own 64-byte cache line: two cores updating different
  *  counters must not bounce one line between them. */
@@ -43,8 +48,22 @@ export const CTL = {
   KEY_BYTES_USED: 22 * LINE,
   IDLE_WORKERS: 23 * LINE,
   SPARE: 24 * LINE, // never written: target of the lock back-off wait
-  SIZE: 25 * LINE,
+  // Kept across blocks (Scheduler.reset preserves them): see the key table note above.
+  KEY_GEN: 25 * LINE,
+  BLOCK_SEQ: 26 * LINE,
+  // Worker finalisation: first tx whose delta replay failed (n = none), and words handed out
+  // from `final`.
+  FAIL_AT: 27 * LINE,
+  FINAL_COUNT: 28 * LINE,
+  // Per worker w: [runStart, runCount, gasUsedLow, gasUsedHigh] of its finalisation.
+  RUNS: 29 * LINE, // 4 * MAX_WORKERS words, up to TXS_READY
+  // Raw txs copied into the arena so far (the main thread copies while workers start).
+  TXS_READY: 29 * LINE + 4 * 64,
+  SIZE: 30 * LINE + 4 * 64,
 } as const;
+export const MAX_WORKERS = 64;
+/** Control words that survive Scheduler.reset. */
+export const PERSISTENT_CTL = [CTL.KEY_COUNT, CTL.KEY_BYTES_USED, CTL.KEY_GEN, CTL.BLOCK_SEQ] as const;
 
 /** Workers reserve arena space and records in chunks of this many units, then bump locally. */
 export const CHUNK = { BYTES: 64 * 1024, ENTRIES: 256, READS: 512, WRITES: 512, KEYS: 256 } as const;
@@ -92,9 +111,11 @@ export const TXF = {
 /** Status word = incarnation * 4 + code (paper: READY_TO_EXECUTE(i), EXECUTING(i), ...). */
 export const STATUS = { READY_TO_EXECUTE: 0, EXECUTING: 1, EXECUTED: 2, ABORTING: 3 } as const;
 
-export const KEY = { HASH: 0, OFFSET: 1, LENGTH: 2, HEAD: 3, STRIDE: 4 } as const;
+export const KEY = { HASH: 0, OFFSET: 1, LENGTH: 2, HEAD: 3, MARK: 4, STRIDE: 5 } as const;
 
-export const ENTRY = { TX: 0, VER: 1, NEXT: 2, VAL_OFFSET: 3, VAL_LEN: 4, STRIDE: 6 } as const;
+export const ENTRY = { TX: 0, VER: 1, NEXT: 2, VAL_OFFSET: 3, VAL_LEN: 4, KEY: 5, STRIDE: 6 } as const;
+/** Final write-set records: [keyId, valOffset, valLen (-1: deleted)]. */
+export const FINAL_STRIDE = 3;
 
 /** ENTRY.VER = incarnation * 8 + kind. */
 export const KIND = { VALUE: 0, DELETED: 1, DELTA: 2, ESTIMATE: 3, ABSENT: 4 } as const;
@@ -141,6 +162,7 @@ export interface SharedBuffers {
   readonly entries: SharedArrayBuffer;
   readonly reads: SharedArrayBuffer;
   readonly writes: SharedArrayBuffer;
+  readonly final: SharedArrayBuffer;
   readonly bytes: SharedArrayBuffer;
 }
 
@@ -155,6 +177,7 @@ export function allocateBuffers(c: Capacity): SharedBuffers {
     entries: new SharedArrayBuffer(c.entries * ENTRY.STRIDE * 4),
     reads: new SharedArrayBuffer(c.reads * READ_STRIDE * 4),
     writes: new SharedArrayBuffer(c.writes * WRITE_STRIDE * 4),
+    final: new SharedArrayBuffer(c.keys * FINAL_STRIDE * 4),
     bytes: new SharedArrayBuffer(c.bytes),
   };
 }
@@ -169,6 +192,7 @@ export class SharedViews {
   readonly entries: Int32Array;
   readonly reads: Int32Array;
   readonly writes: Int32Array;
+  readonly final: Int32Array;
   readonly bytes: Uint8Array;
   readonly capacity: Capacity;
 
@@ -182,6 +206,7 @@ export class SharedViews {
     this.entries = new Int32Array(b.entries);
     this.reads = new Int32Array(b.reads);
     this.writes = new Int32Array(b.writes);
+    this.final = new Int32Array(b.final);
     this.bytes = new Uint8Array(b.bytes);
   }
 }

@@ -158,9 +158,30 @@ export function decodeDeltaOps(b: Uint8Array): DeltaOp[] {
   return ops;
 }
 
+/** Kinds of FinalValue: what a key holds after the block's entries below a limit. */
+export const FINAL = { UNTOUCHED: 0, VALUE: 1, DELETED: 2, COMPUTED: 3, FAILED: 4 } as const;
+
+/**
+ * One key's replayed final value (reused object: valid until the next replayKey call).
+ * VALUE: the bytes at [offset, offset + length) of the arena; COMPUTED: `computed` (delta
+ * results); FAILED: a delta bound check failed in tx `failTx`.
+ */
+export interface FinalValue {
+  kind: number;
+  offset: number;
+  length: number;
+  computed: Uint8Array | null;
+  failTx: number;
+}
+
 export class MultiVersionMemory {
-  /** Per-thread cache of interned keys; cleared every block. */
+  /** Per-thread caches of interned keys (string -> id, id -> string), kept across blocks
+   *  while the key table's generation (CTL.KEY_GEN) stays the same. */
   private readonly local = new Map<string, number>();
+  private names: (string | undefined)[] = [];
+  private gen = -1;
+  private readonly fin: FinalValue = { kind: 0, offset: 0, length: 0, computed: null, failTx: -1 };
+  private readonly scratch: number[] = [];
   private readonly bytesAlloc: ChunkAllocator;
   private readonly entryAlloc: ChunkAllocator;
   private readonly readAlloc: ChunkAllocator;
@@ -170,7 +191,11 @@ export class MultiVersionMemory {
 
   constructor(readonly v: SharedViews) {
     this.bytesAlloc = new ChunkAllocator(v.ctl, CTL.BYTES_USED, CHUNK.BYTES, () => v.bytes.length, 'byte arena');
-    this.entryAlloc = new ChunkAllocator(v.ctl, CTL.ENTRY_COUNT, CHUNK.ENTRIES, () => v.capacity.entries, 'entries');
+    // Entries of a reserved chunk that are never used must not name a key (finalisation
+    // scans entries for the keys a block touched).
+    this.entryAlloc = new ChunkAllocator(v.ctl, CTL.ENTRY_COUNT, CHUNK.ENTRIES, () => v.capacity.entries, 'entries', (start, size) => {
+      for (let e = start; e < start + size; e++) v.entries[e * ENTRY.STRIDE + ENTRY.KEY] = -1;
+    });
     this.readAlloc = new ChunkAllocator(v.ctl, CTL.READ_COUNT, CHUNK.READS, () => v.capacity.reads, 'read sets');
     this.writeAlloc = new ChunkAllocator(v.ctl, CTL.WRITE_COUNT, CHUNK.WRITES, () => v.capacity.writes, 'write sets');
     // Key ids of a reserved chunk that are never used must read as empty lists.
@@ -180,15 +205,44 @@ export class MultiVersionMemory {
     this.keyBytesAlloc = new ChunkAllocator(v.ctl, CTL.KEY_BYTES_USED, CHUNK.BYTES, () => v.keyBytes.length, 'key bytes');
   }
 
-  /** Start of a block: forget interned keys and every chunk of the previous block (the
-   *  counters they came from were reset by the main thread). */
-  resetLocal(): void {
-    this.local.clear();
-    for (const a of this.allocators) a.reset();
+  /**
+   * Start of a block (every thread, after the main thread prepared the key table): drop
+   * the chunks of the previous block (their counters were reset), and the interned keys too
+   * if the table was cleared since.
+   */
+  beginBlock(): void {
+    for (const a of this.blockAllocators) a.reset();
+    const gen = Atomics.load(this.v.ctl, CTL.KEY_GEN);
+    if (gen !== this.gen) {
+      this.gen = gen;
+      this.local.clear();
+      this.names = [];
+      this.keyAlloc.reset();
+      this.keyBytesAlloc.reset();
+    }
   }
 
-  private get allocators(): readonly ChunkAllocator[] {
-    return [this.bytesAlloc, this.entryAlloc, this.readAlloc, this.writeAlloc, this.keyAlloc, this.keyBytesAlloc];
+  private get blockAllocators(): readonly ChunkAllocator[] {
+    return [this.bytesAlloc, this.entryAlloc, this.readAlloc, this.writeAlloc];
+  }
+
+  /**
+   * Main thread, before a block: keep the key table (every list emptied) while it is under
+   * half full, otherwise clear it and start a new generation. Bumps BLOCK_SEQ, which marks
+   * the keys finalised in this block.
+   */
+  static prepareKeyTable(v: SharedViews): void {
+    const { ctl, keyMeta } = v;
+    const kc = Math.min(ctl[CTL.KEY_COUNT]!, v.capacity.keys);
+    if (ctl[CTL.KEY_GEN] === 0 || kc * 2 > v.capacity.keys || ctl[CTL.KEY_BYTES_USED]! * 2 > v.keyBytes.length) {
+      v.slots.fill(0);
+      ctl[CTL.KEY_COUNT] = 0;
+      ctl[CTL.KEY_BYTES_USED] = 0;
+      ctl[CTL.KEY_GEN] = ctl[CTL.KEY_GEN]! + 1;
+    } else {
+      for (let id = 0; id < kc; id++) keyMeta[id * KEY.STRIDE + KEY.HEAD] = -1;
+    }
+    ctl[CTL.BLOCK_SEQ] = ctl[CTL.BLOCK_SEQ]! + 1;
   }
 
   // ---- arena ----------------------------------------------------------------------
@@ -224,6 +278,7 @@ export class MultiVersionMemory {
         if (mine < 0) mine = this.allocateKey(key, h);
         if (Atomics.compareExchange(slots, p, 0, mine + 1) === 0) {
           this.local.set(key, mine);
+          this.names[mine] = key;
           return mine;
         }
         continue; // lost the race for this slot: look at what was put there
@@ -231,6 +286,7 @@ export class MultiVersionMemory {
       const id = s - 1;
       if (keyMeta[id * KEY.STRIDE + KEY.HASH] === h && this.keyEquals(id, key)) {
         this.local.set(key, id);
+        this.names[id] = key;
         return id;
       }
       p = (p + 1) & mask;
@@ -248,6 +304,7 @@ export class MultiVersionMemory {
     keyMeta[m + KEY.HASH] = h;
     keyMeta[m + KEY.OFFSET] = off;
     keyMeta[m + KEY.LENGTH] = key.length;
+    keyMeta[m + KEY.MARK] = 0;
     Atomics.store(keyMeta, m + KEY.HEAD, -1);
     return id;
   }
@@ -263,9 +320,13 @@ export class MultiVersionMemory {
   }
 
   keyString(id: number): string {
+    const known = this.names[id];
+    if (known !== undefined) return known;
     const m = id * KEY.STRIDE;
     const off = this.v.keyMeta[m + KEY.OFFSET]!;
-    return latin1.decode(this.v.keyBytes.subarray(off, off + this.v.keyMeta[m + KEY.LENGTH]!));
+    const key = latin1.decode(this.v.keyBytes.subarray(off, off + this.v.keyMeta[m + KEY.LENGTH]!));
+    this.names[id] = key;
+    return key;
   }
 
   keyCount(): number {
@@ -336,6 +397,7 @@ export class MultiVersionMemory {
         fresh = this.entryAlloc.alloc(1);
         const b = fresh * ENTRY.STRIDE;
         entries[b + ENTRY.TX] = txIdx;
+        entries[b + ENTRY.KEY] = keyId;
         entries[b + ENTRY.VAL_OFFSET] = valOffset;
         entries[b + ENTRY.VAL_LEN] = valLen;
         Atomics.store(entries, b + ENTRY.VER, initVer);
@@ -448,15 +510,69 @@ export class MultiVersionMemory {
     return true;
   }
 
-  /** Entries of a key in ascending tx order (finalisation, single-threaded). */
-  entriesAscending(keyId: number): number[] {
-    const out: number[] = [];
-    let e = Atomics.load(this.v.keyMeta, keyId * KEY.STRIDE + KEY.HEAD);
-    while (e !== -1) {
-      out.push(e);
-      e = Atomics.load(this.v.entries, e * ENTRY.STRIDE + ENTRY.NEXT);
+  /** Number of entries handed out this block (some, in unused chunk tails, name no key). */
+  entryCount(): number {
+    return Math.min(Atomics.load(this.v.ctl, CTL.ENTRY_COUNT), this.v.capacity.entries);
+  }
+
+  /** The keys this block wrote, each once, in entry order (finalisation, after the run). */
+  touchedKeys(): number[] {
+    const seen = new Set<number>();
+    const E = this.v.entries;
+    const ec = this.entryCount();
+    for (let e = 0; e < ec; e++) {
+      const k = E[e * ENTRY.STRIDE + ENTRY.KEY]!;
+      if (k >= 0) seen.add(k);
     }
-    return out.reverse();
+    return [...seen];
+  }
+
+  /**
+   * The final value of `keyId` after the entries of txs below `limit`, replayed in tx
+   * order with delta bounds checked exactly as the eager path applies them (only once the
+   * block's run is complete). `storage` gives the pre-block value for deltas on a key no
+   * earlier tx of the block wrote.
+   */
+  replayKey(keyId: number, limit: number, storage: (keyId: number) => Uint8Array | undefined): FinalValue {
+    const E = this.v.entries;
+    const f = this.fin;
+    f.kind = FINAL.UNTOUCHED;
+    f.computed = null;
+    f.failTx = -1;
+    const list = this.scratch;
+    list.length = 0;
+    for (let e = Atomics.load(this.v.keyMeta, keyId * KEY.STRIDE + KEY.HEAD); e !== -1; e = Atomics.load(E, e * ENTRY.STRIDE + ENTRY.NEXT)) list.push(e);
+    let acc: bigint | null = null; // pending delta result, not yet encoded
+    for (let j = list.length - 1; j >= 0; j--) {
+      const b = list[j]! * ENTRY.STRIDE;
+      const tx = E[b + ENTRY.TX]!;
+      if (tx >= limit) break;
+      const kind = E[b + ENTRY.VER]! & 7;
+      if (kind === KIND.ABSENT) continue;
+      if (kind === KIND.VALUE) {
+        f.kind = FINAL.VALUE;
+        f.offset = E[b + ENTRY.VAL_OFFSET]!;
+        f.length = E[b + ENTRY.VAL_LEN]!;
+        acc = null;
+      } else if (kind === KIND.DELETED) {
+        f.kind = FINAL.DELETED;
+        acc = null;
+      } else if (kind === KIND.DELTA) {
+        if (acc === null) {
+          acc = f.kind === FINAL.VALUE ? decodeU128(this.v.bytes.subarray(f.offset, f.offset + f.length)) : f.kind === FINAL.DELETED ? 0n : decodeU128(storage(keyId));
+        }
+        const next = replayDeltaOps(this.v.bytes, E[b + ENTRY.VAL_OFFSET]!, acc);
+        if (next === null) {
+          f.kind = FINAL.FAILED;
+          f.failTx = tx;
+          return f;
+        }
+        acc = next;
+        f.kind = FINAL.COMPUTED;
+      } else throw new Error(`parallel executor: entry of tx ${tx} is still ${kind === KIND.ESTIMATE ? 'ESTIMATE' : kind} after completion`);
+    }
+    if (acc !== null) f.computed = encodeU128(acc);
+    return f;
   }
 }
 

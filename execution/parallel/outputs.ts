@@ -20,23 +20,50 @@ export function receiptGasUsed(encoded: Uint8Array): bigint {
   return new Reader(encoded.subarray(o, o + 8), 'gasUsed').u64();
 }
 
+/** Sum of the included outcomes' gasUsed: in Numbers while exact, else in bigints. */
+export function totalGasUsed(outcomes: readonly TxOutcome[], count = outcomes.length): bigint {
+  let sum = 0;
+  for (let i = 0; i < count; i++) {
+    const o = outcomes[i]!;
+    if (o.kind !== 'included') continue;
+    const e = o.encoded;
+    const at = 2 + e[1]!;
+    let g = 0;
+    for (let k = 7; k >= 0; k--) g = g * 256 + e[at + k]!;
+    sum += g;
+  }
+  if (Number.isSafeInteger(sum)) return BigInt(sum);
+  let big = 0n;
+  for (let i = 0; i < count; i++) {
+    const o = outcomes[i]!;
+    if (o.kind === 'included') big += receiptGasUsed(o.encoded);
+  }
+  return big;
+}
+
 /**
  * Included outcomes keep the encoded receipt and decode it on first access: the chain
  * stores the encoding as is, so most receipts are never decoded on the main thread.
+ * (A literal with a getter: same enumerable key order as the sequential executor's
+ * outcomes, so even their JSON forms agree.)
  */
 export function decodeOutcome(b: Uint8Array): TxOutcome {
-  if (b[0] === 1) {
-    const encoded = b.subarray(1);
-    let receipt: ReturnType<typeof decodeReceipt> | undefined;
-    // Same key order as the sequential executor's outcomes, so even their JSON forms agree.
-    const o = { kind: 'included' as const, receipt: undefined as unknown as ReturnType<typeof decodeReceipt>, encoded };
-    Object.defineProperty(o, 'receipt', { enumerable: true, get: () => (receipt ??= decodeReceipt(encoded)) });
-    return o;
-  }
+  if (b[0] === 1) return lazyIncluded(b.subarray(1));
   const r = new Reader(b.subarray(1), 'outcome');
   const code = r.name() as DiscardCode;
   const message = r.string();
   return { kind: 'discarded', code, message };
+}
+
+function lazyIncluded(encoded: Uint8Array): TxOutcome {
+  let receipt: ReturnType<typeof decodeReceipt> | undefined;
+  return {
+    kind: 'included' as const,
+    get receipt() {
+      return (receipt ??= decodeReceipt(encoded));
+    },
+    encoded,
+  };
 }
 
 /** Committed write sets travel to workers packed: u32 n | (name key | u8 present | bytes value)*. */

@@ -11,7 +11,7 @@
  * Idle workers wait on WORK_SIGNAL with Atomics.wait; every event that can create work
  * bumps and notifies it.
  */
-import { CTL, STATUS, TX, type SharedViews } from './layout.js';
+import { CTL, PERSISTENT_CTL, STATUS, TX, type SharedViews } from './layout.js';
 
 export type Task = { kind: 'execute'; txIdx: number; incarnation: number } | { kind: 'validate'; txIdx: number; incarnation: number } | null;
 
@@ -30,7 +30,9 @@ export class Scheduler {
 
   /** Main thread, before a block: every tx READY_TO_EXECUTE(0), indices and counters zero. */
   static reset(v: SharedViews, n: number): void {
+    const kept = PERSISTENT_CTL.map((w) => v.ctl[w]!);
     v.ctl.fill(0);
+    PERSISTENT_CTL.forEach((w, k) => (v.ctl[w] = kept[k]!));
     v.ctl[CTL.BLOCK_SIZE] = n;
     for (let i = 0; i < n; i++) {
       const t = i * TX.STRIDE;

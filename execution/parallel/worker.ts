@@ -12,8 +12,8 @@ import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
-import { ABORT_REASON, CapacityExceeded, CTL, READ, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
-import { MultiVersionMemory } from './mvmemory.js';
+import { ABORT_REASON, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, KEY, READ, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
+import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { encodeOutcome, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
 
@@ -24,10 +24,10 @@ class DependencySignal extends ExecutorSignal {
 }
 
 export type WorkerMessage =
-  | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers }
+  | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers; index: number }
   | { type: 'buffers'; buffers: SharedBuffers }
   | { type: 'state'; packed: Uint8Array; reset: boolean }
-  | { type: 'block'; epoch: number; ctx: BlockContext; n: number; contentionPct: number; contentionMinSample: number }
+  | { type: 'block'; epoch: number; ctx: BlockContext; n: number; workers: number; contentionPct: number; contentionMinSample: number }
   | { type: 'verify'; id: number; packed: Uint8Array };
 
 export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' } | { type: 'verified'; id: number; codes: Uint8Array };
@@ -54,6 +54,7 @@ let modules: ReadonlyMap<string, Module> = new Map();
 let views: SharedViews | null = null;
 let mv: MultiVersionMemory | null = null;
 let sched: Scheduler | null = null;
+let workerIndex = 0;
 
 function setBuffers(b: SharedBuffers): void {
   views = new SharedViews(b);
@@ -65,10 +66,9 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
   const v = views!;
   const memory = mv!;
   const s = sched!;
-  memory.resetLocal();
+  memory.beginBlock();
   const n = msg.n;
   const ctx = msg.ctx;
-  const txs: (SignedTx | undefined)[] = new Array(n);
   const storage = (keyId: number): Uint8Array | undefined => replica.get(memory.keyString(keyId));
   const incarnationLimit = Atomics.load(v.ctl, CTL.INCARNATION_LIMIT);
   let execUs = 0;
@@ -77,17 +77,16 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
   const reads: number[] = [];
   const seen = new Map<string, Uint8Array | undefined>();
 
+  // Decoded per incarnation and dropped after it: nothing of a tx outlives its execution, so
+  // young-generation collections find little alive (re-executions are the exception).
   const txAt = (i: number): SignedTx => {
-    let t = txs[i];
-    if (!t) {
-      const b = i * TX.STRIDE;
-      const start = v.tx[b + TX.TX_START]!;
-      const end = start + v.tx[b + TX.TX_LEN]!;
-      // Views into the arena: valid until the block ends, and nothing outlives the block.
-      t = decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.subarray(end, end + 32), sender: v.bytes.subarray(end + 32, end + 52), noCopy: true });
-      txs[i] = t;
-    }
-    return t;
+    // The main thread may still be copying the block in: wait for tx i.
+    for (let ready = Atomics.load(v.ctl, CTL.TXS_READY); ready <= i; ready = Atomics.load(v.ctl, CTL.TXS_READY)) Atomics.wait(v.ctl, CTL.TXS_READY, ready, 1);
+    const b = i * TX.STRIDE;
+    const start = v.tx[b + TX.TX_START]!;
+    const end = start + v.tx[b + TX.TX_LEN]!;
+    // Views into the arena: valid until the block ends, and nothing outlives the block.
+    return decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.subarray(end, end + 32), sender: v.bytes.subarray(end + 32, end + 52), noCopy: true });
   };
 
   const tryExecute = (i: number, inc: number): Task => {
@@ -186,6 +185,7 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
       }
       task = task.kind === 'execute' ? tryExecute(task.txIdx, task.incarnation) : needsReexecution(task.txIdx, task.incarnation);
     }
+    if (Atomics.load(v.ctl, CTL.ABORT) === 0) finaliseShare(v, memory, storage, n, msg.workers);
   } catch (e) {
     s.abort(e instanceof CapacityExceeded ? ABORT_REASON.CAPACITY : ABORT_REASON.WORKER_ERROR);
     if (!(e instanceof CapacityExceeded)) throw e;
@@ -195,10 +195,80 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
   }
 }
 
+/**
+ * After the run (every task done, no abort): this worker's share of the final write set.
+ * Keys are split by id (keyId mod workers); each key's entries below the cut (the first tx
+ * that must be re-executed eagerly) are replayed in tx order, and the share is written to
+ * `final` sorted by key, as one run the main thread merges with the others. A delta bound
+ * failure is reported in CTL.FAIL_AT instead (the main thread then finishes the block).
+ */
+function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (keyId: number) => Uint8Array | undefined, n: number, workers: number): void {
+  const { ctl, entries, keyMeta, tx } = v;
+  let cut = n;
+  for (let i = 0; i < n; i++) {
+    if (tx[i * TX.STRIDE + TX.FLAGS]! & TXF.NEEDS_EAGER) {
+      cut = i;
+      break;
+    }
+  }
+  const seq = ctl[CTL.BLOCK_SEQ]!;
+  const ids: number[] = [];
+  const names: string[] = [];
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  const ec = memory.entryCount();
+  for (let e = 0; e < ec; e++) {
+    const k = entries[e * ENTRY.STRIDE + ENTRY.KEY]!;
+    if (k < 0 || k % workers !== workerIndex) continue;
+    const mark = k * KEY.STRIDE + KEY.MARK;
+    if (keyMeta[mark] === seq) continue;
+    keyMeta[mark] = seq;
+    const f = memory.replayKey(k, cut, storage);
+    if (f.kind === FINAL.UNTOUCHED) continue;
+    if (f.kind === FINAL.FAILED) {
+      let cur = Atomics.load(ctl, CTL.FAIL_AT);
+      while (f.failTx < cur) {
+        const seen = Atomics.compareExchange(ctl, CTL.FAIL_AT, cur, f.failTx);
+        if (seen === cur) break;
+        cur = seen;
+      }
+      return;
+    }
+    ids.push(k);
+    names.push(memory.keyString(k));
+    if (f.kind === FINAL.VALUE) {
+      offsets.push(f.offset);
+      lengths.push(f.length);
+    } else if (f.kind === FINAL.DELETED) {
+      offsets.push(0);
+      lengths.push(-1);
+    } else {
+      offsets.push(memory.putBytes(f.computed!));
+      lengths.push(f.computed!.length);
+    }
+  }
+  const order = Array.from(names.keys());
+  order.sort((a, b) => (names[a]! < names[b]! ? -1 : 1));
+  const count = order.length;
+  const start = Atomics.add(ctl, CTL.FINAL_COUNT, count);
+  if ((start + count) * FINAL_STRIDE > v.final.length) throw new CapacityExceeded('final write set');
+  const out = v.final;
+  for (let j = 0; j < count; j++) {
+    const i = order[j]!;
+    const r = (start + j) * FINAL_STRIDE;
+    out[r] = ids[i]!;
+    out[r + 1] = offsets[i]!;
+    out[r + 2] = lengths[i]!;
+  }
+  ctl[CTL.RUNS + 4 * workerIndex] = start;
+  Atomics.store(ctl, CTL.RUNS + 4 * workerIndex + 1, count);
+}
+
 parentPort!.on('message', (msg: WorkerMessage) => {
   switch (msg.type) {
     case 'init':
       modules = moduleSet(msg.modules);
+      workerIndex = msg.index;
       setBuffers(msg.buffers);
       parentPort!.postMessage({ type: 'ready' } satisfies WorkerReply);
       break;

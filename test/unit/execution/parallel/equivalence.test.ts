@@ -22,6 +22,7 @@ import { balanceKey } from '../../../../contracts/coin/state.js';
 import { moduleSet } from '../../../../contracts/registry.js';
 import { mockCounter } from '../../../../contracts/testing/mock.js';
 import { benchAccounts, benchGenesisState, rng, transferBlock } from '../../../../bench/workload.js';
+import { signTxFast } from '../../../../bench/sign.js';
 import { executeBlockSequential } from '../../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../../execution/parallel/executor.js';
 import type { BlockExecution, ExecutionStats } from '../../../../execution/types.js';
@@ -387,6 +388,38 @@ describe('parallel executor lifecycle', () => {
       for (let r = 0; r < 3; r++) await runBoth('lifecycle: after growth', executors.get(w)!, smallWorld, small.txs, smallSeq);
     }
     expectMostlyParallel('lifecycle: 1200-tx block', 100, 80);
+  }, 120_000);
+
+  it('the key table persists across a chain of blocks and is cleared when half full; every block stays exact', async () => {
+    // 1,000-transfer blocks over 4,000 accounts: each block touches ~3,000 keys, the initial
+    // table holds 12,288, so ids are reused for a few blocks, then the table starts over.
+    const ex = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, modules: 'builtin+testing', adaptive: false, contentionPct: 1e9, incarnationLimit: 1_000 });
+    try {
+      const accounts = benchAccounts(4_000);
+      const world = WorldState.fromEntries(benchGenesisState(accounts, FUND));
+      const nonces = new Array<bigint>(accounts.length).fill(0n);
+      const seen: { generation: number; keys: number }[] = [];
+      for (let b = 0; b < 10; b++) {
+        const next = rng(100 + b);
+        const txs: SignedTx[] = [];
+        for (let i = 0; i < 1_000; i++) {
+          const s = next() % accounts.length;
+          const args = [v.address(accounts[next() % accounts.length]!.address), v.u128(1n + BigInt(next() % 100))];
+          txs.push(signTxFast({ chainId: CTX.chainId, senderPublicKey: accounts[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 50_000n, gasPrice: 1n, expiry: CTX.height + 100n, module: 'coin', call: 'transfer', args }, accounts[s]!));
+        }
+        const seq = executeBlockSequential(CTX, txs, world, MODULES);
+        await runBoth('key table chain', ex, world, txs, seq);
+        seen.push(ex.keyTable);
+        world.commit(world.prepare(seq.writeSet));
+        ex.onCommit(seq.writeSet);
+      }
+      // Reused: the second block's keys did not double the table. Cleared: a new generation.
+      expect(seen[1]!.generation).toBe(seen[0]!.generation);
+      expect(seen[1]!.keys).toBeLessThan(2 * seen[0]!.keys);
+      expect(seen[seen.length - 1]!.generation).toBeGreaterThan(seen[0]!.generation);
+    } finally {
+      await ex.close();
+    }
   }, 120_000);
 
   it('overlapping execute calls on one executor never return a wrong result (exact, or rejected)', async () => {
