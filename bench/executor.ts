@@ -73,7 +73,9 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
       parMs.push(t2 - t1);
       parRuns.push(p);
     };
-    await measure(false); // warm-up: JIT, worker replicas, adaptive estimates
+    // Warm-up, not measured: three runs of each. The workers' first blocks pay for the JIT,
+    // their heaps growing to steady state and their replicas; a node runs far more blocks.
+    for (let w = 0; w < 3; w++) await measure(false);
     for (let r = 0; r < runs; r++) await measure(true);
     const sMs = median(seqMs);
     const pMs = median(parMs);

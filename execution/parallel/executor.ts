@@ -62,6 +62,9 @@ interface VersionedState extends StateReader {
   entries?(): Iterable<readonly [string, Uint8Array]>;
 }
 
+/** Parallel blocks the adaptive policy runs before it compares (the first is not counted). */
+const WARMUP_PARALLEL_BLOCKS = 3;
+
 export class ParallelExecutor implements BlockExecutor {
   readonly name = 'parallel' as const;
   readonly opts: ParallelOptions;
@@ -79,6 +82,8 @@ export class ParallelExecutor implements BlockExecutor {
   /** Running estimates (EWMA, us per tx) for the adaptive policy; NaN until measured. */
   private seqUsPerTx = Number.NaN;
   private parUsPerTx = Number.NaN;
+  /** Parallel blocks measured so far (the first ones run cold: workers' JIT, replicas). */
+  private parSamples = 0;
   private sinceProbe = 0;
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
@@ -219,14 +224,17 @@ export class ParallelExecutor implements BlockExecutor {
   private learn(kind: 'seq' | 'par', ms: number, n: number): void {
     const us = (ms * 1000) / n;
     if (kind === 'seq') this.seqUsPerTx = Number.isNaN(this.seqUsPerTx) ? us : 0.7 * this.seqUsPerTx + 0.3 * us;
-    else this.parUsPerTx = Number.isNaN(this.parUsPerTx) ? us : 0.7 * this.parUsPerTx + 0.3 * us;
+    // The first parallel block is not representative (the workers' code is still cold): skip it.
+    else if (++this.parSamples > 1) this.parUsPerTx = Number.isNaN(this.parUsPerTx) ? us : 0.7 * this.parUsPerTx + 0.3 * us;
   }
 
   /** null = run in parallel; otherwise the reason to run sequentially. */
   private choose(n: number): string | null {
     if (n < this.opts.minParallelTxs) return 'small-block';
     if (!this.opts.adaptive) return null;
-    if (Number.isNaN(this.parUsPerTx)) return null;
+    // Warm up and measure parallel on a few blocks before comparing: one cold block must not
+    // decide for the next `probeEvery`.
+    if (this.parSamples < WARMUP_PARALLEL_BLOCKS) return null;
     if (Number.isNaN(this.seqUsPerTx)) return 'probe-sequential';
     const parallelWins = this.parUsPerTx < this.seqUsPerTx;
     if (++this.sinceProbe >= this.opts.probeEvery) {
@@ -347,6 +355,8 @@ export class ParallelExecutor implements BlockExecutor {
           ...this.finaliseSplit,
           executeShare: workersMs > 0 ? v.ctl[CTL.EXEC_US]! / 1000 / workersMs : 0,
           validateShare: workersMs > 0 ? v.ctl[CTL.VALIDATE_US]! / 1000 / workersMs : 0,
+          finaliseShare: workersMs > 0 ? v.ctl[CTL.FINALISE_US]! / 1000 / workersMs : 0,
+          idleShare: workersMs > 0 ? v.ctl[CTL.IDLE_US]! / 1000 / workersMs : 0,
         },
       },
     };

@@ -42,6 +42,8 @@ export const CTL = {
   VALIDATIONS: 14 * LINE,
   DEPENDENCY_WAITS: 15 * LINE,
   ABORTS: 16 * LINE,
+  FINALISE_US: 17 * LINE, // summed worker finalisation time (us)
+  IDLE_US: 18 * LINE, // summed time workers waited for work or for txs to be copied in (us)
   INCARNATION_LIMIT: 19 * LINE,
   EXEC_US: 20 * LINE, // summed execution time across workers (us)
   VALIDATE_US: 21 * LINE, // summed validation time (us)

@@ -55,11 +55,15 @@ let views: SharedViews | null = null;
 let mv: MultiVersionMemory | null = null;
 let sched: Scheduler | null = null;
 let workerIndex = 0;
+/** Worker-local finalisation state, per key id; prevOrder: the ids of the previous block's run. */
+let final: { offset: Int32Array; length: Int32Array; placed: Int32Array; prevOrder: number[]; gen: number } | null = null;
 
 function setBuffers(b: SharedBuffers): void {
   views = new SharedViews(b);
   mv = new MultiVersionMemory(views);
   sched = new Scheduler(views);
+  const keys = b.capacity.keys;
+  final = { offset: new Int32Array(keys), length: new Int32Array(keys), placed: new Int32Array(keys), prevOrder: [], gen: -1 };
 }
 
 function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
@@ -73,6 +77,7 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
   const incarnationLimit = Atomics.load(v.ctl, CTL.INCARNATION_LIMIT);
   let execUs = 0;
   let validateUs = 0;
+  let idleUs = 0;
 
   const reads: number[] = [];
   const seen = new Map<string, Uint8Array | undefined>();
@@ -81,7 +86,11 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
   // young-generation collections find little alive (re-executions are the exception).
   const txAt = (i: number): SignedTx => {
     // The main thread may still be copying the block in: wait for tx i.
-    for (let ready = Atomics.load(v.ctl, CTL.TXS_READY); ready <= i; ready = Atomics.load(v.ctl, CTL.TXS_READY)) Atomics.wait(v.ctl, CTL.TXS_READY, ready, 1);
+    if (Atomics.load(v.ctl, CTL.TXS_READY) <= i) {
+      const t0 = performance.now();
+      for (let ready = Atomics.load(v.ctl, CTL.TXS_READY); ready <= i; ready = Atomics.load(v.ctl, CTL.TXS_READY)) Atomics.wait(v.ctl, CTL.TXS_READY, ready, 1);
+      idleUs += (performance.now() - t0) * 1000;
+    }
     const b = i * TX.STRIDE;
     const start = v.tx[b + TX.TX_START]!;
     const end = start + v.tx[b + TX.TX_LEN]!;
@@ -179,19 +188,26 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
         const sig = s.workSignal();
         task = s.nextTask();
         if (task === null) {
+          const t0 = performance.now();
           s.idle(sig);
+          idleUs += (performance.now() - t0) * 1000;
           continue;
         }
       }
       task = task.kind === 'execute' ? tryExecute(task.txIdx, task.incarnation) : needsReexecution(task.txIdx, task.incarnation);
     }
-    if (Atomics.load(v.ctl, CTL.ABORT) === 0) finaliseShare(v, memory, storage, n, msg.workers);
+    if (Atomics.load(v.ctl, CTL.ABORT) === 0) {
+      const t0 = performance.now();
+      finaliseShare(v, memory, storage, n, msg.workers);
+      Atomics.add(v.ctl, CTL.FINALISE_US, Math.round((performance.now() - t0) * 1000));
+    }
   } catch (e) {
     s.abort(e instanceof CapacityExceeded ? ABORT_REASON.CAPACITY : ABORT_REASON.WORKER_ERROR);
     if (!(e instanceof CapacityExceeded)) throw e;
   } finally {
     Atomics.add(v.ctl, CTL.EXEC_US, Math.round(execUs));
     Atomics.add(v.ctl, CTL.VALIDATE_US, Math.round(validateUs));
+    Atomics.add(v.ctl, CTL.IDLE_US, Math.round(idleUs));
   }
 }
 
@@ -204,6 +220,7 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
  */
 function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (keyId: number) => Uint8Array | undefined, n: number, workers: number): void {
   const { ctl, entries, keyMeta, tx } = v;
+  const f = final!;
   let cut = n;
   for (let i = 0; i < n; i++) {
     if (tx[i * TX.STRIDE + TX.FLAGS]! & TXF.NEEDS_EAGER) {
@@ -212,10 +229,12 @@ function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (key
     }
   }
   const seq = ctl[CTL.BLOCK_SEQ]!;
-  const ids: number[] = [];
-  const names: string[] = [];
-  const offsets: number[] = [];
-  const lengths: number[] = [];
+  const gen = ctl[CTL.KEY_GEN]!;
+  if (gen !== f.gen) {
+    f.gen = gen;
+    f.prevOrder = [];
+  }
+  const touched: number[] = [];
   const ec = memory.entryCount();
   for (let e = 0; e < ec; e++) {
     const k = entries[e * ENTRY.STRIDE + ENTRY.KEY]!;
@@ -223,42 +242,54 @@ function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (key
     const mark = k * KEY.STRIDE + KEY.MARK;
     if (keyMeta[mark] === seq) continue;
     keyMeta[mark] = seq;
-    const f = memory.replayKey(k, cut, storage);
-    if (f.kind === FINAL.UNTOUCHED) continue;
-    if (f.kind === FINAL.FAILED) {
+    const r = memory.replayKey(k, cut, storage);
+    if (r.kind === FINAL.UNTOUCHED) continue;
+    if (r.kind === FINAL.FAILED) {
       let cur = Atomics.load(ctl, CTL.FAIL_AT);
-      while (f.failTx < cur) {
-        const seen = Atomics.compareExchange(ctl, CTL.FAIL_AT, cur, f.failTx);
+      while (r.failTx < cur) {
+        const seen = Atomics.compareExchange(ctl, CTL.FAIL_AT, cur, r.failTx);
         if (seen === cur) break;
         cur = seen;
       }
       return;
     }
-    ids.push(k);
-    names.push(memory.keyString(k));
-    if (f.kind === FINAL.VALUE) {
-      offsets.push(f.offset);
-      lengths.push(f.length);
-    } else if (f.kind === FINAL.DELETED) {
-      offsets.push(0);
-      lengths.push(-1);
+    if (r.kind === FINAL.VALUE) {
+      f.offset[k] = r.offset;
+      f.length[k] = r.length;
+    } else if (r.kind === FINAL.DELETED) {
+      f.offset[k] = 0;
+      f.length[k] = -1;
     } else {
-      offsets.push(memory.putBytes(f.computed!));
-      lengths.push(f.computed!.length);
+      f.offset[k] = memory.putBytes(r.computed!);
+      f.length[k] = r.computed!.length;
+    }
+    f.placed[k] = seq;
+    touched.push(k);
+  }
+  // Sorted by key. Consecutive blocks touch mostly the same keys, so the keys the previous
+  // block also finalised go first, in its (sorted) order: a single run for the sort, which
+  // then only orders the new keys and merges them in.
+  const order: number[] = [];
+  for (const k of f.prevOrder) {
+    if (f.placed[k] === seq) {
+      order.push(k);
+      f.placed[k] = -seq;
     }
   }
-  const order = Array.from(names.keys());
-  order.sort((a, b) => (names[a]! < names[b]! ? -1 : 1));
+  const known = order.length;
+  for (const k of touched) if (f.placed[k] === seq) order.push(k);
+  if (order.length > known) order.sort((a, b) => (memory.keyString(a) < memory.keyString(b) ? -1 : 1));
+  f.prevOrder = order;
   const count = order.length;
   const start = Atomics.add(ctl, CTL.FINAL_COUNT, count);
   if ((start + count) * FINAL_STRIDE > v.final.length) throw new CapacityExceeded('final write set');
   const out = v.final;
   for (let j = 0; j < count; j++) {
-    const i = order[j]!;
+    const k = order[j]!;
     const r = (start + j) * FINAL_STRIDE;
-    out[r] = ids[i]!;
-    out[r + 1] = offsets[i]!;
-    out[r + 2] = lengths[i]!;
+    out[r] = k;
+    out[r + 1] = f.offset[k]!;
+    out[r + 2] = f.length[k]!;
   }
   ctl[CTL.RUNS + 4 * workerIndex] = start;
   Atomics.store(ctl, CTL.RUNS + 4 * workerIndex + 1, count);
