@@ -73,9 +73,10 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
       parMs.push(t2 - t1);
       parRuns.push(p);
     };
-    // Warm-up, not measured: three runs of each. The workers' first blocks pay for the JIT,
-    // their heaps growing to steady state and their replicas; a node runs far more blocks.
-    for (let w = 0; w < 3; w++) await measure(false);
+    // Warm-up, not measured: five runs of each. The workers' first blocks pay for the JIT,
+    // their heaps growing to steady state and their replicas (on the dev machine the first
+    // four 10,000-tx blocks run measurably slower); a node runs far more blocks than that.
+    for (let w = 0; w < 5; w++) await measure(false);
     for (let r = 0; r < runs; r++) await measure(true);
     const sMs = median(seqMs);
     const pMs = median(parMs);

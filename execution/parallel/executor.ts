@@ -62,8 +62,25 @@ interface VersionedState extends StateReader {
   entries?(): Iterable<readonly [string, Uint8Array]>;
 }
 
-/** Parallel blocks the adaptive policy runs before it compares (the first is not counted). */
-const WARMUP_PARALLEL_BLOCKS = 3;
+/**
+ * A value copied out of shared memory. Small ones (the common case: u64 nonces, u128
+ * balances) go into a fresh on-heap typed array: no ArrayBuffer and backing store per value,
+ * which slice() would allocate and the GC would then have to track.
+ */
+function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+  if (length > 64) return bytes.slice(offset, offset + length);
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = bytes[offset + i]!;
+  return out;
+}
+
+/**
+ * The adaptive policy runs this many txs in parallel before it starts measuring: the
+ * workers' first blocks run cold (JIT tiers, heaps growing to steady state; ~3 blocks of
+ * 10,000 txs on the dev machine), and cold measurements would lock in the sequential path
+ * for `probeEvery` blocks at a time.
+ */
+const WARMUP_PARALLEL_TXS = 30_000;
 
 export class ParallelExecutor implements BlockExecutor {
   readonly name = 'parallel' as const;
@@ -82,8 +99,8 @@ export class ParallelExecutor implements BlockExecutor {
   /** Running estimates (EWMA, us per tx) for the adaptive policy; NaN until measured. */
   private seqUsPerTx = Number.NaN;
   private parUsPerTx = Number.NaN;
-  /** Parallel blocks measured so far (the first ones run cold: workers' JIT, replicas). */
-  private parSamples = 0;
+  /** Txs run in parallel so far (see WARMUP_PARALLEL_TXS). */
+  private parallelTxs = 0;
   private sinceProbe = 0;
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
@@ -224,17 +241,19 @@ export class ParallelExecutor implements BlockExecutor {
   private learn(kind: 'seq' | 'par', ms: number, n: number): void {
     const us = (ms * 1000) / n;
     if (kind === 'seq') this.seqUsPerTx = Number.isNaN(this.seqUsPerTx) ? us : 0.7 * this.seqUsPerTx + 0.3 * us;
-    // The first parallel block is not representative (the workers' code is still cold): skip it.
-    else if (++this.parSamples > 1) this.parUsPerTx = Number.isNaN(this.parUsPerTx) ? us : 0.7 * this.parUsPerTx + 0.3 * us;
+    else {
+      const warm = this.parallelTxs >= WARMUP_PARALLEL_TXS;
+      this.parallelTxs += n;
+      if (warm) this.parUsPerTx = Number.isNaN(this.parUsPerTx) ? us : 0.7 * this.parUsPerTx + 0.3 * us;
+    }
   }
 
   /** null = run in parallel; otherwise the reason to run sequentially. */
   private choose(n: number): string | null {
     if (n < this.opts.minParallelTxs) return 'small-block';
     if (!this.opts.adaptive) return null;
-    // Warm up and measure parallel on a few blocks before comparing: one cold block must not
-    // decide for the next `probeEvery`.
-    if (this.parSamples < WARMUP_PARALLEL_BLOCKS) return null;
+    // Warm the workers up, then measure parallel, then sequential, then compare.
+    if (Number.isNaN(this.parUsPerTx)) return null;
     if (Number.isNaN(this.seqUsPerTx)) return 'probe-sequential';
     const parallelWins = this.parUsPerTx < this.seqUsPerTx;
     if (++this.sinceProbe >= this.opts.probeEvery) {
@@ -470,7 +489,7 @@ export class ParallelExecutor implements BlockExecutor {
       }
       const r = pos[best]! * FINAL_STRIDE;
       const len = F[r + 2]!;
-      out[j] = [heads[best]!, len < 0 ? null : v.bytes.slice(F[r + 1]!, F[r + 1]! + len)];
+      out[j] = [heads[best]!, len < 0 ? null : copyOut(v.bytes, F[r + 1]!, len)];
       const p = ++pos[best]!;
       heads[best] = p < end[best]! ? mv.keyString(F[p * FINAL_STRIDE]!) : null;
     }
