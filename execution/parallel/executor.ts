@@ -20,7 +20,7 @@ import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
 import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, MAX_WORKERS, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
-import { decodeOutcome, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
+import { decodeOutcome, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkerMessage, WorkerReply } from './worker.js';
 
@@ -442,8 +442,14 @@ export class ParallelExecutor implements BlockExecutor {
       const b = i * TX.STRIDE;
       const start = v.tx[b + TX.OUT_START]!;
       const len = v.tx[b + TX.OUT_LEN]!;
-      outBuf.set(v.bytes.subarray(start, start + len), at);
-      outcomes[i] = decodeOutcome(outBuf.subarray(at, at + len));
+      if (v.bytes[start] === OUTPUT_INCLUDED) {
+        // The encoded receipt, without the tag byte: one view, decoded on first access.
+        outBuf.set(v.bytes.subarray(start + 1, start + len), at);
+        outcomes[i] = lazyIncluded(outBuf.subarray(at, at + len - 1));
+      } else {
+        outBuf.set(v.bytes.subarray(start, start + len), at);
+        outcomes[i] = decodeOutcome(outBuf.subarray(at, at + len));
+      }
       at += len;
     }
     let gasUsed = totalGasUsed(outcomes);

@@ -1,7 +1,9 @@
 /** Per-tx outputs in the shared arena: 1 | receipt, or 2 | name code | string message. */
 import { decodeBytesList, encodeBytesList, Reader, Writer } from '../../protocol/codec.js';
-import { decodeReceipt } from '../../protocol/receipt.js';
+import { decodeReceipt, type Receipt } from '../../protocol/receipt.js';
 import type { DiscardCode, TxOutcome } from '../types.js';
+
+export const OUTPUT_INCLUDED = 1;
 
 export function encodeOutcome(o: TxOutcome): Uint8Array {
   const w = new Writer(128);
@@ -48,22 +50,32 @@ export function totalGasUsed(outcomes: readonly TxOutcome[], count = outcomes.le
  * outcomes, so even their JSON forms agree.)
  */
 export function decodeOutcome(b: Uint8Array): TxOutcome {
-  if (b[0] === 1) return lazyIncluded(b.subarray(1));
+  if (b[0] === OUTPUT_INCLUDED) return lazyIncluded(b.subarray(1));
   const r = new Reader(b.subarray(1), 'outcome');
   const code = r.name() as DiscardCode;
   const message = r.string();
   return { kind: 'discarded', code, message };
 }
 
-function lazyIncluded(encoded: Uint8Array): TxOutcome {
-  let receipt: ReturnType<typeof decodeReceipt> | undefined;
-  return {
-    kind: 'included' as const,
-    get receipt() {
-      return (receipt ??= decodeReceipt(encoded));
-    },
-    encoded,
-  };
+/**
+ * An included outcome over its encoded receipt, decoded on first access (one object per tx:
+ * the executor builds thousands per block on the main thread). JSON gives the same fields,
+ * in the same order, as the sequential executor's plain outcomes.
+ */
+class IncludedOutcome {
+  readonly kind = 'included' as const;
+  private decoded: Receipt | undefined = undefined;
+  constructor(readonly encoded: Uint8Array) {}
+  get receipt(): Receipt {
+    return (this.decoded ??= decodeReceipt(this.encoded));
+  }
+  toJSON(): { kind: 'included'; receipt: Receipt; encoded: Uint8Array } {
+    return { kind: this.kind, receipt: this.receipt, encoded: this.encoded };
+  }
+}
+
+export function lazyIncluded(encoded: Uint8Array): TxOutcome {
+  return new IncludedOutcome(encoded);
 }
 
 /** Committed write sets travel to workers packed: u32 n | (name key | u8 present | bytes value)*. */

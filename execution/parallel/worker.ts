@@ -14,7 +14,7 @@ import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
 import { ABORT_REASON, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, KEY, READ, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
-import { encodeOutcome, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
+import { encodeOutcome, OUTPUT_INCLUDED, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
 
 class DependencySignal extends ExecutorSignal {
@@ -157,7 +157,7 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
     if (o.kind === 'included') {
       // 1 | encoded receipt, written straight into the arena.
       const at = memory.reserveBytes(o.encoded.length + 1);
-      v.bytes[at] = 1;
+      v.bytes[at] = OUTPUT_INCLUDED;
       v.bytes.set(o.encoded, at + 1);
       v.tx[b + TX.OUT_START] = at;
       v.tx[b + TX.OUT_LEN] = o.encoded.length + 1;
