@@ -73,10 +73,14 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
       parMs.push(t2 - t1);
       parRuns.push(p);
     };
-    // Warm-up, not measured: five runs of each. The workers' first blocks pay for the JIT,
+    // Warm-up, not measured: at least five runs. The workers' first blocks pay for the JIT,
     // their heaps growing to steady state and their replicas (on the dev machine the first
     // four 10,000-tx blocks run measurably slower); a node runs far more blocks than that.
-    for (let w = 0; w < 5; w++) await measure(false);
+    // In adaptive mode, also until the policy has its first estimates of both paths (at most
+    // 20 runs), so the measured runs show the path it settled on, not its initial probes.
+    const adaptive = f['no-adaptive'] !== true;
+    let warmupRuns = 0;
+    for (; warmupRuns < 20 && (warmupRuns < 5 || (adaptive && !ex.estimates.settled)); warmupRuns++) await measure(false);
     for (let r = 0; r < runs; r++) await measure(true);
     const sMs = median(seqMs);
     const pMs = median(parMs);
@@ -102,6 +106,7 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
         timeSplitMs: parallelRan.length
           ? { scheduling: round(parallelMs * (1 - executeShare - validateShare), 2), execution: round(parallelMs * executeShare, 2), validation: round(parallelMs * validateShare, 2), prepare: round(pick(t('prepareMs')), 2), commit: round(pick(t('finaliseMs')), 2) }
           : null,
+        warmupRuns,
         estimates: ex.estimates,
         sequentialRunsMs: seqMs.map((x) => round(x, 1)), parallelRunsMs: parMs.map((x) => round(x, 1)),
         stateRoot: seqRoot,

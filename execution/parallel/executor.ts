@@ -81,6 +81,16 @@ function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array 
  * for `probeEvery` blocks at a time.
  */
 const WARMUP_PARALLEL_TXS = 30_000;
+/** Samples kept per path, and how many each needs before the policy compares. */
+const SAMPLES = 5;
+const MIN_SAMPLES = { par: 3, seq: 2 } as const;
+
+function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 export class ParallelExecutor implements BlockExecutor {
   readonly name = 'parallel' as const;
@@ -96,9 +106,9 @@ export class ParallelExecutor implements BlockExecutor {
   private replicaVersion = -1;
   private pending = new Map<number, { left: number; errors: string[]; resolve: () => void }>();
   private closed = false;
-  /** Running estimates (EWMA, us per tx) for the adaptive policy; NaN until measured. */
-  private seqUsPerTx = Number.NaN;
-  private parUsPerTx = Number.NaN;
+  /** The adaptive policy's recent measurements (us per tx), newest last, at most SAMPLES each. */
+  private readonly seqSamples: number[] = [];
+  private readonly parSamples: number[] = [];
   /** Txs run in parallel so far (see WARMUP_PARALLEL_TXS). */
   private parallelTxs = 0;
   private sinceProbe = 0;
@@ -234,28 +244,31 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /** Estimates the adaptive policy works from (for stats and benchmarks). */
-  get estimates(): { sequentialUsPerTx: number; parallelUsPerTx: number } {
-    return { sequentialUsPerTx: this.seqUsPerTx, parallelUsPerTx: this.parUsPerTx };
+  get estimates(): { sequentialUsPerTx: number; parallelUsPerTx: number; settled: boolean } {
+    return { sequentialUsPerTx: medianOf(this.seqSamples), parallelUsPerTx: medianOf(this.parSamples), settled: this.parSamples.length >= MIN_SAMPLES.par && this.seqSamples.length >= MIN_SAMPLES.seq };
   }
 
   private learn(kind: 'seq' | 'par', ms: number, n: number): void {
     const us = (ms * 1000) / n;
-    if (kind === 'seq') this.seqUsPerTx = Number.isNaN(this.seqUsPerTx) ? us : 0.7 * this.seqUsPerTx + 0.3 * us;
-    else {
+    const into = kind === 'seq' ? this.seqSamples : this.parSamples;
+    if (kind === 'par') {
       const warm = this.parallelTxs >= WARMUP_PARALLEL_TXS;
       this.parallelTxs += n;
-      if (warm) this.parUsPerTx = Number.isNaN(this.parUsPerTx) ? us : 0.7 * this.parUsPerTx + 0.3 * us;
+      if (!warm) return;
     }
+    into.push(us);
+    if (into.length > SAMPLES) into.shift();
   }
 
   /** null = run in parallel; otherwise the reason to run sequentially. */
   private choose(n: number): string | null {
     if (n < this.opts.minParallelTxs) return 'small-block';
     if (!this.opts.adaptive) return null;
-    // Warm the workers up, then measure parallel, then sequential, then compare.
-    if (Number.isNaN(this.parUsPerTx)) return null;
-    if (Number.isNaN(this.seqUsPerTx)) return 'probe-sequential';
-    const parallelWins = this.parUsPerTx < this.seqUsPerTx;
+    // Warm the workers up, then measure parallel, then sequential, then compare the medians
+    // of the recent samples (one outlier block must not decide for the next probeEvery).
+    if (this.parSamples.length < MIN_SAMPLES.par) return null;
+    if (this.seqSamples.length < MIN_SAMPLES.seq) return 'probe-sequential';
+    const parallelWins = medianOf(this.parSamples) < medianOf(this.seqSamples);
     if (++this.sinceProbe >= this.opts.probeEvery) {
       this.sinceProbe = 0;
       return parallelWins ? 'probe-sequential' : null;
