@@ -1,19 +1,17 @@
 import { ProtocolError } from './errors.js';
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 /** Lower-case hex with a 0x prefix. */
 export function toHex(bytes: Uint8Array): string {
-  let out = '0x';
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
-  return out;
+  return '0x' + toHexRaw(bytes);
 }
 
-/** Hex without prefix (used for storage keys). */
+/**
+ * Hex without prefix (used for storage keys and map ids). Node's native encoder: ~3x faster
+ * than building the string a byte at a time, and the result is a flat string, which Map
+ * lookups hash without flattening first.
+ */
 export function toHexRaw(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
-  return out;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
 
 /**
