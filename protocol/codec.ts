@@ -127,7 +127,15 @@ export class Reader {
   private pos = 0;
   private readonly view: DataView;
 
-  constructor(private readonly buf: Uint8Array, private readonly what = 'input') {
+  /**
+   * `views`: raw() and bytes() return views into `buf` instead of copies. Only for a buffer
+   * nobody changes while the decoded result is in use (decodeTx reads its own private copy).
+   */
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly what = 'input',
+    private readonly views = false,
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -181,7 +189,7 @@ export class Reader {
 
   raw(n: number, field = 'bytes'): Uint8Array {
     this.need(n, field);
-    const out = this.buf.slice(this.pos, this.pos + n);
+    const out = this.views ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }
@@ -194,7 +202,9 @@ export class Reader {
 
   name(field = 'name'): string {
     const n = this.u8(`${field} length`);
-    const b = this.raw(n, field);
+    this.need(n, field);
+    const b = this.buf.subarray(this.pos, this.pos + n); // decoded at once: no copy needed
+    this.pos += n;
     return decodeUtf8(b, `${this.what}: ${field}`);
   }
 

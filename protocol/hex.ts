@@ -15,30 +15,33 @@ export function toHexRaw(bytes: Uint8Array): string {
 }
 
 /**
- * A bounded memo keyed by the *contents* of a 20-byte address (not by the array object):
- * state keys are derived from addresses many times per transaction and, on the executor's
- * workers, from freshly decoded txs every block, so an identity-keyed WeakMap would miss
- * there and add ephemerons for the GC. The memo copies the address (callers may pass views
- * into shared memory that are reused), compares all 20 bytes on a hit, and starts over when
- * full. It only saves work: what it returns is `make(address)`.
+ * A bounded memo keyed by the *contents* of a fixed-length byte string (a 20-byte address
+ * by default), not by the array object: state keys are derived from addresses many times
+ * per transaction and, on the executor's workers, from freshly decoded txs every block, so
+ * an identity-keyed WeakMap would miss there and add ephemerons for the GC. The memo copies
+ * its input (callers may pass views into shared memory that are reused), compares every
+ * byte on a hit, and starts over when full. It only saves work: what it returns is
+ * `make(bytes)`, and callers must treat that value as immutable.
  */
 export class AddressMemo<T> {
   private readonly map = new Map<number, { readonly bytes: Uint8Array; readonly value: T }>();
   constructor(
-    private readonly make: (address: Uint8Array) => T,
+    private readonly make: (bytes: Uint8Array) => T,
+    private readonly length = 20,
     private readonly max = 1 << 16,
   ) {}
 
   get(a: Uint8Array): T {
-    if (a.length !== 20) return this.make(a);
-    // 30 bits of the (hash-derived, uniform) address: a small integer Map key.
+    const len = this.length;
+    if (a.length !== len) return this.make(a);
+    // 30 bits of the (hash-derived, uniform) input: a small integer Map key.
     const k = (a[0]! | (a[1]! << 8) | (a[2]! << 16) | (a[3]! << 24)) & 0x3fffffff;
     const e = this.map.get(k);
     if (e !== undefined) {
       const b = e.bytes;
       let i = 0;
-      while (i < 20 && b[i] === a[i]) i++;
-      if (i === 20) return e.value;
+      while (i < len && b[i] === a[i]) i++;
+      if (i === len) return e.value;
     }
     const value = this.make(a);
     if (this.map.size >= this.max) this.map.clear();

@@ -81,7 +81,11 @@ export function signTx(tx: UnsignedTx, privateKey: Uint8Array): SignedTx {
  */
 export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Uint8Array; noCopy?: boolean }): SignedTx {
   if (raw.length > MAX_TX_BYTES) throw new ProtocolError('TX_TOO_LARGE', `transaction is ${raw.length} bytes, limit ${MAX_TX_BYTES}`);
-  const r = new Reader(raw, 'transaction');
+  // noCopy: the caller guarantees `raw` stays unchanged while the tx is used (a worker's
+  // block arena); everyone else gets a private copy. Either way the tx owns those bytes, so
+  // its fields (key, signature, byte arguments) are views into them, not further copies.
+  const copy = known?.noCopy ? raw : raw.slice();
+  const r = new Reader(copy, 'transaction', true);
   const version = r.u8('version');
   if (version !== TX_VERSION) throw new ProtocolError('UNSUPPORTED_VERSION', `transaction version ${version} is not supported (expected ${TX_VERSION})`);
   const chainId = r.u32('chainId');
@@ -101,9 +105,6 @@ export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Ui
   const bodyLength = r.offset;
   const signature = r.raw(64, 'signature');
   r.end();
-  // noCopy: the caller guarantees `raw` stays unchanged while the tx is used (a worker's
-  // block arena); everyone else gets a private copy.
-  const copy = known?.noCopy ? raw : raw.slice();
   return {
     chainId, senderPublicKey, nonce, gasLimit, gasPrice, expiry, module, call, args, signature,
     sender: known ? known.sender : addressFromPublicKey(senderPublicKey), hash: known ? known.hash : sha256(copy), raw: copy, bodyLength,
