@@ -280,3 +280,21 @@ describe('u128 and u64 helpers', () => {
     fc.assert(fc.property(fc.bigInt({ min: 0n, max: 1n << 60n }), check));
   });
 });
+
+describe('hex', () => {
+  const HEX_RE = /^(0[xX])?([0-9a-fA-F]{2})*$/;
+  it('fromHex accepts exactly the even-length hex strings (optional 0x) and round-trips with toHex', () => {
+    const chars = fc.constantFrom(...'0123456789abcdefABCDEFxXg /+-\u00e9z'.split(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.array(chars, { maxLength: 12 }).map((a) => a.join('')), fc.uint8Array({ maxLength: 40 }).map((b) => toHex(b))), (s) => {
+        if (HEX_RE.test(s)) {
+          const b = fromHex(s);
+          expect(toHex(b)).toBe('0x' + s.replace(/^0[xX]/, '').toLowerCase());
+        } else {
+          expectCode(() => fromHex(s), 'INVALID_HEX');
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
