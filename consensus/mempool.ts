@@ -13,7 +13,7 @@
  * - Block selection is round-robin over senders in order of arrival, so one busy sender
  *   cannot starve others and consecutive txs mostly come from different senders.
  */
-import { toHexRaw } from '../protocol/hex.js';
+import { addressHex, toHexRaw } from '../protocol/hex.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { intrinsicGas } from '../execution/gas.js';
 import type { ChainParams, DiscardCode } from '../execution/types.js';
@@ -129,7 +129,7 @@ export class Mempool {
     const balance = c.balanceOf(tx.sender);
     if (balance < maxFee) throw new MempoolError('INSUFFICIENT_BALANCE_FOR_FEE', `balance ${balance} cannot pay the maximum fee ${maxFee} (gasLimit x gasPrice)`);
 
-    const sid = toHexRaw(tx.sender);
+    const sid = addressHex(tx.sender);
     const q = this.senders.get(sid);
     const existing = q?.byNonce.get(tx.nonce);
     if (!existing && q && q.byNonce.size >= this.opts.maxPerSender) {
@@ -202,7 +202,7 @@ export class Mempool {
     const tx = this.byHash.get(id);
     if (!tx) return undefined;
     this.byHash.delete(id);
-    const sid = toHexRaw(tx.sender);
+    const sid = addressHex(tx.sender);
     const q = this.senders.get(sid);
     if (q && q.byNonce.get(tx.nonce) === tx) {
       q.byNonce.delete(tx.nonce);
@@ -220,7 +220,7 @@ export class Mempool {
     const touched = new Set<string>();
     for (const tx of included) {
       this.remove(tx.hash);
-      touched.add(toHexRaw(tx.sender));
+      touched.add(addressHex(tx.sender));
     }
     for (const tx of discarded) this.remove(tx.hash);
     const dropped: DroppedTx[] = [];
