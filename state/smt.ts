@@ -24,9 +24,22 @@ import * as nodeCrypto from 'node:crypto';
 import { sha256, sha256Concat, ZERO_HASH } from '../protocol/hash.js';
 import { utf8 } from '../protocol/codec.js';
 
+/**
+ * SHA-256 of the key's UTF-8 bytes, memoised (bounded; cleared when full): blocks write the
+ * same accounts' keys again and again. The returned array is shared: callers only read it.
+ */
 export function stateKeyHash(key: string): Uint8Array {
-  return sha256(utf8(key));
+  let h = keyHashes.get(key);
+  if (h === undefined) {
+    h = sha256(utf8(key));
+    if (keyHashes.size >= KEY_HASH_CACHE) keyHashes.clear();
+    keyHashes.set(key, h);
+  }
+  return h;
 }
+
+const KEY_HASH_CACHE = 1 << 16;
+const keyHashes = new Map<string, Uint8Array>();
 
 export function stateValueHash(value: Uint8Array): Uint8Array {
   return sha256(value);
