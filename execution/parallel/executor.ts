@@ -18,7 +18,7 @@ import type { Module } from '../../contracts/types.js';
 import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
 import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
-import { ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, MAX_WORKERS, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
+import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, MAX_WORKERS, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { decodeOutcome, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
@@ -333,19 +333,27 @@ export class ParallelExecutor implements BlockExecutor {
     const bytes = v.bytes;
     const txw = v.tx;
     let off = 0;
-    for (let i = 0; i < n; i++) {
-      const t = txs[i]!;
-      const len = t.raw.length;
-      txw[i * TX.STRIDE + TX.TX_START] = off;
-      txw[i * TX.STRIDE + TX.TX_LEN] = len;
-      bytes.set(t.raw, off);
-      bytes.set(t.hash, off + len);
-      bytes.set(t.sender, off + len + 32);
-      off += len + 52;
-      if ((i & 63) === 63 || i === n - 1) {
-        Atomics.store(v.ctl, CTL.TXS_READY, i + 1);
-        Atomics.notify(v.ctl, CTL.TXS_READY);
+    try {
+      for (let i = 0; i < n; i++) {
+        const t = txs[i]!;
+        const len = t.raw.length;
+        txw[i * TX.STRIDE + TX.TX_START] = off;
+        txw[i * TX.STRIDE + TX.TX_LEN] = len;
+        bytes.set(t.raw, off);
+        bytes.set(t.hash, off + len);
+        bytes.set(t.sender, off + len + 32);
+        off += len + 52;
+        if ((i & 63) === 63 || i === n - 1) {
+          Atomics.store(v.ctl, CTL.TXS_READY, i + 1);
+          Atomics.notify(v.ctl, CTL.TXS_READY);
+        }
       }
+    } catch (e) {
+      // Stop the workers (they must not wait for the rest), then let the block fall back.
+      new Scheduler(v).abort(ABORT_REASON.WORKER_ERROR);
+      await done;
+      this.pending.delete(epoch);
+      throw e;
     }
     this.prepareSplit = { resetMs: tr1 - tr0, copyTxsMs: performance.now() - t0 };
     const { errors } = await done;

@@ -88,7 +88,11 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
     // The main thread may still be copying the block in: wait for tx i.
     if (Atomics.load(v.ctl, CTL.TXS_READY) <= i) {
       const t0 = performance.now();
-      for (let ready = Atomics.load(v.ctl, CTL.TXS_READY); ready <= i; ready = Atomics.load(v.ctl, CTL.TXS_READY)) Atomics.wait(v.ctl, CTL.TXS_READY, ready, 1);
+      for (let ready = Atomics.load(v.ctl, CTL.TXS_READY); ready <= i; ready = Atomics.load(v.ctl, CTL.TXS_READY)) {
+        // The main thread stopped the block (its copy failed): never wait for txs that will not come.
+        if (s.done()) throw new Error('block stopped before its transactions were copied in');
+        Atomics.wait(v.ctl, CTL.TXS_READY, ready, 1);
+      }
       idleUs += (performance.now() - t0) * 1000;
     }
     const b = i * TX.STRIDE;

@@ -422,6 +422,24 @@ describe('parallel executor lifecycle', () => {
     }
   }, 120_000);
 
+  it('a block whose copy into shared memory fails is rejected, and the workers are free for the next block', async () => {
+    const ex = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, modules: 'builtin+testing', adaptive: false });
+    try {
+      const accounts = benchAccounts(20);
+      const world = WorldState.fromEntries(benchGenesisState(accounts, FUND));
+      const block = transferBlock(accounts, 300, 11);
+      // tx 250 has no hash: the copy loop throws after the block was posted to the workers.
+      const broken = block.map((t, i) => (i === 250 ? ({ ...t, hash: undefined } as unknown as SignedTx) : t));
+      await expect(ex.execute(CTX, broken, world)).rejects.toThrow();
+      const seq = executeBlockSequential(CTX, block, world, MODULES);
+      const par = await ex.execute(CTX, block, world);
+      expect(diffExecutions(seq, par, world)).toBeNull();
+      expect(par.stats.fallback).toBeNull();
+    } finally {
+      await ex.close();
+    }
+  }, 60_000);
+
   it('overlapping execute calls on one executor never return a wrong result (exact, or rejected)', async () => {
     // The node serialises block production, but nothing in BlockExecutor forbids overlap, and
     // the sequential executor handles it: the parallel one must not silently mix two blocks.
