@@ -18,7 +18,7 @@ import type { Module } from '../../contracts/types.js';
 import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
 import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
-import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, MAX_WORKERS, SharedViews, TX, TXF, type SharedBuffers } from './layout.js';
+import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, firstEagerTx, MAX_WORKERS, RUN_STRIDE, SharedViews, TX, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { decodeOutcome, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
@@ -419,13 +419,7 @@ export class ParallelExecutor implements BlockExecutor {
     const v = this.views;
     const mv = this.mv;
     const n = txs.length;
-    let cut = n;
-    for (let i = 0; i < n; i++) {
-      if (v.tx[i * TX.STRIDE + TX.FLAGS]! & TXF.NEEDS_EAGER) {
-        cut = i;
-        break;
-      }
-    }
+    let cut = firstEagerTx(v, n);
     const tReplay = performance.now();
     const failAt = v.ctl[CTL.FAIL_AT]!;
     let writeSet: WriteSet | null = null;
@@ -441,7 +435,7 @@ export class ParallelExecutor implements BlockExecutor {
         for (const k of keys) {
           const f = mv.replayKey(k, limit, storage);
           if (f.kind === FINAL.FAILED) fail = Math.min(fail, f.failTx);
-          else if (f.kind === FINAL.VALUE) out.set(mv.keyString(k), v.bytes.slice(f.offset, f.offset + f.length));
+          else if (f.kind === FINAL.VALUE) out.set(mv.keyString(k), copyOut(v.bytes, f.offset, f.length));
           else if (f.kind === FINAL.DELETED) out.set(mv.keyString(k), null);
           else if (f.kind === FINAL.COMPUTED) out.set(mv.keyString(k), f.computed!);
         }
@@ -500,8 +494,8 @@ export class ParallelExecutor implements BlockExecutor {
     const end: number[] = [];
     let total = 0;
     for (let w = 0; w < W; w++) {
-      const start = v.ctl[CTL.RUNS + 4 * w]!;
-      const count = v.ctl[CTL.RUNS + 4 * w + 1]!;
+      const start = v.ctl[CTL.RUNS + RUN_STRIDE * w]!;
+      const count = v.ctl[CTL.RUNS + RUN_STRIDE * w + 1]!;
       pos.push(start);
       end.push(start + count);
       total += count;

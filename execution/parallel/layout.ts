@@ -57,13 +57,14 @@ export const CTL = {
   // from `final`.
   FAIL_AT: 27 * LINE,
   FINAL_COUNT: 28 * LINE,
-  // Per worker w: [runStart, runCount, gasUsedLow, gasUsedHigh] of its finalisation.
-  RUNS: 29 * LINE, // 4 * MAX_WORKERS words, up to TXS_READY
+  // Per worker w: [runStart, runCount] of its finalised run in `final` (RUN_STRIDE words).
+  RUNS: 29 * LINE, // RUN_STRIDE * MAX_WORKERS words, up to TXS_READY
   // Raw txs copied into the arena so far (the main thread copies while workers start).
-  TXS_READY: 29 * LINE + 4 * 64,
-  SIZE: 30 * LINE + 4 * 64,
+  TXS_READY: 29 * LINE + 2 * 64,
+  SIZE: 30 * LINE + 2 * 64,
 } as const;
 export const MAX_WORKERS = 64;
+export const RUN_STRIDE = 2;
 /** Control words that survive Scheduler.reset. */
 export const PERSISTENT_CTL = [CTL.KEY_COUNT, CTL.KEY_BYTES_USED, CTL.KEY_GEN, CTL.BLOCK_SEQ] as const;
 
@@ -109,6 +110,12 @@ export const TXF = {
   /** Output is a discard. */
   DISCARDED: 2,
 } as const;
+
+/** The cut of a finished run: the first tx flagged NEEDS_EAGER, or n if none. */
+export function firstEagerTx(v: SharedViews, n: number): number {
+  for (let i = 0; i < n; i++) if (v.tx[i * TX.STRIDE + TX.FLAGS]! & TXF.NEEDS_EAGER) return i;
+  return n;
+}
 
 /** Status word = incarnation * 4 + code (paper: READY_TO_EXECUTE(i), EXECUTING(i), ...). */
 export const STATUS = { READY_TO_EXECUTE: 0, EXECUTING: 1, EXECUTED: 2, ABORTING: 3 } as const;

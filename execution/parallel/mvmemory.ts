@@ -329,10 +329,6 @@ export class MultiVersionMemory {
     return key;
   }
 
-  keyCount(): number {
-    return Math.min(Atomics.load(this.v.ctl, CTL.KEY_COUNT), this.v.capacity.keys);
-  }
-
   // ---- reads ------------------------------------------------------------------------
 
   /**

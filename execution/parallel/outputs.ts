@@ -23,10 +23,9 @@ export function receiptGasUsed(encoded: Uint8Array): bigint {
 }
 
 /** Sum of the included outcomes' gasUsed: in Numbers while exact, else in bigints. */
-export function totalGasUsed(outcomes: readonly TxOutcome[], count = outcomes.length): bigint {
+export function totalGasUsed(outcomes: readonly TxOutcome[]): bigint {
   let sum = 0;
-  for (let i = 0; i < count; i++) {
-    const o = outcomes[i]!;
+  for (const o of outcomes) {
     if (o.kind !== 'included') continue;
     const e = o.encoded;
     const at = 2 + e[1]!;
@@ -36,18 +35,13 @@ export function totalGasUsed(outcomes: readonly TxOutcome[], count = outcomes.le
   }
   if (Number.isSafeInteger(sum)) return BigInt(sum);
   let big = 0n;
-  for (let i = 0; i < count; i++) {
-    const o = outcomes[i]!;
-    if (o.kind === 'included') big += receiptGasUsed(o.encoded);
-  }
+  for (const o of outcomes) if (o.kind === 'included') big += receiptGasUsed(o.encoded);
   return big;
 }
 
 /**
  * Included outcomes keep the encoded receipt and decode it on first access: the chain
  * stores the encoding as is, so most receipts are never decoded on the main thread.
- * (A literal with a getter: same enumerable key order as the sequential executor's
- * outcomes, so even their JSON forms agree.)
  */
 export function decodeOutcome(b: Uint8Array): TxOutcome {
   if (b[0] === OUTPUT_INCLUDED) return lazyIncluded(b.subarray(1));

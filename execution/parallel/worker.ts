@@ -12,7 +12,7 @@ import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
-import { ABORT_REASON, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, KEY, READ, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
+import { ABORT_REASON, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, firstEagerTx, KEY, READ, RUN_STRIDE, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { encodeOutcome, OUTPUT_INCLUDED, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
@@ -223,15 +223,9 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
  * failure is reported in CTL.FAIL_AT instead (the main thread then finishes the block).
  */
 function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (keyId: number) => Uint8Array | undefined, n: number, workers: number): void {
-  const { ctl, entries, keyMeta, tx } = v;
+  const { ctl, entries, keyMeta } = v;
   const f = final!;
-  let cut = n;
-  for (let i = 0; i < n; i++) {
-    if (tx[i * TX.STRIDE + TX.FLAGS]! & TXF.NEEDS_EAGER) {
-      cut = i;
-      break;
-    }
-  }
+  const cut = firstEagerTx(v, n);
   const seq = ctl[CTL.BLOCK_SEQ]!;
   const gen = ctl[CTL.KEY_GEN]!;
   if (gen !== f.gen) {
@@ -295,8 +289,8 @@ function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (key
     out[r + 1] = f.offset[k]!;
     out[r + 2] = f.length[k]!;
   }
-  ctl[CTL.RUNS + 4 * workerIndex] = start;
-  Atomics.store(ctl, CTL.RUNS + 4 * workerIndex + 1, count);
+  ctl[CTL.RUNS + RUN_STRIDE * workerIndex] = start;
+  Atomics.store(ctl, CTL.RUNS + RUN_STRIDE * workerIndex + 1, count);
 }
 
 parentPort!.on('message', (msg: WorkerMessage) => {
