@@ -36,6 +36,8 @@ const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSO
   --rpc URL          use a running node (its dev accounts must be funded and unused)
   --executor KIND    for the node it starts: parallel | sequential [parallel]
   --max-block-txs N  for the node it starts [10000]
+  --workers N        for the node it starts: executor worker threads, 0 = one per core [0]
+  --warmup N         for the node it starts: start-up warm-up txs, 0 = none [the node's default]
   --json             one line of JSON
   --compare A.json B.json   print two results side by side
 Output includes rssMb {start, checkpointTxs, checkpointCommitted, atCheckpoint, end, peak,
@@ -213,7 +215,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
   if (args[0] === '--compare') return compare(args[1]!, args[2]!);
   const f = parseBenchArgs(args, {
     txs: { type: 'string' }, senders: { type: 'string' }, batch: { type: 'string' }, connections: { type: 'string' }, hotspot: { type: 'string' },
-    rpc: { type: 'string' }, executor: { type: 'string' }, 'max-block-txs': { type: 'string' },
+    rpc: { type: 'string' }, executor: { type: 'string' }, 'max-block-txs': { type: 'string' }, warmup: { type: 'string' }, workers: { type: 'string' },
   });
   if (f.help) {
     console.log(HELP);
@@ -233,7 +235,9 @@ export async function runRpcBench(args: string[]): Promise<number> {
       node = { proc: null as unknown as ChildProcess, url: f.rpc, wsUrl: `ws://${u.host}/` };
     } else {
       dataDir = await mkdtemp(join(tmpdir(), 'pel-bench-rpc-'));
-      node = await startDevnet(dataDir, ['--accounts', String(senders + 1), '--executor', (f.executor as string | undefined) ?? 'parallel', '--max-block-txs', String(num(f['max-block-txs'], 10_000, 'max-block-txs'))]);
+      node = await startDevnet(dataDir, ['--accounts', String(senders + 1), '--executor', (f.executor as string | undefined) ?? 'parallel', '--max-block-txs', String(num(f['max-block-txs'], 10_000, 'max-block-txs')),
+        ...(typeof f.warmup === 'string' ? ['--warmup', String(num(f.warmup, 0, 'warmup'))] : []),
+        ...(typeof f.workers === 'string' ? ['--workers', String(num(f.workers, 0, 'workers'))] : [])]);
       log(`devnet started: ${node.url} (data ${dataDir})`);
     }
     const client = new PelClient(node.url);

@@ -70,6 +70,8 @@ Flags (defaults in brackets):
   --mempool-max-per-sender N  pending txs per sender [${DEFAULT_CONFIG.mempoolMaxPerSender}]
   --rpc-max-body BYTES      HTTP body / WebSocket message limit [${DEFAULT_CONFIG.rpcMaxBodyBytes}]
   --rpc-max-batch N         JSON-RPC batch limit [${DEFAULT_CONFIG.rpcMaxBatchSize}]
+  --warmup N                before serving, run N transfers through a scratch in-memory chain
+                            to compile the hot paths (nothing reaches this chain); 0 = off [${DEFAULT_CONFIG.warmupTxs}]
   --log-level LEVEL         error|warn|info|debug [${DEFAULT_CONFIG.logLevel}]
 
 Local BFT testnet (several validator processes; the flags above except --host, --port,
@@ -112,6 +114,7 @@ Flags (override config.json):
   --workers N         worker threads; 0 = one per core
   --block-time MS     wait MS after each commit before the next height
   --max-block-txs N   most txs in a block this node proposes
+  --warmup N          transfers run through a scratch in-memory chain before serving; 0 = off
   --reset             wipe data/ first (the node then syncs from its peers; the
                       validator's sign state is kept, so it cannot double-sign)
   --log-level LEVEL   error|warn|info|debug`;
@@ -168,7 +171,7 @@ async function cmdDevnet(args: string[]): Promise<number> {
     genesis: { type: 'string' }, 'chain-id': { type: 'string' }, accounts: { type: 'string' }, 'block-time': { type: 'string' },
     'max-block-txs': { type: 'string' }, mining: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
     'mempool-max': { type: 'string' }, 'mempool-max-per-sender': { type: 'string' }, 'rpc-max-body': { type: 'string' }, 'rpc-max-batch': { type: 'string' },
-    'log-level': { type: 'string' }, validators: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' },
+    'log-level': { type: 'string' }, validators: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, warmup: { type: 'string' },
   });
   if (f.help) {
     console.log(DEVNET_HELP);
@@ -179,7 +182,7 @@ async function cmdDevnet(args: string[]): Promise<number> {
   if (validators > 1) {
     for (const k of ['host', 'port', 'data-dir', 'in-memory', 'genesis', 'mining']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --validators (see pel devnet --help)`);
     const extra: string[] = [];
-    for (const k of ['executor', 'workers', 'log-level', 'max-block-txs', 'block-time']) if (typeof f[k] === 'string') extra.push(`--${k}`, f[k] as string);
+    for (const k of ['executor', 'workers', 'log-level', 'max-block-txs', 'block-time', 'warmup']) if (typeof f[k] === 'string') extra.push(`--${k}`, f[k] as string);
     const initOnly = ['accounts', 'chain-id', 'base-port'].filter((k) => f[k] !== undefined).map((k) => `--${k}`);
     const { runLocalTestnet } = await import('./testnet.js');
     return runLocalTestnet({
@@ -208,6 +211,7 @@ async function cmdDevnet(args: string[]): Promise<number> {
     mempoolMaxPerSender: intFlag(f['mempool-max-per-sender'], 'mempool-max-per-sender', d.mempoolMaxPerSender),
     rpcMaxBodyBytes: intFlag(f['rpc-max-body'], 'rpc-max-body', d.rpcMaxBodyBytes),
     rpcMaxBatchSize: intFlag(f['rpc-max-batch'], 'rpc-max-batch', d.rpcMaxBatchSize),
+    warmupTxs: intFlag(f.warmup, 'warmup', d.warmupTxs),
     logLevel: ((f['log-level'] as string | undefined) ?? d.logLevel) as NodeConfig['logLevel'],
   });
   return serveNode(config);
@@ -239,7 +243,7 @@ async function cmdTestnet(args: string[]): Promise<number> {
 async function cmdNode(args: string[]): Promise<number> {
   const { values: f } = parse(args, {
     home: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
-    'block-time': { type: 'string' }, reset: { type: 'boolean' }, 'log-level': { type: 'string' }, 'max-block-txs': { type: 'string' },
+    'block-time': { type: 'string' }, reset: { type: 'boolean' }, 'log-level': { type: 'string' }, 'max-block-txs': { type: 'string' }, warmup: { type: 'string' },
   });
   if (f.help) {
     console.log(NODE_HELP);
@@ -255,6 +259,7 @@ async function cmdNode(args: string[]): Promise<number> {
     workers: intFlag(f.workers, 'workers', c.workers),
     blockTimeMs: intFlag(f['block-time'], 'block-time', c.blockTimeMs),
     maxBlockTxs: intFlag(f['max-block-txs'], 'max-block-txs', c.maxBlockTxs),
+    warmupTxs: intFlag(f.warmup, 'warmup', c.warmupTxs),
     reset: f.reset === true,
     logLevel: ((f['log-level'] as string | undefined) ?? c.logLevel) as NodeConfig['logLevel'],
   });

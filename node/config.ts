@@ -25,6 +25,8 @@ export interface NodeConfig {
   rpcMaxSubscriptions: number;
   txWaitTimeoutMs: number;
   logLevel: LogLevel;
+  /** Transfers run through a scratch in-memory chain at start-up to warm the JIT (node/warmup.ts); 0 = none. */
+  warmupTxs: number;
   /** solo: the single-validator devnet producer (instant blocks); bft: Tendermint over libp2p. */
   consensus: 'solo' | 'bft';
   /** Node folder (pel node --home), or null for `pel devnet`. */
@@ -62,6 +64,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   rpcMaxSubscriptions: 64,
   txWaitTimeoutMs: 30_000,
   logLevel: 'info',
+  warmupTxs: 8_000,
   consensus: 'solo',
   home: null,
   moniker: 'devnet',
@@ -93,6 +96,7 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   int(c.mempoolMaxPerSender, '--mempool-max-per-sender', 1);
   int(c.rpcMaxBodyBytes, '--rpc-max-body', 1024);
   int(c.rpcMaxBatchSize, '--rpc-max-batch', 1);
+  int(c.warmupTxs, '--warmup', 0, 1_000_000);
   if (c.mining !== 'auto' && c.mining !== 'manual') throw new ConfigError(`--mining must be auto or manual, got ${String(c.mining)}`);
   if (c.executor !== 'sequential' && c.executor !== 'parallel') throw new ConfigError(`--executor must be sequential or parallel, got ${String(c.executor)}`);
   if (c.consensus !== 'solo' && c.consensus !== 'bft') throw new ConfigError(`consensus must be solo or bft, got ${String(c.consensus)}`);

@@ -40,6 +40,12 @@ import { Metrics } from './metrics.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
+export interface StartHooks {
+  onFatal?: (e: unknown) => void;
+  executor?: BlockExecutor;
+  serveRpc?: boolean;
+}
+
 export interface TxStatusDropped {
   readonly code: string;
   readonly message: string;
@@ -75,11 +81,17 @@ export class PelNode {
     readonly producer: BlockProducer | null,
     readonly verifier: SignatureVerifier,
     readonly executor: BlockExecutor,
+    private readonly ownsExecutor: boolean,
     readonly metrics: Metrics,
     private rpc: RpcServer | null,
   ) {}
 
-  static async start(config: NodeConfig, logger: Logger, hooks: { onFatal?: (e: unknown) => void } = {}): Promise<PelNode> {
+  /**
+   * `hooks.executor`: run on this executor instead of creating one (the start-up warm-up's
+   * scratch node shares the real node's); the node then leaves it open on stop.
+   * `hooks.serveRpc: false`: no RPC server (nothing listens; rpcUrl is empty).
+   */
+  static async start(config: NodeConfig, logger: Logger, hooks: StartHooks = {}): Promise<PelNode> {
     // Open first: the LevelDB lock makes --reset on a running node's data dir fail instead of wiping it.
     const store = await ChainStore.open({ path: config.dataDir, inMemory: config.inMemory });
     let executorRef: BlockExecutor | null = null;
@@ -97,9 +109,13 @@ export class PelNode {
       if (config.genesisPath) genesis = parseGenesis(JSON.parse(await readFile(config.genesisPath, 'utf8')));
       else if (stored) genesis = parseGenesis(JSON.parse(stored));
       else genesis = devnetGenesis(config.accounts, config.chainId);
-      const executor: BlockExecutor =
-        config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }) : new SequentialExecutor();
-      executorRef = executor;
+      const executor: BlockExecutor = hooks.executor
+        ?? (config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }) : new SequentialExecutor());
+      if (!hooks.executor) executorRef = executor;
+      if (config.warmupTxs > 0) {
+        const { warmUp } = await import('./warmup.js');
+        await warmUp(executor, config.warmupTxs, { inMemory: config.inMemory, logger: logger.child('warmup') });
+      }
       const chain = await Chain.open(store, genesis, executor);
       const mempool = new Mempool(
         { maxTotal: config.mempoolMaxTotal, maxPerSender: config.mempoolMaxPerSender },
@@ -130,19 +146,21 @@ export class PelNode {
           { chain, mempool, proposer: devValidatorKeyPair(0).address, logger: logger.child('producer'), onProposalCommitted: onCommitted, onFatal },
         )
         : null;
-      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier(), executor, metrics, null);
+      node = new PelNode(config, logger, store, chain, mempool, producer, createVerifier(), executor, !hooks.executor, metrics, null);
       nodeRef = node;
       if (config.consensus === 'bft') await node.startBft(onCommitted, onFatal);
       await node.restoreMempool();
-      node.rpc = new RpcServer(
-        {
-          host: config.host, port: config.port, maxBodyBytes: config.rpcMaxBodyBytes, maxBatchSize: config.rpcMaxBatchSize,
-          maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
-        },
-        buildMethods(node),
-        { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render() } },
-      );
-      node.rpcAddress = await node.rpc.start();
+      if (hooks.serveRpc !== false) {
+        node.rpc = new RpcServer(
+          {
+            host: config.host, port: config.port, maxBodyBytes: config.rpcMaxBodyBytes, maxBatchSize: config.rpcMaxBatchSize,
+            maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
+          },
+          buildMethods(node),
+          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render() } },
+        );
+        node.rpcAddress = await node.rpc.start();
+      }
       producer?.start();
       return node;
     } catch (e) {
@@ -473,7 +491,7 @@ export class PelNode {
         await this.producer?.stop();
         await this.stopBft();
         await this.rpc?.close();
-        await this.executor.close();
+        if (this.ownsExecutor) await this.executor.close();
         await this.store.close();
       })();
     }

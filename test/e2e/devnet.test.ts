@@ -269,3 +269,32 @@ describe('devnet: --mining manual', () => {
     expect(await node.stop()).toBe(0);
   });
 });
+
+describe('devnet: start-up warm-up', () => {
+  it('leaves nothing on the chain: same genesis, height 0, fresh accounts and metrics as a node without it', async () => {
+    const [warm, cold] = await Promise.all([startNode(), startNode({ args: ['--warmup', '0'] })]);
+    try {
+      expect(warm.stderr()).toMatch(/warm-up done \{"txs":8000,"blocks":16,"ms":\d+\}/);
+      expect(cold.stderr()).not.toMatch(/warm-up done/);
+      const [a, b] = [new PelClient(warm.url), new PelClient(cold.url)];
+      const [ia, ib] = await Promise.all([a.getInfo(), b.getInfo()]);
+      expect(ia.height).toBe(0);
+      expect(ib.height).toBe(0);
+      expect((await a.getBlock(0))!.hash).toBe((await b.getBlock(0))!.hash);
+      // The warm-up's scratch chain funds and spends the first dev accounts too (other chain id).
+      for (const i of [0, 1, 63]) expect(await a.getAccount(devKeyPair(i).address)).toEqual(await b.getAccount(devKeyPair(i).address));
+      expect((await a.getAccount(devKeyPair(0).address)).nonce).toBe('0');
+      const metrics = await (await fetch(new URL('/metrics', warm.url))).text();
+      expect(metrics).toMatch(/^pel_txs_committed_total 0$/m);
+      expect(metrics).toMatch(/^pel_blocks_committed_total 0$/m);
+      // And it serves: a transfer commits as block 1.
+      const tx = await signedTransfer(a, 0, devKeyPair(1).address, 5n);
+      const r = await a.sendRawTxAndWait(tx.raw);
+      expect(r.status).toBe('success');
+      expect(r.blockHeight).toBe(1);
+    } finally {
+      expect(await warm.stop('SIGINT')).toBe(0);
+      expect(await cold.stop('SIGINT')).toBe(0);
+    }
+  });
+});
