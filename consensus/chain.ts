@@ -27,8 +27,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { decodeBlock, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
-import { receiptHash, decodeReceipt, type Receipt } from '../protocol/receipt.js';
-import { merkleRoot, ZERO_HASH } from '../protocol/hash.js';
+import { receiptHashH32, decodeReceipt, type Receipt } from '../protocol/receipt.js';
+import { merkleRootH32, ZERO_HASH } from '../protocol/hash.js';
 import { bytesEqual, toHex } from '../protocol/hex.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { decodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
@@ -282,7 +282,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       timestamp,
       proposer,
       txRoot: txRootOf(included),
-      receiptsRoot: merkleRoot(encodedReceipts.map((r, i) => receiptHash(included[i]!.hash, r))),
+      receiptsRoot: merkleRootH32(encodedReceipts.map((r, i) => receiptHashH32(included[i]!.hash, r))),
       stateRoot: prepared.root,
       txCount: included.length,
       gasUsed: exec.gasUsed,

@@ -20,18 +20,17 @@
  * batch update copies only the paths it touches and shares every other node, so a
  * superseded tree stays valid and a block costs O(changed keys x log n) hashes.
  */
-import * as nodeCrypto from 'node:crypto';
-import { sha256, sha256Concat, ZERO_HASH } from '../protocol/hash.js';
+import { fromH32, hashTaggedPair, sha256, sha256Concat, sha256H32, toH32, ZERO_H32, type H32 } from '../protocol/hash.js';
 import { utf8 } from '../protocol/codec.js';
 
 /**
- * SHA-256 of the key's UTF-8 bytes, memoised (bounded; cleared when full): blocks write the
- * same accounts' keys again and again. The returned array is shared: callers only read it.
+ * SHA-256 of the key's UTF-8 bytes as an H32, memoised (bounded; cleared when full): blocks
+ * write the same accounts' keys again and again.
  */
-export function stateKeyHash(key: string): Uint8Array {
+function keyHashH32(key: string): H32 {
   let h = keyHashes.get(key);
   if (h === undefined) {
-    h = sha256(utf8(key));
+    h = sha256H32(utf8(key));
     if (keyHashes.size >= KEY_HASH_CACHE) keyHashes.clear();
     keyHashes.set(key, h);
   }
@@ -39,7 +38,11 @@ export function stateKeyHash(key: string): Uint8Array {
 }
 
 const KEY_HASH_CACHE = 1 << 16;
-const keyHashes = new Map<string, Uint8Array>();
+const keyHashes = new Map<string, H32>();
+
+export function stateKeyHash(key: string): Uint8Array {
+  return fromH32(keyHashH32(key));
+}
 
 export function stateValueHash(value: Uint8Array): Uint8Array {
   return sha256(value);
@@ -52,29 +55,9 @@ type SmtEntry = readonly [keyHash: Uint8Array, valueHash: Uint8Array];
 
 // ---------------------------------------------------------------------------------------
 // Representation. Inside this module every 32-byte hash (key hash, value hash, node hash)
-// is an `H32`: a 32-character latin1 string whose char codes are the bytes. Strings live
-// on the V8 heap, so a node and its hash cost no off-heap backing store. Measured on the
-// 2-core dev box (Node 20): keeping a 65-byte digest as a Buffer 1.23 us, as a latin1
-// string 0.37 us; a 100k-key tree went from 567 bytes per key (Uint8Array leaves) to 400,
-// and the GC time that dominated updates shrank with it. Code-unit order of these strings
-// is byte order, so sorting and comparing them is sorting and comparing the bytes. The
-// public API speaks Uint8Array only.
-
-type H32 = string;
-
-function toH32(b: Uint8Array): H32 {
-  return String.fromCharCode(
-    b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!, b[6]!, b[7]!, b[8]!, b[9]!, b[10]!,
-    b[11]!, b[12]!, b[13]!, b[14]!, b[15]!, b[16]!, b[17]!, b[18]!, b[19]!, b[20]!,
-    b[21]!, b[22]!, b[23]!, b[24]!, b[25]!, b[26]!, b[27]!, b[28]!, b[29]!, b[30]!, b[31]!,
-  );
-}
-
-function fromH32(h: H32): Uint8Array {
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) out[i] = h.charCodeAt(i);
-  return out;
-}
+// is an `H32` (protocol/hash.ts): a latin1 string on the V8 heap, no off-heap backing
+// store. A 100k-key tree went from 567 bytes per key (Uint8Array leaves) to 400, and the GC
+// time that dominated updates shrank with it. The public API speaks Uint8Array only.
 
 /** Bit `depth` of a key hash, most significant bit of byte 0 first. */
 function bitAt(key: H32, depth: number): number {
@@ -87,23 +70,10 @@ export function smtHashCount(): number {
   return hashCount;
 }
 
-type OneShotString = (alg: string, data: Uint8Array, enc: 'binary') => string;
-const oneShot = (nodeCrypto as unknown as { hash?: OneShotString }).hash;
-
-// One scratch buffer for the 65-byte preimages: hashing is synchronous, so no reentrancy.
-const scratch = new Uint8Array(65);
-
-/** Copy an H32 into the scratch preimage at `offset`. */
-function put(h: H32, offset: number): void {
-  for (let i = 0; i < 32; i++) scratch[offset + i] = h.charCodeAt(i);
-}
-
-function hashScratch(): H32 {
+function nodeHash(tag: 0x00 | 0x01, a: H32, b: H32): H32 {
   hashCount++;
-  return oneShot ? oneShot('sha256', scratch, 'binary') : nodeCrypto.createHash('sha256').update(scratch).digest('binary');
+  return hashTaggedPair(tag, a, b);
 }
-
-const ZERO_H32: H32 = toH32(ZERO_HASH);
 
 // ---------------------------------------------------------------------------------------
 // Nodes. Immutable once built; each computes its hash once, at construction, so the
@@ -115,10 +85,7 @@ class Leaf {
     readonly key: H32,
     readonly value: H32,
   ) {
-    scratch[0] = 0x00;
-    put(key, 1);
-    put(value, 33);
-    this.hash = hashScratch();
+    this.hash = nodeHash(0x00, key, value);
   }
   get count(): number {
     return 1;
@@ -132,10 +99,7 @@ class Internal {
     readonly left: Node | null,
     readonly right: Node | null,
   ) {
-    scratch[0] = 0x01;
-    put(left === null ? ZERO_H32 : left.hash, 1);
-    put(right === null ? ZERO_H32 : right.hash, 33);
-    this.hash = hashScratch();
+    this.hash = nodeHash(0x01, left === null ? ZERO_H32 : left.hash, right === null ? ZERO_H32 : right.hash);
     this.count = (left === null ? 0 : left.count) + (right === null ? 0 : right.count);
   }
 }
@@ -286,6 +250,17 @@ export class SparseMerkleTree {
     for (const [k, v] of entries) {
       items.push({ key: toH32(checkHash(k, 'keyHash')), value: toH32(checkHash(v, 'valueHash')) });
     }
+    return SparseMerkleTree.ofItems(items);
+  }
+
+  /** `build` over state entries (key string, value bytes): hashes them with stateKeyHash / stateValueHash. */
+  static ofState(entries: Iterable<readonly [string, Uint8Array]>): SparseMerkleTree {
+    const items: Item[] = [];
+    for (const [k, v] of entries) items.push({ key: keyHashH32(k), value: sha256H32(v) });
+    return SparseMerkleTree.ofItems(items);
+  }
+
+  private static ofItems(items: Item[]): SparseMerkleTree {
     sortedDistinct(items);
     return new SparseMerkleTree(buildRange(items, 0, items.length, 0));
   }
@@ -339,6 +314,20 @@ export class SparseMerkleTree {
         value: v === null ? null : toH32(checkHash(v, 'valueHash')),
       });
     }
+    return this.applyBatch(batch);
+  }
+
+  /**
+   * `withChanges` over state writes (key string, value bytes or null to delete), hashed with
+   * stateKeyHash / stateValueHash. What the chain's state uses: no Uint8Array digests.
+   */
+  withWrites(writes: Iterable<readonly [string, Uint8Array | null]>): SparseMerkleTree {
+    const batch: PendingChange[] = [];
+    for (const [k, v] of writes) batch.push({ key: keyHashH32(k), value: v === null ? null : sha256H32(v) });
+    return this.applyBatch(batch);
+  }
+
+  private applyBatch(batch: PendingChange[]): SparseMerkleTree {
     if (batch.length === 0) return this;
     sortedDistinct(batch);
     const top = update(this.top, batch, 0, batch.length, 0);

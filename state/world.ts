@@ -11,7 +11,7 @@
  *               state without it, so readers that must not see an unwritten block (RPC)
  *               read `durable` while the next block executes on the applied state.
  */
-import { SparseMerkleTree, stateKeyHash, stateValueHash, type SmtChange } from './smt.js';
+import { SparseMerkleTree } from './smt.js';
 import type { StateReader, WriteSet } from './types.js';
 
 export interface PreparedState {
@@ -51,9 +51,7 @@ export class WorldState implements StateView {
 
   /** Rebuild from all entries (startup). O(n) hashing once. */
   static fromEntries(entries: Map<string, Uint8Array>): WorldState {
-    const leaves: (readonly [Uint8Array, Uint8Array])[] = [];
-    for (const [k, v] of entries) leaves.push([stateKeyHash(k), stateValueHash(v)]);
-    return new WorldState(entries, SparseMerkleTree.build(leaves));
+    return new WorldState(entries, SparseMerkleTree.ofState(entries));
   }
 
   get(key: string): Uint8Array | undefined {
@@ -78,9 +76,7 @@ export class WorldState implements StateView {
   }
 
   prepare(writeSet: WriteSet): PreparedState {
-    const changes: SmtChange[] = [];
-    for (const [k, v] of writeSet) changes.push([stateKeyHash(k), v === null ? null : stateValueHash(v)]);
-    const tree = this.tree.withChanges(changes);
+    const tree = this.tree.withWrites(writeSet);
     return { base: this.tree, tree, writeSet, root: tree.root };
   }
 

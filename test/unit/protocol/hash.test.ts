@@ -2,7 +2,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../../protocol/codec.js';
-import { domainTag, merkleRoot, sha256, sha256Concat, ZERO_HASH } from '../../../protocol/hash.js';
+import { domainTag, fromH32, merkleRoot, merkleRootH32, sha256, sha256Concat, sha256ConcatH32, sha256H32, toH32, ZERO_HASH } from '../../../protocol/hash.js';
 import { concatBytes, toHex } from '../../../protocol/hex.js';
 
 describe('sha256', () => {
@@ -85,5 +85,45 @@ describe('merkleRoot', () => {
     expect(toHex(merkleRoot([items[0]!, items[1]!]))).not.toBe(toHex(merkleRoot([items[1]!, items[0]!])));
     merkleRoot(items);
     expect(items).toEqual(copy);
+  });
+});
+
+describe('H32 hashing (digests as latin1 strings)', () => {
+  const H = (b: Uint8Array): Uint8Array => nobleSha256(b);
+  /** The definition, level by level, on Uint8Arrays with noble. */
+  const reference = (items: Uint8Array[]): Uint8Array => {
+    if (items.length === 0) return new Uint8Array(32);
+    let level = items.map((x) => H(concatBytes(new Uint8Array([0]), x)));
+    while (level.length > 1) {
+      const next: Uint8Array[] = [];
+      for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? H(concatBytes(new Uint8Array([1]), level[i]!, level[i + 1]!)) : level[i]!);
+      level = next;
+    }
+    return level[0]!;
+  };
+  const digest = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+  it('toH32 / fromH32 round-trip every byte value', () => {
+    fc.assert(fc.property(digest, (d) => {
+      const h = toH32(d);
+      expect(h.length).toBe(32);
+      expect(fromH32(h)).toEqual(d);
+    }));
+  });
+
+  it('sha256H32 and sha256ConcatH32 are SHA-256 (fast-check against noble)', () => {
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 4 }), (parts) => {
+      const all = concatBytes(...parts);
+      expect(toHex(fromH32(sha256H32(all)))).toBe(toHex(H(all)));
+      expect(toHex(fromH32(sha256ConcatH32(...parts)))).toBe(toHex(H(all)));
+    }));
+  });
+
+  it('merkleRoot and merkleRootH32 match the definition for 0..70 items (fast-check against noble)', () => {
+    fc.assert(fc.property(fc.array(digest, { maxLength: 70 }), (items) => {
+      const want = toHex(reference(items));
+      expect(toHex(merkleRoot(items))).toBe(want);
+      expect(toHex(merkleRootH32(items.map(toH32)))).toBe(want);
+    }), { numRuns: 60 });
   });
 });

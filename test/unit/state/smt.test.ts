@@ -343,3 +343,26 @@ describe('SparseMerkleTree properties', () => {
     );
   });
 });
+
+describe('SparseMerkleTree over state writes (withWrites / ofState)', () => {
+  it('equals withChanges / build over stateKeyHash and stateValueHash, batch after batch', () => {
+    const write = fc.tuple(fc.nat(30), fc.option(fc.uint8Array({ maxLength: 40 }), { freq: 4 }));
+    fc.assert(
+      fc.property(fc.array(fc.array(write, { maxLength: 20 }), { maxLength: 8 }), (batches) => {
+        let byWrites = SparseMerkleTree.empty();
+        let byHashes = SparseMerkleTree.empty();
+        const state = new Map<string, Uint8Array>();
+        for (const batch of batches) {
+          const writes = batch.map(([k, v]) => [`acct/${k}/balance`, v] as const);
+          byWrites = byWrites.withWrites(writes);
+          byHashes = byHashes.withChanges(writes.map(([k, v]) => [stateKeyHash(k), v === null ? null : stateValueHash(v)] as const));
+          for (const [k, v] of writes) (v === null ? state.delete(k) : state.set(k, v));
+          expect(hex(byWrites.root)).toBe(hex(byHashes.root));
+          expect(hex(SparseMerkleTree.ofState(state).root)).toBe(hex(byWrites.root));
+          expect(hex(SparseMerkleTree.ofState(state).root)).toBe(hex(computeRootNaive([...state].map(([k, v]) => [stateKeyHash(k), stateValueHash(v)] as const))));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
