@@ -5,24 +5,14 @@
  * @noble/curves (test/unit/bench/sign.test.ts); the SDK keeps noble.
  */
 import * as nodeCrypto from 'node:crypto';
-import { createRequire } from 'node:module';
 import { addressFromPublicKey } from '../protocol/address.js';
 import { sha256 } from '../protocol/hash.js';
 import { concatBytes } from '../protocol/hex.js';
 import type { KeyPair } from '../protocol/keys.js';
 import { encodeTxBody, txSigningBytes, type SignedTx, type UnsignedTx } from '../protocol/tx.js';
+import { sodiumBinding } from '../protocol/verify.js';
 
-interface SodiumSign {
-  crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
-}
-
-const sodium: SodiumSign | null = (() => {
-  try {
-    return createRequire(import.meta.url)('sodium-native') as SodiumSign;
-  } catch {
-    return null;
-  }
-})();
+const sodium = sodiumBinding();
 
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const keyObjects = new WeakMap<Uint8Array, nodeCrypto.KeyObject>();

@@ -27,6 +27,12 @@ export function sha256Concat(...parts: Uint8Array[]): Uint8Array {
     const b = h.digest();
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   }
+  const b = oneShot('sha256', concatScratch(parts), 'buffer');
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+/** The parts copied one after the other into the shared scratch buffer (valid until the next call). */
+function concatScratch(parts: readonly Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
   if (len > scratch.length) scratch = new Uint8Array(Math.max(len, scratch.length * 2));
@@ -35,8 +41,7 @@ export function sha256Concat(...parts: Uint8Array[]): Uint8Array {
     scratch.set(p, o);
     o += p.length;
   }
-  const b = oneShot('sha256', scratch.subarray(0, len), 'buffer');
-  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  return scratch.subarray(0, len);
 }
 
 /** A 32-byte domain tag: SHA-256 of an ASCII label. Prefixed to signed and hashed data. */
@@ -104,15 +109,7 @@ function hashTaggedItem(tag: number, item: Uint8Array): H32 {
 
 /** SHA-256 of the concatenation, as an H32 (see sha256Concat). */
 export function sha256ConcatH32(...parts: Uint8Array[]): H32 {
-  let len = 0;
-  for (const p of parts) len += p.length;
-  if (len > scratch.length) scratch = new Uint8Array(Math.max(len, scratch.length * 2));
-  let o = 0;
-  for (const p of parts) {
-    scratch.set(p, o);
-    o += p.length;
-  }
-  return sha256H32(scratch.subarray(0, len));
+  return sha256H32(concatScratch(parts));
 }
 
 /**

@@ -136,8 +136,10 @@ export class NobleVerifier implements SignatureVerifier {
   }
 }
 
-interface SodiumBinding {
+/** The parts of sodium-native pel uses (signing only in benchmarks and the start-up warm-up). */
+export interface SodiumBinding {
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+  crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
 }
 
 /** libsodium through sodium-native (prebuilt binaries ship inside the npm package); null where it cannot load. */
@@ -151,6 +153,11 @@ const sodium: SodiumBinding | null = (() => {
 
 export function sodiumAvailable(): boolean {
   return sodium !== null;
+}
+
+/** sodium-native, or null where it cannot load. */
+export function sodiumBinding(): SodiumBinding | null {
+  return sodium;
 }
 
 /**
