@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /** The `pel` command line. Each command's flags map one to one onto plain options. */
 import './polyfills.js';
 import { readFileSync } from 'node:fs';
