@@ -122,14 +122,27 @@ const PUBLIC_KEY_OFFSET = 5;
  * decode the tx as well (the node does, before and after verification runs on the pool).
  * null for bytes too short or of another version.
  */
-export function txSignatureParts(raw: Uint8Array): { publicKey: Uint8Array; signingBytes: Uint8Array; signature: Uint8Array } | null {
+export function txSignatureParts(raw: Uint8Array, scratch?: SigningScratch): { publicKey: Uint8Array; signingBytes: Uint8Array; signature: Uint8Array } | null {
   if (raw.length < PUBLIC_KEY_OFFSET + 32 + 64 || raw.length > MAX_TX_BYTES || raw[0] !== TX_VERSION) return null;
   const bodyLength = raw.length - 64;
-  return {
-    publicKey: raw.subarray(PUBLIC_KEY_OFFSET, PUBLIC_KEY_OFFSET + 32),
-    signingBytes: txSigningBytes(raw.subarray(0, bodyLength)),
-    signature: raw.subarray(bodyLength),
-  };
+  const body = raw.subarray(0, bodyLength);
+  let signingBytes: Uint8Array;
+  if (scratch) {
+    scratch.bytes.set(body, TX_SIGN_DOMAIN.length);
+    signingBytes = scratch.bytes.subarray(0, TX_SIGN_DOMAIN.length + bodyLength);
+  } else signingBytes = txSigningBytes(body);
+  return { publicKey: raw.subarray(PUBLIC_KEY_OFFSET, PUBLIC_KEY_OFFSET + 32), signingBytes, signature: raw.subarray(bodyLength) };
+}
+
+/**
+ * A reusable buffer for signing bytes (domain tag, then the body): txSignatureParts with one
+ * fills it instead of allocating per tx. Its signingBytes are valid until the next call.
+ */
+export class SigningScratch {
+  readonly bytes = new Uint8Array(TX_SIGN_DOMAIN.length + MAX_TX_BYTES);
+  constructor() {
+    this.bytes.set(TX_SIGN_DOMAIN, 0);
+  }
 }
 
 export function txSigningBytesOf(tx: SignedTx): Uint8Array {

@@ -16,6 +16,7 @@ import {
   TX_VERSION,
   txSigningBytes,
   txSignatureParts,
+  SigningScratch,
   txSigningBytesOf,
   txToJson,
   type UnsignedTx,
@@ -103,6 +104,7 @@ function encodedValue(val: Value): Uint8Array {
 
 describe('sign / encode / decode round trip', () => {
   it('random fields and arguments of every Value type (fast-check)', () => {
+    const scratch = new SigningScratch();
     fc.assert(
       fc.property(txArb, ({ key, ...fields }) => {
         const tx: UnsignedTx = { ...fields, senderPublicKey: key.publicKey };
@@ -129,6 +131,12 @@ describe('sign / encode / decode round trip', () => {
         expect(parts.publicKey).toEqual(d.senderPublicKey);
         expect(parts.signingBytes).toEqual(txSigningBytesOf(d));
         expect(parts.signature).toEqual(d.signature);
+        // ... and with a reused scratch buffer (the workers' path), after a longer tx was in it.
+        const withScratch = txSignatureParts(signed.raw, scratch)!;
+        expect(withScratch.signingBytes).toEqual(txSigningBytesOf(d));
+        expect(withScratch.publicKey).toEqual(d.senderPublicKey);
+        expect(withScratch.signature).toEqual(d.signature);
+        scratch.bytes.fill(0xee, 32);
 
         const signing = concatBytes(nobleSha256(utf8('pel:tx:v1')), body);
         expect(txSigningBytes(body)).toEqual(signing);
