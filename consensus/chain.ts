@@ -26,7 +26,7 @@
  * reloads the durable head and re-admits the block's txs from the mempool journal.
  */
 import { EventEmitter } from 'node:events';
-import { decodeBlock, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
+import { decodeBlock, decodeBlockTxAt, encodeBlock, makeBlock, txRootOf, type Block, type BlockHeader } from '../protocol/block.js';
 import { receiptHashH32, decodeReceipt, type Receipt } from '../protocol/receipt.js';
 import { merkleRootH32, ZERO_HASH } from '../protocol/hash.js';
 import { bytesEqual, toHex } from '../protocol/hex.js';
@@ -405,6 +405,25 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (!bytes) return undefined;
     const receipts = ((await this.store.getReceipts(height)) ?? []).map(decodeReceipt);
     return { block: decodeBlock(bytes), receipts };
+  }
+
+  /**
+   * One committed tx with its receipt and block hash, e.g. at a location from getTxLocation.
+   * Out of the recent-block cache only that tx and that receipt are decoded.
+   */
+  async getCommittedTx(height: bigint, index: number): Promise<{ blockHash: Uint8Array; tx: SignedTx; receipt: Receipt } | undefined> {
+    if (height < 0n || height > this.height) return undefined;
+    const cached = this.recent.get(height);
+    if (cached) {
+      const tx = cached.block.txs[index];
+      return tx ? { blockHash: cached.block.hash, tx, receipt: cached.receipts.at(index)! } : undefined;
+    }
+    const [bytes, receipts] = await Promise.all([this.store.getBlockBytes(height), this.store.getReceipts(height)]);
+    if (!bytes || !receipts) return undefined;
+    const found = decodeBlockTxAt(bytes, index);
+    const receipt = receipts[index];
+    if (!found || !receipt) return undefined;
+    return { blockHash: found.hash, tx: found.tx, receipt: decodeReceipt(receipt) };
   }
 
   async getBlockByHash(hash: Uint8Array): Promise<CommittedBlock | undefined> {

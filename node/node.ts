@@ -473,8 +473,8 @@ export class PelNode {
   private async lookupTx(hash: Uint8Array): Promise<TxWaitResult | undefined> {
     const loc = await this.chain.getTxLocation(hash);
     if (loc) {
-      const b = await this.chain.getBlock(loc.height);
-      if (b) return { kind: 'committed', height: loc.height, index: loc.index, receipt: b.receipts.at(loc.index)!, blockHash: b.block.hash };
+      const c = await this.chain.getCommittedTx(loc.height, loc.index);
+      if (c) return { kind: 'committed', height: loc.height, index: loc.index, receipt: c.receipt, blockHash: c.blockHash };
     }
     const d = this.dropped.get(toHexRaw(hash));
     return d ? { kind: 'dropped', reason: d } : undefined;

@@ -88,6 +88,20 @@ export function decodeBlock(bytes: Uint8Array): Block {
   return { header, hash: blockHash(header), txs };
 }
 
+/**
+ * One transaction of an encoded block, with the block's hash: the header and the length
+ * prefixes of the txs before it are read, only the wanted tx is decoded. Undefined when the
+ * block has no tx at `index`. (A receipt lookup on a block out of the cache decoded every tx
+ * of the block before.)
+ */
+export function decodeBlockTxAt(bytes: Uint8Array, index: number): { hash: Uint8Array; tx: SignedTx } | undefined {
+  const r = new Reader(bytes, 'block', true);
+  const header = readHeader(r);
+  if (!Number.isInteger(index) || index < 0 || index >= header.txCount) return undefined;
+  for (let i = 0; i < index; i++) r.bytes('transaction', MAX_TX_BYTES);
+  return { hash: blockHash(header), tx: decodeTx(r.bytes('transaction', MAX_TX_BYTES)) };
+}
+
 export function headerToJson(h: BlockHeader): Record<string, string | number> {
   return {
     chainId: h.chainId,

@@ -32,8 +32,8 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
       if (pending) return { status: 'pending', ...txToJson(pending) };
       const loc = await node.chain.getTxLocation(hash);
       if (loc) {
-        const b = await node.chain.getBlock(loc.height);
-        if (b) return { status: 'committed', blockHeight: Number(loc.height), blockHash: toHex(b.block.hash), index: loc.index, ...txToJson(b.block.txs[loc.index]!) };
+        const c = await node.chain.getCommittedTx(loc.height, loc.index);
+        if (c) return { status: 'committed', blockHeight: Number(loc.height), blockHash: toHex(c.blockHash), index: loc.index, ...txToJson(c.tx) };
       }
       const d = node.dropped.get(toHex(hash).slice(2));
       if (d) return { status: 'dropped', hash: toHex(hash), reason: d };
@@ -46,9 +46,9 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
       const hash = hashParam(params[0], 'txHash');
       const loc = await node.chain.getTxLocation(hash);
       if (!loc) return null;
-      const b = await node.chain.getBlock(loc.height);
-      if (!b) return null;
-      return receiptToJson(hash, loc.height, b.block.hash, loc.index, b.receipts.at(loc.index)!);
+      const c = await node.chain.getCommittedTx(loc.height, loc.index);
+      if (!c) return null;
+      return receiptToJson(hash, loc.height, c.blockHash, loc.index, c.receipt);
     },
   };
 }

@@ -188,6 +188,39 @@ describe('ChainStore certificates and sign state', () => {
     await store.close();
   });
 
+  it('getCommittedTx gives the tx, receipt and block hash that getBlock gives, from the cache and from disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pel-committed-tx-'));
+    dirs.push(dir);
+    let store = await ChainStore.open({ path: dir });
+    let chain = await Chain.open(store, genesis, new SequentialExecutor());
+    for (let h = 1; h <= 3; h++) {
+      const p = await chain.propose([transfer(0, BigInt(2 * h - 2)), transfer(1, BigInt(h - 1), 5n), transfer(0, BigInt(2 * h - 1), 7n)], T0 + BigInt(h), validators[0]!.address);
+      await chain.commit(p, []);
+    }
+    const check = async (): Promise<void> => {
+      for (let h = 1n; h <= 3n; h++) {
+        const b = (await chain.getBlock(h))!;
+        expect(b.block.txs).toHaveLength(3);
+        for (let i = 0; i < 3; i++) {
+          const c = (await chain.getCommittedTx(h, i))!;
+          expect(c.blockHash).toEqual(b.block.hash);
+          expect(c.tx.raw).toEqual(b.block.txs[i]!.raw);
+          expect(c.tx.hash).toEqual(b.block.txs[i]!.hash);
+          expect(c.receipt).toEqual(b.receipts.at(i));
+          expect(await chain.getTxLocation(c.tx.hash)).toEqual({ height: h, index: i });
+        }
+        expect(await chain.getCommittedTx(h, 3)).toBeUndefined();
+      }
+      expect(await chain.getCommittedTx(4n, 0)).toBeUndefined();
+    };
+    await check(); // recent-block cache
+    await store.close();
+    store = await ChainStore.open({ path: dir });
+    chain = await Chain.open(store, genesis, new SequentialExecutor());
+    await check(); // fresh Chain: everything from disk
+    await store.close();
+  });
+
   it('devnetGenesis is unchanged: one validator, dev validator key 0', () => {
     const g = devnetGenesis(2);
     expect(g.validators).toHaveLength(1);

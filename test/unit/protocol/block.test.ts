@@ -2,7 +2,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { expectCode } from './expect.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { blockHash, BLOCK_VERSION, decodeBlock, encodeBlock, encodeHeader, headerToJson, makeBlock, txRootOf, type BlockHeader } from '../../../protocol/block.js';
+import { blockHash, BLOCK_VERSION, decodeBlock, decodeBlockTxAt, encodeBlock, encodeHeader, headerToJson, makeBlock, txRootOf, type BlockHeader } from '../../../protocol/block.js';
 import { U128_MAX, U64_MAX, Writer } from '../../../protocol/codec.js';
 import { merkleRoot } from '../../../protocol/hash.js';
 import { concatBytes, toHex } from '../../../protocol/hex.js';
@@ -148,6 +148,13 @@ describe('block encode / decode', () => {
         expect(d.txs.map((t) => t.raw)).toEqual(txs.map((t) => t.raw));
         expect(d.txs.map((t) => t.hash)).toEqual(txs.map((t) => t.hash));
         expect(encodeBlock(d)).toEqual(bytes);
+        // One tx out of the encoding: the same tx and block hash, nothing past the ends.
+        txs.forEach((t, i) => {
+          const one = decodeBlockTxAt(bytes, i)!;
+          expect(one.hash).toEqual(block.hash);
+          expect(one.tx).toEqual(d.txs[i]);
+        });
+        for (const bad of [-1, txs.length, 0.5]) expect(decodeBlockTxAt(bytes, bad)).toBeUndefined();
       }),
       { numRuns: 50 },
     );
