@@ -31,6 +31,8 @@ const HELP = `pel bench ingest [flags] — ingestion alone (decode + verify), wo
   --json             one line of JSON`;
 
 const CHAIN_ID = 1337;
+/** Idle time before each timed run. */
+const SETTLE_MS = 250;
 
 /** One batch's verdicts, one VERIFY code per decoded tx. */
 type VerifyFn = (txs: readonly SignedTx[]) => Uint8Array | Promise<Uint8Array>;
@@ -157,7 +159,12 @@ export async function runIngestBench(args: string[]): Promise<number> {
     for (const c of configs) tally(await ingest(raws, batch, inflight, c.verify));
     const ms = configs.map(() => [] as number[]);
     for (let r = 0; r < runs; r++) {
-      for (let c = 0; c < configs.length; c++) ms[c]!.push(tally(await ingest(raws, batch, inflight, configs[c]!.verify)).ms);
+      for (let c = 0; c < configs.length; c++) {
+        // Let the previous run's background work (concurrent GC of this thread's heap) finish
+        // before the clock starts, so one configuration's garbage is not timed in the next.
+        await new Promise((res) => setTimeout(res, SETTLE_MS));
+        ms[c]!.push(tally(await ingest(raws, batch, inflight, configs[c]!.verify)).ms);
+      }
     }
     const [same, ...pooled] = configs.map((c, i) => summarise(c.workers, total, ms[i]!));
     const one = pooled.find((c) => c.workers === 1);

@@ -9,7 +9,7 @@
  */
 import { Reader, Writer } from './codec.js';
 import { ProtocolError } from './errors.js';
-import { domainTag, sha256 } from './hash.js';
+import { domainTag, sha256, sha256H32 } from './hash.js';
 import { addressFromPublicKey } from './address.js';
 import { concatBytes, toHex } from './hex.js';
 import { readValue, valueToJson, writeValue, type JsonValue, type Value } from './value.js';
@@ -84,7 +84,17 @@ export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Ui
   // noCopy: the caller guarantees `raw` stays unchanged while the tx is used (a worker's
   // block arena); everyone else gets a private copy. Either way the tx owns those bytes, so
   // its fields (key, signature, byte arguments) are views into them, not further copies.
-  const copy = known?.noCopy ? raw : raw.slice();
+  //
+  // The private copy has 32 bytes more for the hash (computed below unless `known`): one
+  // allocation per tx for its bytes and its hash instead of a copy plus a digest Buffer.
+  let copy: Uint8Array;
+  let store: Uint8Array | null = null;
+  if (known?.noCopy) copy = raw;
+  else {
+    store = new Uint8Array(raw.length + (known ? 0 : 32));
+    store.set(raw);
+    copy = known ? store : store.subarray(0, raw.length);
+  }
   const r = new Reader(copy, 'transaction', true);
   const version = r.u8('version');
   if (version !== TX_VERSION) throw new ProtocolError('UNSUPPORTED_VERSION', `transaction version ${version} is not supported (expected ${TX_VERSION})`);
@@ -107,7 +117,7 @@ export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Ui
   r.end();
   return {
     chainId, senderPublicKey, nonce, gasLimit, gasPrice, expiry, module, call, args, signature,
-    sender: known ? known.sender : addressFromPublicKey(senderPublicKey), hash: known ? known.hash : sha256(copy), raw: copy, bodyLength,
+    sender: known ? known.sender : addressFromPublicKey(senderPublicKey), hash: known ? known.hash : hashInto(store!, copy), raw: copy, bodyLength,
   };
 }
 
@@ -143,6 +153,14 @@ export class SigningScratch {
   constructor() {
     this.bytes.set(TX_SIGN_DOMAIN, 0);
   }
+}
+
+/** SHA-256 of `raw` written into the 32 bytes after it in `store`; returns that view. */
+function hashInto(store: Uint8Array, raw: Uint8Array): Uint8Array {
+  const h = sha256H32(raw);
+  const at = raw.length;
+  for (let i = 0; i < 32; i++) store[at + i] = h.charCodeAt(i);
+  return store.subarray(at, at + 32);
 }
 
 export function txSigningBytesOf(tx: SignedTx): Uint8Array {
