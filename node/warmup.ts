@@ -1,6 +1,6 @@
 /**
- * Start-up warm-up: before the node serves anything, a throwaway in-memory devnet sharing
- * the real node's executor (and so its worker pool) takes a few thousand signed transfers
+ * Start-up warm-up: before the node serves anything, a throwaway devnet sharing the real
+ * node's executor (and so its worker pool) takes a few thousand signed transfers
  * through the same code a client's transactions take: JSON-RPC batches of tx_send (JSON
  * parse, hex decode, decode, signature checks on the workers, mempool, journal), blocks built
  * by the producer (Block-STM on the workers, state root, receipts, the LevelDB-style batch)
@@ -9,11 +9,11 @@
  * Why: V8 compiles a function to optimised code only after it has run hot, on background
  * threads that share the cores with the node. A fresh node spent its first second or so
  * running cold code while compiling it; on the 2-core dev VM, 20,000 transfers over JSON-RPC
- * ran at ~4-6k tx/s for the first half second and ~12k after (docs/PERFORMANCE.md). The
- * warm-up moves that cost to start-up, before the RPC port opens.
+ * ran at ~4-6k tx/s for the first half second and ~12k after (docs/EXECUTION.md, "Start-up
+ * warm-up"). The warm-up moves that cost to start-up, before the RPC port opens.
  *
- * Nothing of it reaches the real chain: the scratch chain has its own in-memory store, its
- * own chain id (WARMUP_CHAIN_ID) and genesis, and is closed and dropped before the real RPC
+ * Nothing of it reaches the real chain: the scratch chain has its own store (a LevelDB in a
+ * temp dir, or memory when the node runs in memory), its own chain id (WARMUP_CHAIN_ID) and genesis, and is closed and dropped before the real RPC
  * server starts. What it leaves behind is only compiled code and warmed caches (address
  * memo, the executor's key table, its adaptive policy's first samples), none of which
  * changes a result: every executor path produces the sequential result.
@@ -34,8 +34,9 @@ import { handleRpcText, type RpcContext } from './rpc/server.js';
 /** Chain id of the scratch chain; its txs never leave the process. */
 export const WARMUP_CHAIN_ID = 0x7761726d; // "warm"
 const SENDERS = 64;
-/** tx_send calls per JSON-RPC batch, and txs per block (what `pel bench rpc` sends by default). */
+/** tx_send calls per JSON-RPC batch (what `pel bench rpc` sends by default). */
 const BATCH = 200;
+/** Txs per scratch block (bench rpc blocks are ~400-800 txs). */
 const BLOCK_TXS = 500;
 
 export interface WarmupReport {
@@ -63,26 +64,25 @@ export async function warmUp(executor: BlockExecutor, txs: number, opts: { inMem
     warmupTxs: 0,
     logLevel: 'error',
   };
-  let scratch: PelNode;
-  try {
-    scratch = await PelNode.start(config, silentLogger, { executor, serveRpc: false });
-  } catch (e) {
-    if (dir) await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+  let scratch: PelNode | null = null;
   let sent = 0;
   let blocks = 0;
   try {
-    const methods = buildMethods(scratch);
+    const node = await PelNode.start(config, silentLogger, { executor, serveRpc: false });
+    scratch = node;
+    const methods = buildMethods(node);
     const keys = Array.from({ length: SENDERS }, (_, i) => devKeyPair(i));
     const nonces = new Array<bigint>(SENDERS).fill(0n);
-    // The newBlocks subscription of a WebSocket client, minus the socket.
+    // The newBlocks subscription of a WebSocket client, minus the socket: each block's JSON
+    // is serialised as the connection would.
     let pushed = 0;
-    let unsubscribe: (() => void) | null = null;
     const ws: RpcContext = {
       transport: 'ws',
       subscribe: (start) => {
-        unsubscribe = start((result) => (pushed += JSON.stringify(result).length > 0 ? 1 : 0));
+        start((result) => {
+          JSON.stringify(result);
+          pushed++;
+        });
         return '0x1';
       },
     };
@@ -108,7 +108,7 @@ export async function warmUp(executor: BlockExecutor, txs: number, opts: { inMem
     const submitAndMine = async (bodies: string[]): Promise<number> => {
       const outs = await Promise.all(bodies.map((b) => handleRpcText(b, methods, { transport: 'http' }, limits)));
       for (const out of outs) if (out === null || out.includes('"error"')) throw new Error(`warm-up tx_send failed: ${(out ?? '').slice(0, 300)}`);
-      return (await scratch.producer!.mine(1)).length;
+      return (await node.producer!.mine(1)).length;
     };
     const rounds = Math.ceil(txs / BLOCK_TXS);
     let next = signBlock();
@@ -121,9 +121,9 @@ export async function warmUp(executor: BlockExecutor, txs: number, opts: { inMem
       blocks += await work;
     }
     if (pushed !== blocks) throw new Error(`warm-up saw ${pushed} block notifications for ${blocks} blocks`);
-    (unsubscribe as (() => void) | null)?.();
   } finally {
-    await scratch.stop();
+    // The subscription goes with the scratch chain; the executor stays open (the node owns it).
+    await scratch?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
   const report = { txs: sent, blocks, ms: Math.round(performance.now() - t0) };
