@@ -22,7 +22,6 @@ import { devKeyPair } from '../protocol/keys.js';
 import { v } from '../protocol/value.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { PelClient, type BlockJson } from '../sdk/client.js';
-import { NODE_PROCESS_FLAGS } from '../node/v8-flags.js';
 import { replayChain } from './replay.js';
 import { signTxFast } from './sign.js';
 import { benchLog, median, num, output, parseBenchArgs, positiveInt, round, txStreamArgs } from './util.js';
@@ -54,7 +53,7 @@ function percentile(sorted: ArrayLike<number>, p: number): number {
 }
 
 async function startDevnet(dataDir: string, args: string[]): Promise<{ proc: ChildProcess; url: string; wsUrl: string }> {
-  const proc = spawn(process.execPath, [...NODE_PROCESS_FLAGS, CLI, 'devnet', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, 'devnet', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 /** The `pel` command line. Each command's flags map one to one onto plain options. */
 import './polyfills.js';
 import { readFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { PelClient, PelRpcError } from '../sdk/client.js';
 import { buildTransfer, DEFAULT_EXPIRY_BLOCKS, DEFAULT_GAS_LIMIT, DEFAULT_GAS_PRICE } from '../sdk/tx.js';
 import { ConfigError, DEFAULT_CONFIG, validateConfig, type NodeConfig } from './config.js';
 import { PelNode } from './node.js';
+import { tuneNodeHeap } from './heap.js';
 import { MODULE_COMMANDS, runModuleCommand } from './cli-modules.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
 import { DEFAULT_TESTNET_BLOCK_TIME_MS, initTestnet, loadHomeConfig } from './home.js';
@@ -270,6 +271,8 @@ async function cmdNode(args: string[]): Promise<number> {
 async function serveNode(config: NodeConfig): Promise<number> {
   const logger = createLogger(config.logLevel);
   logger.info('effective config', { ...config });
+  const heapGrowingPercent = tuneNodeHeap();
+  logger.info('heap tuning', heapGrowingPercent === null ? { heapGrowingPercent: 'set by the operator' } : { heapGrowingPercent });
   let exiting = false;
   const node = await PelNode.start(config, logger, {
     onFatal: (e) => {

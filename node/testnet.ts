@@ -14,7 +14,6 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { loadOrCreateNodeKey } from '../p2p/keys.js';
 import { ConfigError } from './config.js';
 import { HOME_FILES, initTestnet, loadHomeConfig, type TestnetInitOptions } from './home.js';
-import { NODE_PROCESS_FLAGS } from './v8-flags.js';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
@@ -81,7 +80,7 @@ export async function runLocalTestnet(
       const peerId = peerIdFromPrivateKey(await loadOrCreateNodeKey(join(home, HOME_FILES.nodeKey))).toString();
       const logFile = join(home, 'node.log');
       const fd = openSync(logFile, 'a');
-      const proc = spawn(process.execPath, [...NODE_PROCESS_FLAGS, CLI, 'node', '--home', home, ...o.extraArgs], { stdio: ['ignore', fd, fd] });
+      const proc = spawn(process.execPath, [CLI, 'node', '--home', home, ...o.extraArgs], { stdio: ['ignore', fd, fd] });
       closeSync(fd);
       const rpcUrl = `http://${cfg.host}:${cfg.port}`;
       nodes.push({ index: i, home, rpcUrl, peerId, logFile, proc });

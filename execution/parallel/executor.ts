@@ -81,6 +81,8 @@ function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array 
  * for `probeEvery` blocks at a time.
  */
 const WARMUP_PARALLEL_TXS = 30_000;
+/** Each worker's young-generation cap (Worker resourceLimits); see startWorkers. */
+export const WORKER_YOUNG_GENERATION_MB = 8;
 /** Samples kept per path, and how many each needs before the policy compares. */
 const SAMPLES = 5;
 const MIN_SAMPLES = { par: 3, seq: 2 } as const;
@@ -149,10 +151,14 @@ export class ParallelExecutor implements BlockExecutor {
     const url = new URL('./worker.js', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let w = 0; w < this.opts.workers; w++) {
-      // The young generation is capped at 32 MB: since a tx no longer outlives its execution
-      // in a worker, little survives a scavenge, and 96 MB (the cap before) ran no faster
-      // (bench executor) while letting each worker's memory grow for longer in a long run.
-      const worker = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 32 } });
+      // The young generation is capped at 8 MB, the size V8 starts a worker's at, so it never
+      // grows. V8 enlarges a young generation each time the bytes surviving its collections add
+      // up to its size; in a worker those are mostly the decoded txs of the block being executed,
+      // so over a long run any higher cap is reached, slowly: with 32 MB both workers' young
+      // generations went 8 -> 32 MB over a 1,000,000-tx run, half of the node's RSS growth after
+      // the first 100,000 txs. 8 and 32 ran alike in bench executor and bench rpc. A process-wide
+      // --max-semi-space-size would override this cap (see node/heap.ts).
+      const worker = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
       ready.push(
         new Promise<void>((resolve, reject) => {
           const onMsg = (m: WorkerReply): void => {

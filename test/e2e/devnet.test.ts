@@ -276,6 +276,7 @@ describe('devnet: start-up warm-up', () => {
     try {
       expect(warm.stderr()).toMatch(/warm-up done \{"txs":8000,"blocks":16,"ms":\d+\}/);
       expect(cold.stderr()).not.toMatch(/warm-up done/);
+      expect(warm.stderr()).toMatch(/heap tuning \{"heapGrowingPercent":50\}/);
       const [a, b] = [new PelClient(warm.url), new PelClient(cold.url)];
       const [ia, ib] = await Promise.all([a.getInfo(), b.getInfo()]);
       expect(ia.height).toBe(0);
@@ -295,6 +296,18 @@ describe('devnet: start-up warm-up', () => {
     } finally {
       expect(await warm.stop('SIGINT')).toBe(0);
       expect(await cold.stop('SIGINT')).toBe(0);
+    }
+  });
+});
+
+describe('devnet: heap tuning', () => {
+  it('keeps a --heap-growing-percent the operator gave node and still serves', async () => {
+    const node = await startNode({ nodeArgs: ['--heap-growing-percent=20'], args: ['--warmup', '0'] });
+    try {
+      expect(node.stderr()).toMatch(/heap tuning \{"heapGrowingPercent":"set by the operator"\}/);
+      expect((await new PelClient(node.url).getInfo()).height).toBe(0);
+    } finally {
+      expect(await node.stop('SIGINT')).toBe(0);
     }
   });
 });

@@ -177,6 +177,8 @@ export interface StartOptions {
   args?: string[];
   /** The whole command line instead of `devnet --host 127.0.0.1 --port 0 --data-dir D ...args` (e.g. ['node', '--home', dir]). */
   command?: string[];
+  /** Node.js / V8 options placed before the script, e.g. ['--heap-growing-percent=20']. */
+  nodeArgs?: string[];
   timeoutMs?: number;
 }
 
@@ -197,7 +199,7 @@ export interface RunningNode {
 /** Spawns `pel devnet` and resolves once its banner has printed the RPC URL. */
 export async function startNode(opts: StartOptions = {}): Promise<RunningNode> {
   const dataDir = opts.dataDir ?? join(await makeTempDir('node'), 'data');
-  const args = [CLI, ...(opts.command ?? ['devnet', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])])];
+  const args = [...(opts.nodeArgs ?? []), CLI, ...(opts.command ?? ['devnet', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])])];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } });
   track(proc);
   const out = { text: '' };
