@@ -7,9 +7,9 @@
  * next full collection when the machine has memory to spare, so a node's RSS swung by ~150 MB
  * between collections and where a sample fell decided what a memory figure said. With
  * `--heap-growing-percent=50` the old generation grows by at most half its live size between full
- * collections: RSS stays flat and about half as high, at the price of more frequent (mostly
- * concurrent) marking. Measured in `bench rpc --txs 1000000 --senders 200` (docs in README,
- * "Memory over a long run").
+ * collections (~85 MB here instead of 90-200 MB), at the price of more frequent, mostly
+ * concurrent, marking. Measured in `bench rpc --txs 1000000 --senders 200` (README, "Memory
+ * over a long run").
  *
  * V8 reads this flag whenever it sizes the heap after a collection, so setting it at run time
  * works for the main isolate and every worker (checked by test/unit/node/heap.test.ts); no
