@@ -71,7 +71,7 @@ Flags (defaults in brackets):
   --mempool-max-per-sender N  pending txs per sender [${DEFAULT_CONFIG.mempoolMaxPerSender}]
   --rpc-max-body BYTES      HTTP body / WebSocket message limit [${DEFAULT_CONFIG.rpcMaxBodyBytes}]
   --rpc-max-batch N         JSON-RPC batch limit [${DEFAULT_CONFIG.rpcMaxBatchSize}]
-  --warmup N                before serving, run N transfers through a scratch in-memory chain
+  --warmup N                before serving, run N transfers through a scratch chain of its own
                             to compile the hot paths (nothing reaches this chain); 0 = off [${DEFAULT_CONFIG.warmupTxs}]
   --log-level LEVEL         error|warn|info|debug [${DEFAULT_CONFIG.logLevel}]
 
@@ -115,7 +115,7 @@ Flags (override config.json):
   --workers N         worker threads; 0 = one per core
   --block-time MS     wait MS after each commit before the next height
   --max-block-txs N   most txs in a block this node proposes
-  --warmup N          transfers run through a scratch in-memory chain before serving; 0 = off
+  --warmup N          transfers run through a scratch chain (own temp store) before serving; 0 = off
   --reset             wipe data/ first (the node then syncs from its peers; the
                       validator's sign state is kept, so it cannot double-sign)
   --log-level LEVEL   error|warn|info|debug`;

@@ -25,7 +25,7 @@ export interface NodeConfig {
   rpcMaxSubscriptions: number;
   txWaitTimeoutMs: number;
   logLevel: LogLevel;
-  /** Transfers run through a scratch in-memory chain at start-up to warm the JIT (node/warmup.ts); 0 = none. */
+  /** Transfers run through a scratch chain (own temp store) at start-up to warm the JIT (node/warmup.ts); 0 = none. */
   warmupTxs: number;
   /** solo: the single-validator devnet producer (instant blocks); bft: Tendermint over libp2p. */
   consensus: 'solo' | 'bft';

@@ -13,8 +13,8 @@
  * warm-up"). The warm-up moves that cost to start-up, before the RPC port opens.
  *
  * Nothing of it reaches the real chain: the scratch chain has its own store (a LevelDB in a
- * temp dir, or memory when the node runs in memory), its own chain id (WARMUP_CHAIN_ID) and genesis, and is closed and dropped before the real RPC
- * server starts. What it leaves behind is only compiled code and warmed caches (address
+ * temp dir, or memory when the node runs in memory), its own chain id (WARMUP_CHAIN_ID) and
+ * genesis, and is closed and dropped before the real RPC server starts. What it leaves behind is only compiled code and warmed caches (address
  * memo, the executor's key table, its adaptive policy's first samples), none of which
  * changes a result: every executor path produces the sequential result.
  */

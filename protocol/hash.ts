@@ -100,10 +100,11 @@ export function hashTaggedPair(tag: number, a: H32, b: H32): H32 {
   return sha256H32(tagged);
 }
 
-/** SHA-256(tag || item) of a 32-byte item. */
-function hashTaggedItem(tag: number, item: Uint8Array): H32 {
+/** SHA-256(tag || item) of a 32-byte item, given as bytes or as an H32. */
+function hashTaggedItem(tag: number, item: Uint8Array | H32): H32 {
   tagged[0] = tag;
-  tagged.set(item, 1);
+  if (typeof item === 'string') putH32(item, 1);
+  else tagged.set(item, 1);
   return sha256H32(tagged.subarray(0, 33));
 }
 
@@ -118,24 +119,15 @@ export function sha256ConcatH32(...parts: Uint8Array[]): H32 {
  * unchanged (no duplication, so two different lists never share a root). Empty list: 32
  * zero bytes.
  */
-export function merkleRoot(items: readonly Uint8Array[]): Uint8Array {
+export function merkleRoot(items: readonly (Uint8Array | H32)[]): Uint8Array {
   if (items.length === 0) return ZERO_HASH;
   const level = new Array<H32>(items.length);
   for (let i = 0; i < items.length; i++) level[i] = hashTaggedItem(0x00, items[i]!);
   return fromH32(merkleRootOfLeaves(level));
 }
 
-/** The same root over items already given as H32s (e.g. receipt hashes from sha256ConcatH32). */
-export function merkleRootH32(items: readonly H32[]): Uint8Array {
-  if (items.length === 0) return ZERO_HASH;
-  const level = new Array<H32>(items.length);
-  for (let i = 0; i < items.length; i++) {
-    tagged[0] = 0x00;
-    putH32(items[i]!, 1);
-    level[i] = sha256H32(tagged.subarray(0, 33));
-  }
-  return fromH32(merkleRootOfLeaves(level));
-}
+/** merkleRoot over items already given as H32s (e.g. receipt hashes from sha256ConcatH32). */
+export const merkleRootH32: (items: readonly H32[]) => Uint8Array = merkleRoot;
 
 /** Folds a level of leaf hashes (in place) up to the root. */
 function merkleRootOfLeaves(level: H32[]): H32 {

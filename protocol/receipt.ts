@@ -6,7 +6,7 @@
  */
 import { Reader, Writer } from './codec.js';
 import { ProtocolError } from './errors.js';
-import { sha256Concat, sha256ConcatH32, type H32 } from './hash.js';
+import { fromH32, sha256ConcatH32, type H32 } from './hash.js';
 import { readValue, valueToJson, writeValue, type JsonValue, type Value } from './value.js';
 
 export interface EventField {
@@ -81,7 +81,7 @@ export function decodeReceipt(b: Uint8Array): Receipt {
 const RECEIPT_LEAF = new Uint8Array([2]);
 /** The item hashed into the receipts root: SHA-256(0x02 || txHash || receipt). */
 export function receiptHash(txHash: Uint8Array, encodedReceipt: Uint8Array): Uint8Array {
-  return sha256Concat(RECEIPT_LEAF, txHash, encodedReceipt);
+  return fromH32(receiptHashH32(txHash, encodedReceipt));
 }
 
 /** receiptHash as an H32, for merkleRootH32 (no Uint8Array digest per receipt). */
