@@ -2,22 +2,22 @@
  * pel bench ingest: the node's ingestion path alone (decode + signature check), no RPC, no
  * mempool, no disk. Pre-signs --txs transfers over --senders, then feeds them in JSON-RPC
  * sized batches with several batches in flight (like concurrent HTTP connections) through
- * exactly what `PelNode.submit` does before the mempool: decodeTx on this thread, then
- * `ParallelExecutor.verifyBatch(raws)` on the worker pool. One pool per --workers count,
- * plus a same-thread baseline (decode + the default verifier here, the node without a pool).
+ * exactly what `PelNode.submit` does before the mempool: `ingestRaws` (node/ingest.ts),
+ * which decodes, hashes and verifies on the worker pool and builds the txs here. One pool per
+ * --workers count, plus a same-thread baseline (the node without a pool: decode and verify
+ * here).
  *
- * Timing is wall-clock from the first batch taken to the last verdict received, so this
- * thread's decoding, packing and message passing are all inside it. Every verdict must be
+ * Timing is wall-clock from the first batch taken to the last tx built, so this thread's
+ * packing, message passing and tx building are all inside it. Every verdict must be
  * OK; otherwise the bench exits 1. Runs of the configurations are interleaved so that noise
  * on a shared machine hits all of them alike.
  */
 import { availableParallelism } from 'node:os';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
-import { VERIFY } from '../execution/parallel/outputs.js';
+import { ingestRaws } from '../node/ingest.js';
 import { devKeyPair } from '../protocol/keys.js';
-import { decodeTx, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
 import { v } from '../protocol/value.js';
-import { createVerifier } from '../protocol/verify.js';
+import { createVerifier, type SignatureVerifier } from '../protocol/verify.js';
 import { signTxFast } from './sign.js';
 import { benchLog, median, output, parseBenchArgs, positiveInt, round, txStreamArgs } from './util.js';
 
@@ -34,8 +34,8 @@ const CHAIN_ID = 1337;
 /** Idle time before each timed run. */
 const SETTLE_MS = 250;
 
-/** One batch's verdicts, one VERIFY code per decoded tx. */
-type VerifyFn = (txs: readonly SignedTx[]) => Uint8Array | Promise<Uint8Array>;
+/** The worker pool, or null for the same-thread baseline. */
+type Pool = ParallelExecutor | null;
 
 interface RunResult {
   readonly ms: number;
@@ -71,10 +71,10 @@ function presign(total: number, senders: number): Uint8Array[] {
 }
 
 /**
- * `inflight` loops, each taking the next `batch` raws, decoding them here (as the node's
- * submit does) and awaiting their verdicts. Wall-clock from the first take to the last verdict.
+ * `inflight` loops, each taking the next `batch` raws and awaiting their ingestion (as the
+ * node's submit does). Wall-clock from the first take to the last outcome.
  */
-async function ingest(raws: readonly Uint8Array[], batch: number, inflight: number, verify: VerifyFn): Promise<RunResult> {
+async function ingest(raws: readonly Uint8Array[], batch: number, inflight: number, pool: Pool, verifier: SignatureVerifier): Promise<RunResult> {
   let next = 0;
   let checked = 0;
   let notOk = 0;
@@ -83,18 +83,9 @@ async function ingest(raws: readonly Uint8Array[], batch: number, inflight: numb
       const from = next;
       const to = Math.min(raws.length, from + batch);
       next = to;
-      const txs: SignedTx[] = [];
-      for (let i = from; i < to; i++) {
-        try {
-          txs.push(decodeTx(raws[i]!));
-        } catch {
-          notOk++;
-        }
-      }
-      const codes = await verify(txs);
-      checked += to - from;
-      for (let i = 0; i < codes.length; i++) if (codes[i] !== VERIFY.OK) notOk++;
-      notOk += txs.length - codes.length;
+      const outcomes = await ingestRaws(raws.slice(from, to), pool, verifier);
+      checked += outcomes.length;
+      for (const o of outcomes) if (!o.ok) notOk++;
     }
   };
   const t0 = performance.now();
@@ -138,7 +129,6 @@ export async function runIngestBench(args: string[]): Promise<number> {
   log(`pre-signed ${total} txs from ${senders} senders in ${round(performance.now() - t0, 0)} ms`);
 
   const verifier = createVerifier();
-  const sameThread: VerifyFn = (txs) => Uint8Array.from(txs, (t) => (verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE));
   const pools: ParallelExecutor[] = [];
   const verdicts = { checked: 0, notOk: 0 };
   const tally = (r: RunResult): RunResult => {
@@ -148,22 +138,19 @@ export async function runIngestBench(args: string[]): Promise<number> {
   };
   try {
     for (const w of counts) pools.push(await ParallelExecutor.create({ workers: w }));
-    const configs: { workers: number; verify: VerifyFn }[] = [
-      { workers: 0, verify: sameThread },
-      ...pools.map((p) => ({ workers: p.workerCount, verify: (txs: readonly SignedTx[]) => p.verifyBatch(txs.map((t) => t.raw)) })),
-    ];
+    const configs: { workers: number; pool: Pool }[] = [{ workers: 0, pool: null }, ...pools.map((p) => ({ workers: p.workerCount, pool: p }))];
     // Warm-up: one untimed pass of every configuration, so JIT on both sides of the message
     // channel and every worker's key cache are warm before the timed runs. (A 2,000-tx warm-up
     // left the 2-worker pool's first timed runs ~10% slower than its later ones: run series
     // like 25,229 / 26,040 / 28,777 tx/s.)
-    for (const c of configs) tally(await ingest(raws, batch, inflight, c.verify));
+    for (const c of configs) tally(await ingest(raws, batch, inflight, c.pool, verifier));
     const ms = configs.map(() => [] as number[]);
     for (let r = 0; r < runs; r++) {
       for (let c = 0; c < configs.length; c++) {
         // Let the previous run's background work (concurrent GC of this thread's heap) finish
         // before the clock starts, so one configuration's garbage is not timed in the next.
         await new Promise((res) => setTimeout(res, SETTLE_MS));
-        ms[c]!.push(tally(await ingest(raws, batch, inflight, configs[c]!.verify)).ms);
+        ms[c]!.push(tally(await ingest(raws, batch, inflight, configs[c]!.pool, verifier)).ms);
       }
     }
     const [same, ...pooled] = configs.map((c, i) => summarise(c.workers, total, ms[i]!));

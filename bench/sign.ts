@@ -5,11 +5,9 @@
  * @noble/curves (test/unit/bench/sign.test.ts); the SDK keeps noble.
  */
 import * as nodeCrypto from 'node:crypto';
-import { addressFromPublicKey } from '../protocol/address.js';
-import { sha256 } from '../protocol/hash.js';
 import { concatBytes } from '../protocol/hex.js';
 import type { KeyPair } from '../protocol/keys.js';
-import { encodeTxBody, txSigningBytes, type SignedTx, type UnsignedTx } from '../protocol/tx.js';
+import { encodeTxBody, signedTxOf, txSigningBytes, type SignedTx, type UnsignedTx } from '../protocol/tx.js';
 import { sodiumBinding } from '../protocol/verify.js';
 
 const sodium = sodiumBinding();
@@ -39,6 +37,5 @@ function sign(message: Uint8Array, key: KeyPair, impl: 'sodium' | 'openssl'): Ui
 export function signTxFast(tx: UnsignedTx, key: KeyPair, impl: 'sodium' | 'openssl' = 'sodium'): SignedTx {
   const body = encodeTxBody(tx);
   const signature = sign(txSigningBytes(body), key, impl);
-  const raw = concatBytes(body, signature);
-  return { ...tx, args: [...tx.args], signature, sender: addressFromPublicKey(tx.senderPublicKey), hash: sha256(raw), raw, bodyLength: body.length };
+  return signedTxOf(tx, body, signature);
 }

@@ -6,11 +6,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { decodeBytesList, encodeBytesList } from '../protocol/codec.js';
 import { formatAddress } from '../protocol/address.js';
 import type { KeyPair } from '../protocol/keys.js';
-import { ProtocolError } from '../protocol/errors.js';
 import { toHex, toHexRaw } from '../protocol/hex.js';
 import { devValidatorKeyPair } from '../protocol/keys.js';
 import type { Logger } from '../protocol/logger.js';
-import { decodeTx, MAX_TX_BYTES, txSigningBytesOf, type SignedTx } from '../protocol/tx.js';
+import { decodeTx, MAX_TX_BYTES, type SignedTx } from '../protocol/tx.js';
 import { createVerifier, type SignatureVerifier } from '../protocol/verify.js';
 import type { Receipt } from '../protocol/receipt.js';
 import { getBalance, getNonce } from '../contracts/coin/state.js';
@@ -18,7 +17,7 @@ import { Chain, type CommittedBlock, type Proposal } from '../consensus/chain.js
 import { devnetGenesis, parseGenesis, type Genesis } from '../consensus/genesis.js';
 import { Mempool, MempoolError, type DroppedTx } from '../consensus/mempool.js';
 import { BlockProducer, type PipelineTimings } from '../consensus/producer.js';
-import { ChainBftApp } from '../consensus/bft/app.js';
+import { ChainBftApp, sameThreadVerifyTxs } from '../consensus/bft/app.js';
 import { BftEngine } from '../consensus/bft/engine.js';
 import { DEFAULT_BFT_TIMEOUTS } from '../consensus/bft/types.js';
 import { BlockSync } from '../consensus/sync.js';
@@ -29,7 +28,6 @@ import { ConfigError } from './config.js';
 import { loadValidatorKey } from './home.js';
 import { SequentialExecutor } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
-import { VERIFY } from '../execution/parallel/outputs.js';
 import type { BlockExecutor } from '../execution/types.js';
 import { ChainStore } from '../state/store.js';
 import type { NodeConfig } from './config.js';
@@ -37,6 +35,7 @@ import { RpcError } from './rpc/errors.js';
 import { RpcServer } from './rpc/server.js';
 import { buildMethods } from './rpc/methods/index.js';
 import { Metrics } from './metrics.js';
+import { ingestRaws } from './ingest.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -326,23 +325,15 @@ export class PelNode {
    */
   async submit(raws: readonly Uint8Array[], source: 'rpc' | 'gossip' = 'rpc'): Promise<SubmitResult[]> {
     const results: SubmitResult[] = new Array(raws.length);
-    const decoded: { i: number; tx: SignedTx }[] = [];
-    raws.forEach((raw, i) => {
-      try {
-        decoded.push({ i, tx: decodeTx(raw) });
-      } catch (e) {
-        const msg = e instanceof ProtocolError ? e.message : String(e);
-        results[i] = { ok: false, error: RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${msg}`) };
-      }
-    });
-    const verdicts = await this.verifyBatch(decoded.map((d) => d.tx));
+    const ingested = await ingestRaws(raws, this.executor instanceof ParallelExecutor ? this.executor : null, this.verifier);
     const fresh: SignedTx[] = [];
     const replaced: Uint8Array[] = [];
-    decoded.forEach(({ i, tx }, k) => {
-      if (verdicts[k] !== VERIFY.OK) {
-        results[i] = { ok: false, error: RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(tx.hash) }) };
+    ingested.forEach((g, i) => {
+      if (!g.ok) {
+        results[i] = { ok: false, error: g.code === 'BAD_SIGNATURE' ? RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(g.hash) }) : RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${g.message}`) };
         return;
       }
+      const tx = g.tx;
       try {
         const r = this.mempool.add(tx);
         if (!r.duplicate) fresh.push(tx);
@@ -381,26 +372,10 @@ export class PelNode {
     return results;
   }
 
-  /**
-   * Signature checks: on the Block-STM worker pool when the node has one (the main thread
-   * then never verifies), else on this thread. One VERIFY code per tx.
-   */
-  private async verifyBatch(txs: readonly SignedTx[]): Promise<Uint8Array> {
-    if (this.executor instanceof ParallelExecutor && txs.length > 0) return this.executor.verifyBatch(txs.map((t) => t.raw));
-    return Uint8Array.from(txs, (t) => (this.verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE));
-  }
-
-  /** The same checks for raw txs of a block from another validator or from sync. */
+  /** Signature checks of a block's raw txs (from another validator or sync): on the worker pool when the node has one. */
   private async verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    if (this.executor instanceof ParallelExecutor && raws.length > 0) return this.executor.verifyBatch([...raws]);
-    return Uint8Array.from(raws, (raw) => {
-      try {
-        const t = decodeTx(raw);
-        return this.verifier.verify(t.senderPublicKey, txSigningBytesOf(t), t.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
-      } catch {
-        return VERIFY.BAD_SIGNATURE;
-      }
-    });
+    if (this.executor instanceof ParallelExecutor && raws.length > 0) return this.executor.verifyBatch(raws);
+    return sameThreadVerifyTxs(this.verifier)(raws);
   }
 
   private afterBlock(p: Proposal, dropped: readonly DroppedTx[]): void {

@@ -187,6 +187,12 @@ export class Reader {
     return (hi << 64n) | lo;
   }
 
+  /** Steps over `n` bytes, which must be there. */
+  skip(n: number, field = 'bytes'): void {
+    this.need(n, field);
+    this.pos += n;
+  }
+
   raw(n: number, field = 'bytes'): Uint8Array {
     this.need(n, field);
     const out = this.views ? this.buf.subarray(this.pos, this.pos + n) : this.buf.slice(this.pos, this.pos + n);
@@ -278,8 +284,9 @@ export function encodeBytesList(items: readonly Uint8Array[]): Uint8Array {
   return w.finish();
 }
 
-export function decodeBytesList(b: Uint8Array, what = 'bytes list', maxItemLength = 1 << 24): Uint8Array[] {
-  const r = new Reader(b, what);
+/** `views`: the items are views into `b` (see Reader), for a buffer the caller owns. */
+export function decodeBytesList(b: Uint8Array, what = 'bytes list', maxItemLength = 1 << 24, views = false): Uint8Array[] {
+  const r = new Reader(b, what, views);
   const n = r.u32();
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) out.push(r.bytes('item', maxItemLength));

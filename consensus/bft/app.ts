@@ -13,7 +13,7 @@
 import type { Block } from '../../protocol/block.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
 import type { Logger } from '../../protocol/logger.js';
-import { decodeTx, txSigningBytesOf } from '../../protocol/tx.js';
+import { decodeTx, txSignatureValid } from '../../protocol/tx.js';
 import { createVerifier, type SignatureVerifier } from '../../protocol/verify.js';
 import { VERIFY } from '../../execution/parallel/outputs.js';
 import type { ChainStore } from '../../state/store.js';
@@ -37,7 +37,7 @@ export function sameThreadVerifyTxs(verifier: SignatureVerifier): VerifyTxs {
       } catch {
         return VERIFY.UNDECODABLE;
       }
-      return verifier.verify(tx.senderPublicKey, txSigningBytesOf(tx), tx.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
+      return txSignatureValid(verifier, tx) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
     });
 }
 

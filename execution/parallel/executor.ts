@@ -20,7 +20,7 @@ import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
 import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, firstEagerTx, MAX_WORKERS, RUN_STRIDE, SharedViews, TX, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
-import { decodeOutcome, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
+import { decodeOutcome, INGEST_STRIDE, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
 import type { WorkerMessage, WorkerReply } from './worker.js';
 
@@ -117,7 +117,7 @@ export class ParallelExecutor implements BlockExecutor {
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly verifyJobs = new Map<number, (codes: Uint8Array) => void>();
+  private readonly poolJobs = new Map<number, (out: Uint8Array) => void>();
   private nextJob = 0;
   private nextWorker = 0;
 
@@ -172,9 +172,9 @@ export class ParallelExecutor implements BlockExecutor {
         }),
       );
       worker.on('message', (m: WorkerReply) => {
-        if (m.type === 'verified') {
-          this.verifyJobs.get(m.id)?.(m.codes);
-          this.verifyJobs.delete(m.id);
+        if (m.type === 'job') {
+          this.poolJobs.get(m.id)?.(m.out);
+          this.poolJobs.delete(m.id);
           return;
         }
         if (m.type !== 'done') return;
@@ -226,11 +226,28 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /**
-   * Signature checks for ingestion on the worker pool: the batch is split into one chunk
-   * per worker, each posted as packed bytes (one message per chunk, never per tx). Returns
-   * one VERIFY code per raw tx, in order. Workers busy with a block answer after it.
+   * Signature checks of decoded txs (a block from a peer) on the worker pool: one VERIFY
+   * code per raw tx, in order (UNDECODABLE for bytes too short to hold key and signature).
    */
-  async verifyBatch(raws: readonly Uint8Array[]): Promise<Uint8Array> {
+  verifyBatch(raws: readonly Uint8Array[]): Promise<Uint8Array> {
+    return this.poolJob('verify', raws, 1);
+  }
+
+  /**
+   * Ingestion on the worker pool: each raw tx is decoded (the full check of decodeTx),
+   * hashed and signature-checked there. Per tx, INGEST_STRIDE bytes: a VERIFY code and the
+   * hash (node/ingest.ts turns them into txs without decoding on this thread).
+   */
+  ingestBatch(raws: readonly Uint8Array[]): Promise<Uint8Array> {
+    return this.poolJob('ingest', raws, INGEST_STRIDE);
+  }
+
+  /**
+   * The batch is split into one chunk per worker, each posted as packed bytes (one message
+   * per chunk, never per tx); `stride` result bytes per tx come back, in order. Workers busy
+   * with a block answer after it.
+   */
+  private async poolJob(type: 'verify' | 'ingest', raws: readonly Uint8Array[], stride: number): Promise<Uint8Array> {
     if (raws.length === 0) return new Uint8Array(0);
     const chunks = Math.min(this.workers.length, Math.ceil(raws.length / 16));
     const size = Math.ceil(raws.length / chunks);
@@ -240,13 +257,14 @@ export class ParallelExecutor implements BlockExecutor {
         const packed = packRawTxs(raws.slice(c * size, (c + 1) * size));
         const worker = this.workers[this.nextWorker++ % this.workers.length]!;
         return new Promise<Uint8Array>((resolve) => {
-          this.verifyJobs.set(id, resolve);
-          worker.postMessage({ type: 'verify', id, packed } satisfies WorkerMessage, [packed.buffer as ArrayBuffer]);
+          this.poolJobs.set(id, resolve);
+          worker.postMessage({ type, id, packed } satisfies WorkerMessage, [packed.buffer as ArrayBuffer]);
         });
       }),
     );
-    const out = new Uint8Array(raws.length);
-    parts.forEach((p, c) => out.set(p, c * size));
+    if (parts.length === 1) return parts[0]!;
+    const out = new Uint8Array(raws.length * stride);
+    parts.forEach((p, c) => out.set(p, c * size * stride));
     return out;
   }
 

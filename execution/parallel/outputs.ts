@@ -95,9 +95,16 @@ export function unpackEntries(b: Uint8Array, apply: (key: string, value: Uint8Ar
   r.end();
 }
 
-/** Raw txs for a verification batch: a bytes list (protocol/codec.ts). */
+/** Raw txs for a verification or ingestion batch: a bytes list (protocol/codec.ts). */
 export const packRawTxs = (raws: readonly Uint8Array[]): Uint8Array => encodeBytesList(raws);
-export const unpackRawTxs = (b: Uint8Array): Uint8Array[] => decodeBytesList(b, 'packed txs', 1 << 20);
+/** The worker owns the (transferred) packed buffer, so the txs are views into it. */
+export const unpackRawTxs = (b: Uint8Array): Uint8Array[] => decodeBytesList(b, 'packed txs', 1 << 20, true);
 
 /** Status of one tx in a verification batch. */
 export const VERIFY = { OK: 0, UNDECODABLE: 1, BAD_SIGNATURE: 2 } as const;
+
+/**
+ * An ingestion batch's result, per tx: one VERIFY code, then the tx hash (32 bytes; zero for
+ * an UNDECODABLE tx).
+ */
+export const INGEST_STRIDE = 33;

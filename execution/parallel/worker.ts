@@ -6,7 +6,7 @@
  * out per block; everything else goes through shared memory.
  */
 import { parentPort } from 'node:worker_threads';
-import { decodeTx, SigningScratch, txSignatureParts, type SignedTx } from '../../protocol/tx.js';
+import { checkTxEncoding, decodeTx, SigningScratch, txSignatureParts, writeTxHash, type SignedTx } from '../../protocol/tx.js';
 import { createVerifier } from '../../protocol/verify.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
@@ -14,7 +14,7 @@ import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
 import { ABORT_REASON, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, firstEagerTx, KEY, READ, RUN_STRIDE, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
-import { encodeOutcome, OUTPUT_INCLUDED, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
+import { encodeOutcome, INGEST_STRIDE, OUTPUT_INCLUDED, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
 
 class DependencySignal extends ExecutorSignal {
@@ -28,30 +28,55 @@ export type WorkerMessage =
   | { type: 'buffers'; buffers: SharedBuffers }
   | { type: 'state'; packed: Uint8Array; reset: boolean }
   | { type: 'block'; epoch: number; ctx: BlockContext; n: number; workers: number; contentionPct: number; contentionMinSample: number }
-  | { type: 'verify'; id: number; packed: Uint8Array };
+  | { type: 'verify' | 'ingest'; id: number; packed: Uint8Array };
 
-export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' } | { type: 'verified'; id: number; codes: Uint8Array };
+export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' } | { type: 'job'; id: number; out: Uint8Array };
 
 const replica = new Map<string, Uint8Array>();
 const verifier = createVerifier();
 const signing = new SigningScratch();
 
 /**
- * Ingestion and block signature checks. Every caller has decoded these txs already (the
- * node before it sends them, decodeBlock for blocks), so the worker only cuts out key,
- * signing bytes and signature instead of decoding the tx a second time (~8 us of 130). The
- * signing bytes go into one reused buffer.
+ * Signature checks of a block's txs (a follower's, or sync's). The caller has decoded them
+ * already (decodeBlock), so the worker only cuts out key, signing bytes and signature
+ * instead of decoding each tx a second time. The signing bytes go into one reused buffer.
  */
 function verifyPacked(packed: Uint8Array): Uint8Array {
   const raws = unpackRawTxs(packed);
   const codes = new Uint8Array(raws.length);
-  for (let i = 0; i < raws.length; i++) {
-    const parts = txSignatureParts(raws[i]!, signing);
-    if (parts === null) codes[i] = VERIFY.UNDECODABLE;
-    else codes[i] = verifier.verify(parts.publicKey, parts.signingBytes, parts.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
-  }
+  for (let i = 0; i < raws.length; i++) codes[i] = verifyRaw(raws[i]!);
   return codes;
 }
+
+function verifyRaw(raw: Uint8Array): number {
+  const parts = txSignatureParts(raw, signing);
+  if (parts === null) return VERIFY.UNDECODABLE;
+  return verifier.verify(parts.publicKey, parts.signingBytes, parts.signature) ? VERIFY.OK : VERIFY.BAD_SIGNATURE;
+}
+
+/**
+ * Ingestion: the node's main thread hands raw txs over undecoded. Each is decoded here (the
+ * full canonical check of decodeTx), hashed and its signature checked; the main thread gets
+ * the code and the hash (INGEST_STRIDE bytes a tx) and builds the tx from its bytes without
+ * decoding them (checkedTx).
+ */
+function ingestPacked(packed: Uint8Array): Uint8Array {
+  const raws = unpackRawTxs(packed);
+  const out = new Uint8Array(raws.length * INGEST_STRIDE);
+  for (let i = 0; i < raws.length; i++) {
+    const at = i * INGEST_STRIDE;
+    try {
+      checkTxEncoding(raws[i]!);
+    } catch {
+      out[at] = VERIFY.UNDECODABLE;
+      continue;
+    }
+    writeTxHash(raws[i]!, out, at + 1);
+    out[at] = verifyRaw(raws[i]!);
+  }
+  return out;
+}
+
 let modules: ReadonlyMap<string, Module> = new Map();
 let views: SharedViews | null = null;
 let mv: MultiVersionMemory | null = null;
@@ -310,10 +335,11 @@ parentPort!.on('message', (msg: WorkerMessage) => {
       if (msg.reset) replica.clear();
       unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
       break;
-    case 'verify': {
-      // Signature checks for ingestion: a batch of raw txs in, one status byte per tx out.
-      const codes = verifyPacked(msg.packed);
-      parentPort!.postMessage({ type: 'verified', id: msg.id, codes } satisfies WorkerReply, [codes.buffer as ArrayBuffer]);
+    case 'verify':
+    case 'ingest': {
+      // A batch of raw txs in, their verdicts out (one message each way, never one per tx).
+      const out = msg.type === 'verify' ? verifyPacked(msg.packed) : ingestPacked(msg.packed);
+      parentPort!.postMessage({ type: 'job', id: msg.id, out } satisfies WorkerReply, [out.buffer as ArrayBuffer]);
       break;
     }
     case 'block':

@@ -3,7 +3,7 @@ import { decodeBlock, encodeBlock, type Block } from '../../../protocol/block.js
 import { bytesEqual } from '../../../protocol/hex.js';
 import { devKeyPair, devValidatorKeyPair, type KeyPair } from '../../../protocol/keys.js';
 import { silentLogger } from '../../../protocol/logger.js';
-import { signTx } from '../../../protocol/tx.js';
+import { signTx, unsignedTx } from '../../../protocol/tx.js';
 import { createVerifier } from '../../../protocol/verify.js';
 import { ChainBftApp } from '../../../consensus/bft/app.js';
 import { certificateFromPrecommits, decodeCertificate, encodeCertificate, signVote } from '../../../consensus/bft/messages.js';
@@ -227,7 +227,7 @@ describe('BlockSync', () => {
     const a = await makeNode(hub3, 'A3');
     const victim = devKeyPair(0);
     const honest = buildTransfer({ chainId: CHAIN_ID, key: victim, nonce: 0n, to: sink, amount: 5n, expiry: 100n });
-    const forged = signTx({ ...honest, args: honest.args }, devKeyPair(66).privateKey);
+    const forged = signTx(unsignedTx(honest), devKeyPair(66).privateKey);
     // Chain.propose does not check signatures; a byzantine quorum certifies the block.
     const p = await a.chain.propose([forged], a.chain.head.header.timestamp + 1n, validators[0]!.address);
     expect(p.block.txs).toHaveLength(1);

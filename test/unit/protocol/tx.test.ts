@@ -7,6 +7,7 @@ import { U128_MAX, U64_MAX, utf8, Writer } from '../../../protocol/codec.js';
 import { concatBytes, fromHex, toHex } from '../../../protocol/hex.js';
 import { keyPairFromPrivateKey, sign, type KeyPair } from '../../../protocol/keys.js';
 import {
+  checkedTx,
   decodeTx,
   encodeTxBody,
   MAX_ARGS,
@@ -19,6 +20,8 @@ import {
   SigningScratch,
   txSigningBytesOf,
   txToJson,
+  unsignedTx,
+  type SignedTx,
   type UnsignedTx,
 } from '../../../protocol/tx.js';
 import { MAX_VALUE_BYTES, parseAmount, parseU64, v, valueFromJson, valueToJson, writeValue, type Value } from '../../../protocol/value.js';
@@ -126,6 +129,15 @@ describe('sign / encode / decode round trip', () => {
         expect(d.hash).toEqual(signed.hash);
         expect(d.bodyLength).toBe(body.length);
         expect(encodeTxBody(d)).toEqual(body);
+        // Every field, read through its accessor, is the same however the tx was made:
+        // signed here, decoded, or built from bytes a worker decoded (checkedTx).
+        const all = (t: SignedTx): unknown[] => [t.chainId, t.senderPublicKey, t.nonce, t.gasLimit, t.gasPrice, t.expiry, t.module, t.call, t.args, t.signature, t.sender, t.hash, t.raw, t.bodyLength];
+        const input = signed.raw.slice();
+        const checked = checkedTx(input, signed.hash);
+        input.fill(0); // checkedTx keeps a private copy
+        expect(all(checked)).toEqual(all(d));
+        expect(all(signed)).toEqual(all(d));
+        expect(unsignedTx(checked)).toEqual(tx);
         // The worker pool's shortcut cuts the same key, signing bytes and signature out of the raw bytes.
         const parts = txSignatureParts(signed.raw)!;
         expect(parts.publicKey).toEqual(d.senderPublicKey);

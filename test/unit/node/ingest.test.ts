@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type * as ExecutorModule from '../../../execution/parallel/executor.js';
+import { ingestRaws, type Ingested } from '../../../node/ingest.js';
+import { concatBytes } from '../../../protocol/hex.js';
+import { devKeyPair } from '../../../protocol/keys.js';
+import { decodeTx, type SignedTx } from '../../../protocol/tx.js';
+import { v } from '../../../protocol/value.js';
+import { createVerifier } from '../../../protocol/verify.js';
+import { buildCall, buildTransfer } from '../../../sdk/tx.js';
+import { assertDistFresh } from '../execution/parallel/dist.js';
+
+/** Everything a caller can observe of an outcome, with the tx read field by field. */
+function view(o: Ingested): unknown {
+  if (!o.ok) return o;
+  const t: SignedTx = o.tx;
+  return { chainId: t.chainId, pk: t.senderPublicKey, nonce: t.nonce, gas: [t.gasLimit, t.gasPrice, t.expiry], module: t.module, call: t.call, args: t.args, sig: t.signature, sender: t.sender, hash: t.hash, raw: t.raw, bodyLength: t.bodyLength };
+}
+
+/** Valid txs, and each way a raw tx can be wrong: forged, tampered, truncated, trailing bytes, bad names. */
+function mixedRaws(): Uint8Array[] {
+  const raws: Uint8Array[] = [];
+  for (let i = 0; i < 120; i++) {
+    const key = devKeyPair(i % 9);
+    const tx =
+      i % 4 === 0
+        ? buildCall({ chainId: 1337, key, nonce: BigInt(i), expiry: 50n, module: 'token', call: 'create', args: [v.string(`t${i}`), v.u128(BigInt(i) * 1000n), v.bytes(new Uint8Array(i))] })
+        : buildTransfer({ chainId: 1337, key, nonce: BigInt(i), to: devKeyPair(20).address, amount: BigInt(i), expiry: 10n });
+    const raw = tx.raw.slice();
+    switch (i % 8) {
+      case 1:
+        raw[raw.length - 1] ^= 1; // forged signature
+        break;
+      case 2:
+        raw[40] ^= 0x80; // nonce changed after signing
+        break;
+      case 3:
+        raws.push(raw.subarray(0, 30 + (i % 50))); // truncated
+        continue;
+      case 5:
+        raws.push(concatBytes(raw, new Uint8Array([0]))); // trailing byte
+        continue;
+      case 6:
+        raw[70] = 0x41; // module name no longer matches [a-z][a-z0-9_]*
+        break;
+      case 7:
+        raw[0] = 2; // unsupported version
+        break;
+    }
+    raws.push(raw);
+  }
+  return raws;
+}
+
+describe('ingestion (decode + verify) on the worker pool', () => {
+  let pool: ExecutorModule.ParallelExecutor;
+  const verifier = createVerifier();
+  beforeAll(async () => {
+    assertDistFresh();
+    const { ParallelExecutor } = (await import('../../../dist/execution/parallel/executor.js' as string)) as typeof ExecutorModule;
+    pool = await ParallelExecutor.create({ workers: 2 });
+  });
+  afterAll(async () => pool?.close());
+
+  it('gives exactly the outcomes of decoding and verifying on this thread, in order, across chunks', async () => {
+    const raws = mixedRaws();
+    const here = await ingestRaws(raws, null, verifier);
+    const pooled = await ingestRaws(raws, pool, verifier);
+    expect(pooled.map(view)).toEqual(here.map(view));
+    // The mix exercises every outcome.
+    const kinds = new Set(here.map((o) => (o.ok ? 'ok' : o.code)));
+    expect([...kinds].sort()).toEqual(['BAD_SIGNATURE', 'INVALID_TX_ENCODING', 'ok']);
+    expect(here.filter((o) => o.ok)).toHaveLength(raws.length / 4);
+    // A pooled tx is its own copy: clobbering the submitted bytes changes nothing.
+    const before = pooled.map(view);
+    for (const r of raws) r.fill(0xaa);
+    expect(pooled.map(view)).toEqual(before);
+    expect(await ingestRaws([], pool, verifier)).toEqual([]);
+  });
+
+  it('agrees with this thread on arbitrary corruptions of valid txs (fast-check)', async () => {
+    const base = Array.from({ length: 6 }, (_, i) => buildTransfer({ chainId: 1337, key: devKeyPair(i), nonce: BigInt(i), to: devKeyPair(30).address, amount: 7n, expiry: 10n }).raw);
+    const edit = fc.record({ tx: fc.nat(base.length - 1), at: fc.nat(400), xor: fc.integer({ min: 1, max: 255 }), cut: fc.option(fc.nat(400)) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 40 }), async (edits) => {
+        const raws = edits.map((e) => {
+          const raw = base[e.tx]!.slice();
+          raw[e.at % raw.length] ^= e.xor;
+          return e.cut === null ? raw : raw.subarray(0, e.cut % raw.length);
+        });
+        expect((await ingestRaws(raws, pool, verifier)).map(view)).toEqual((await ingestRaws(raws, null, verifier)).map(view));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('builds txs that decode to the same fields as the submitted bytes', async () => {
+    const raws = Array.from({ length: 40 }, (_, i) => buildCall({ chainId: 1337, key: devKeyPair(i % 3), nonce: BigInt(i), expiry: 9n, module: 'nft', call: 'mint', args: [v.string(`n${i}`), v.bytes(new Uint8Array([i]))] }).raw);
+    const out = await ingestRaws(raws, pool, verifier);
+    out.forEach((o, i) => {
+      expect(o.ok).toBe(true);
+      if (o.ok) expect(view(o)).toEqual(view({ ok: true, tx: decodeTx(raws[i]!) }));
+    });
+  });
+});
