@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Proposal } from '../consensus/chain.js';
+import { WORKER_WORK, type WorkerPoolStats } from '../execution/parallel/executor.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -29,8 +30,61 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly blockInterval = new Histogram({
+    name: 'pel_block_interval_seconds',
+    help: 'Time from one committed block to the next (block time), as this node saw the commits',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private lastCommitAt: number | null = null;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'pel_process_' });
+  }
+
+  /**
+   * The worker pool's figures, read at each scrape: its size, the seconds its workers spent
+   * working by kind of work (utilisation = rate(pel_worker_busy_seconds_total[1m]) summed over
+   * `work`, divided by pel_workers), and each worker's heap. Busy time counts from this call,
+   * so the start-up warm-up, which runs before it, is not in it.
+   */
+  trackWorkers(source: () => WorkerPoolStats): void {
+    const base = source().busyMs;
+    new Gauge({
+      name: 'pel_workers',
+      help: 'Worker threads in the execution and signature-check pool',
+      registers: [this.registry],
+      collect() {
+        this.set(source().workers);
+      },
+    });
+    new Counter({
+      name: 'pel_worker_busy_seconds_total',
+      help: 'Worker-thread seconds spent working, summed over the pool, by work: execute, validate, finalise (Block-STM), ingest (decode and verify submitted txs), verify (signatures of blocks from peers)',
+      labelNames: ['work'],
+      registers: [this.registry],
+      collect() {
+        const busy = source().busyMs;
+        this.reset();
+        for (const work of WORKER_WORK) this.inc({ work }, Math.max(0, busy[work] - base[work]) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'pel_worker_heap_bytes',
+      help: 'Each pool worker\'s V8 heap after its latest block or job: space="new" and "old" are the young and old generation sizes, "used" the live bytes',
+      labelNames: ['worker', 'space'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        source().heaps.forEach((h, i) => {
+          if (!h) return;
+          const worker = String(i);
+          this.set({ worker, space: 'new' }, h.newSpace);
+          this.set({ worker, space: 'old' }, h.oldSpace);
+          this.set({ worker, space: 'used' }, h.used);
+        });
+      },
+    });
   }
 
   /**
@@ -39,6 +93,9 @@ export class Metrics {
    * write its execution did not overlap.
    */
   onProposal(p: Proposal, commitMs: number, parentWriteWaitMs?: number): void {
+    const now = performance.now();
+    if (this.lastCommitAt !== null) this.blockInterval.observe((now - this.lastCommitAt) / 1000);
+    this.lastCommitAt = now;
     this.blocks.inc();
     this.txs.inc(p.block.txs.length);
     this.height.set(Number(p.block.header.height));

@@ -130,6 +130,7 @@ export class PelNode {
       );
       const metrics = new Metrics();
       metrics.height.set(Number(chain.height));
+      if (executor instanceof ParallelExecutor) metrics.trackWorkers(() => executor.poolStats());
       const onFatal = (e: unknown): void => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e);
       let node!: PelNode;
       // Called once the block's batch is on disk (producer and BFT app alike): metrics, journal

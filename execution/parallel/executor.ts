@@ -22,7 +22,7 @@ import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FI
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { decodeOutcome, INGEST_STRIDE, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
 import { Scheduler } from './scheduler.js';
-import type { WorkerMessage, WorkerReply } from './worker.js';
+import type { WorkerHeap, WorkerMessage, WorkerReply } from './worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; 0 = one per core. */
@@ -83,6 +83,22 @@ function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array 
 const WARMUP_PARALLEL_TXS = 30_000;
 /** Each worker's young-generation cap (Worker resourceLimits); see startWorkers. */
 export const WORKER_YOUNG_GENERATION_MB = 8;
+
+/**
+ * What the pool's workers spend their time on: Block-STM execution, validation and output
+ * finalisation of parallel blocks, and the signature checks of ingestion (`ingestBatch`) and
+ * of blocks from peers (`verifyBatch`).
+ */
+export type WorkerWork = 'execute' | 'validate' | 'finalise' | 'ingest' | 'verify';
+export const WORKER_WORK: readonly WorkerWork[] = ['execute', 'validate', 'finalise', 'ingest', 'verify'];
+
+export interface WorkerPoolStats {
+  readonly workers: number;
+  /** Worker-thread ms spent working since the pool started, summed over workers. */
+  readonly busyMs: Readonly<Record<WorkerWork, number>>;
+  /** Each worker's heap after its latest block or job; null before its first. */
+  readonly heaps: readonly (WorkerHeap | null)[];
+}
 /** Samples kept per path, and how many each needs before the policy compares. */
 const SAMPLES = 5;
 const MIN_SAMPLES = { par: 3, seq: 2 } as const;
@@ -117,9 +133,13 @@ export class ParallelExecutor implements BlockExecutor {
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly poolJobs = new Map<number, (out: Uint8Array) => void>();
+  private readonly poolJobs = new Map<number, { work: 'verify' | 'ingest'; resolve: (out: Uint8Array) => void }>();
   private nextJob = 0;
   private nextWorker = 0;
+  /** Worker-thread ms spent working since the pool started, summed over workers, by work. */
+  private readonly busy: Record<WorkerWork, number> = { execute: 0, validate: 0, finalise: 0, ingest: 0, verify: 0 };
+  /** Each worker's heap as it reported it last (null before its first block or job). */
+  private readonly heaps: (WorkerHeap | null)[] = [];
 
   private constructor(opts: ParallelOptions) {
     this.opts = opts;
@@ -171,13 +191,18 @@ export class ParallelExecutor implements BlockExecutor {
           worker.once('error', reject);
         }),
       );
+      this.heaps.push(null);
       worker.on('message', (m: WorkerReply) => {
+        if (m.type === 'ready') return;
+        this.heaps[w] = m.heap;
         if (m.type === 'job') {
-          this.poolJobs.get(m.id)?.(m.out);
+          const job = this.poolJobs.get(m.id);
           this.poolJobs.delete(m.id);
+          if (!job) return;
+          this.busy[job.work] += m.busyMs;
+          job.resolve(m.out);
           return;
         }
-        if (m.type !== 'done') return;
         const p = this.pending.get(m.epoch);
         if (!p) return;
         if (m.error) p.errors.push(m.error);
@@ -257,7 +282,7 @@ export class ParallelExecutor implements BlockExecutor {
         const packed = packRawTxs(raws.slice(c * size, (c + 1) * size));
         const worker = this.workers[this.nextWorker++ % this.workers.length]!;
         return new Promise<Uint8Array>((resolve) => {
-          this.poolJobs.set(id, resolve);
+          this.poolJobs.set(id, { work: type, resolve });
           worker.postMessage({ type, id, packed } satisfies WorkerMessage, [packed.buffer as ArrayBuffer]);
         });
       }),
@@ -266,6 +291,11 @@ export class ParallelExecutor implements BlockExecutor {
     const out = new Uint8Array(raws.length * stride);
     parts.forEach((p, c) => out.set(p, c * size * stride));
     return out;
+  }
+
+  /** The pool's size, its cumulative busy time by work and each worker's latest heap (for metrics). */
+  poolStats(): WorkerPoolStats {
+    return { workers: this.workers.length, busyMs: { ...this.busy }, heaps: [...this.heaps] };
   }
 
   /** Estimates the adaptive policy works from (for stats and benchmarks). */
@@ -384,6 +414,9 @@ export class ParallelExecutor implements BlockExecutor {
     const { errors } = await done;
     this.pending.delete(epoch);
     const t1 = performance.now();
+    this.busy.execute += v.ctl[CTL.EXEC_US]! / 1000;
+    this.busy.validate += v.ctl[CTL.VALIDATE_US]! / 1000;
+    this.busy.finalise += v.ctl[CTL.FINALISE_US]! / 1000;
     const abort = Atomics.load(v.ctl, CTL.ABORT);
     const counters = {
       incarnations: v.ctl[CTL.INCARNATIONS]!,

@@ -5,6 +5,7 @@
  * reading only through MultiVersionMemory and the replica. One message in and one message
  * out per block; everything else goes through shared memory.
  */
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { checkTxEncoding, decodeTx, SigningScratch, txSignatureParts, writeTxHash, type SignedTx } from '../../protocol/tx.js';
 import { createVerifier } from '../../protocol/verify.js';
@@ -30,7 +31,27 @@ export type WorkerMessage =
   | { type: 'block'; epoch: number; ctx: BlockContext; n: number; workers: number; contentionPct: number; contentionMinSample: number }
   | { type: 'verify' | 'ingest'; id: number; packed: Uint8Array };
 
-export type WorkerReply = { type: 'done'; epoch: number; error?: string } | { type: 'ready' } | { type: 'job'; id: number; out: Uint8Array };
+/** A worker's heap after its latest block or job, in bytes (for the node's metrics). */
+export interface WorkerHeap {
+  readonly newSpace: number;
+  readonly oldSpace: number;
+  readonly used: number;
+}
+
+export type WorkerReply =
+  | { type: 'done'; epoch: number; error?: string; heap: WorkerHeap }
+  | { type: 'ready' }
+  | { type: 'job'; id: number; out: Uint8Array; busyMs: number; heap: WorkerHeap };
+
+function heap(): WorkerHeap {
+  let newSpace = 0;
+  let oldSpace = 0;
+  for (const sp of getHeapSpaceStatistics()) {
+    if (sp.space_name === 'new_space') newSpace = sp.space_size;
+    else if (sp.space_name === 'old_space') oldSpace = sp.space_size;
+  }
+  return { newSpace, oldSpace, used: getHeapStatistics().used_heap_size };
+}
 
 const replica = new Map<string, Uint8Array>();
 const verifier = createVerifier();
@@ -338,16 +359,17 @@ parentPort!.on('message', (msg: WorkerMessage) => {
     case 'verify':
     case 'ingest': {
       // A batch of raw txs in, their verdicts out (one message each way, never one per tx).
+      const t0 = performance.now();
       const out = msg.type === 'verify' ? verifyPacked(msg.packed) : ingestPacked(msg.packed);
-      parentPort!.postMessage({ type: 'job', id: msg.id, out } satisfies WorkerReply, [out.buffer as ArrayBuffer]);
+      parentPort!.postMessage({ type: 'job', id: msg.id, out, busyMs: performance.now() - t0, heap: heap() } satisfies WorkerReply, [out.buffer as ArrayBuffer]);
       break;
     }
     case 'block':
       try {
         runBlock(msg);
-        parentPort!.postMessage({ type: 'done', epoch: msg.epoch } satisfies WorkerReply);
+        parentPort!.postMessage({ type: 'done', epoch: msg.epoch, heap: heap() } satisfies WorkerReply);
       } catch (e) {
-        parentPort!.postMessage({ type: 'done', epoch: msg.epoch, error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) } satisfies WorkerReply);
+        parentPort!.postMessage({ type: 'done', epoch: msg.epoch, error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e), heap: heap() } satisfies WorkerReply);
       }
       break;
   }
