@@ -3,8 +3,9 @@
  * pre-signs --txs transfers across --senders, submits them over several HTTP connections
  * in JSON-RPC batches (backing off on MEMPOOL_FULL / sender limits), tracks commits
  * through a WebSocket newBlocks subscription, and prints tx/s, submit rate, latency
- * (submit -> committed) percentiles, blocks, the node's per-stage times and peak RSS. When
- * it started the node itself, it stops it and replays the chain sequentially (rootsMatch).
+ * (submit -> committed) percentiles, blocks, the node's per-stage times, its worker pool's
+ * utilisation and peak RSS. When it started the node itself, it stops it and replays the
+ * chain sequentially (rootsMatch).
  *
  * Memory over a long run (rssMb): the node's RSS is sampled once a second (from /proc when
  * this bench started the node, else from the node's /metrics), once when our committed txs
@@ -43,7 +44,9 @@ const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSO
 Output includes rssMb {start, checkpointTxs, checkpointCommitted, atCheckpoint, end, peak,
 growthPct, series [[secs, committed, MB]]}: the node's RSS once a second, at the checkpoint (the
 first block after which our committed txs reach min(100000, txs/10)) and after the last commit;
-and receipts {checked, missing}: tx_getReceipt for up to 200 committed txs, spread over the run.`;
+receipts {checked, missing}: tx_getReceipt for up to 200 committed txs, spread over the run;
+and workerUtilisation {workers, total, byWork}: the share of the node's worker-pool time spent
+working during the run, from its /metrics (null without a pool).`;
 
 const CLI = fileURLToPath(new URL('../node/cli.js', import.meta.url));
 
@@ -91,9 +94,36 @@ function stageTimes(metrics: string): Record<string, { blocks: number; meanMs: n
   return out;
 }
 
+function workerBusy(metrics: string): { workers: number; busy: Map<string, number> } | null {
+  const workers = /^pel_workers (\d+)$/m.exec(metrics);
+  if (!workers) return null;
+  const busy = new Map<string, number>();
+  for (const m of metrics.matchAll(/^pel_worker_busy_seconds_total\{work="([a-z]+)"\} ([0-9.e+-]+)$/gm)) busy.set(m[1]!, Number(m[2]));
+  return { workers: Number(workers[1]), busy };
+}
+
+/**
+ * The node's worker pool over the run, from its /metrics before and after: the share of
+ * the workers' wall time spent working, in all and by work (ingest, execute, ...). null for
+ * a node without a pool (--executor sequential).
+ */
+function workerUtilisation(before: string, after: string, seconds: number): { workers: number; total: number; byWork: Record<string, number> } | null {
+  const a = workerBusy(before);
+  const b = workerBusy(after);
+  if (!a || !b || b.workers === 0 || seconds <= 0) return null;
+  const byWork: Record<string, number> = {};
+  let total = 0;
+  for (const [work, s] of b.busy) {
+    const share = (s - (a.busy.get(work) ?? 0)) / (seconds * b.workers);
+    byWork[work] = round(share, 3);
+    total += share;
+  }
+  return { workers: b.workers, total: round(total, 3), byWork };
+}
+
 async function compare(a: string, b: string): Promise<number> {
   const [x, y] = [JSON.parse(await readFile(a, 'utf8')), JSON.parse(await readFile(b, 'utf8'))] as Record<string, unknown>[];
-  const keys = ['executor', 'txs', 'senders', 'tps', 'submitRate', 'latencyMs', 'blocks', 'txsPerBlock', 'peakRssMb', 'rootsMatch'];
+  const keys = ['executor', 'txs', 'senders', 'tps', 'submitRate', 'latencyMs', 'blocks', 'txsPerBlock', 'workerUtilisation', 'peakRssMb', 'rootsMatch'];
   const fmt = (v: unknown): string => (typeof v === 'object' ? JSON.stringify(v) : String(v));
   console.log(`${'metric'.padEnd(14)} ${a.padEnd(40)} ${b}`);
   for (const k of keys) console.log(`${k.padEnd(14)} ${fmt(x![k]).padEnd(40)} ${fmt(y![k])}`);
@@ -318,6 +348,8 @@ export async function runRpcBench(args: string[]): Promise<number> {
     const rejectReasons: Record<string, number> = {};
     let retries = 0;
     const rssStart = await sampler.sample(0, 0);
+    const metricsUrl = new URL('/metrics', node.url);
+    const metricsBefore = await (await fetch(metricsUrl)).text().catch(() => '');
     start = performance.now();
     let lastSubmit = start;
     const worker = async (): Promise<void> => {
@@ -384,7 +416,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
     lat.sort();
     const latency = lat;
     const receipts = await checkReceipts(client, txs, state, 200);
-    const metrics = await (await fetch(new URL('/metrics', node.url))).text().catch(() => '');
+    const metrics = await (await fetch(metricsUrl)).text().catch(() => '');
     const hwm = await peakRssMb(node.proc?.pid);
     const atCheckpoint = await checkpoint.mb;
     const sampledPeak = sampler.peak();
@@ -405,7 +437,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
         durationMs: round(end - start, 0),
         latencyMs: { p50: round(percentile(latency, 50), 1), p90: round(percentile(latency, 90), 1), p99: round(percentile(latency, 99), 1), max: round(latency[latency.length - 1] ?? 0, 1) },
         blocks: blockSizes.length, txsPerBlock: { median: median(blockSizes.length ? blockSizes : [0]), max: blockSizes.reduce((a, b) => Math.max(a, b), 0) },
-        stages: stageTimes(metrics), peakRssMb: rssPeak,
+        stages: stageTimes(metrics), workerUtilisation: workerUtilisation(metricsBefore, metrics, (end - start) / 1000), peakRssMb: rssPeak,
         rssMb: {
           source: sampler.source, intervalMs: RSS_INTERVAL_MS, samples: sampler.samples.length, failedSamples: sampler.failed,
           start: rssStart === null ? null : round(rssStart, 1),

@@ -21,5 +21,11 @@ describe('pel bench rpc', () => {
     expect(rss.series.length).toBeGreaterThan(0);
     expect(out.peakRssMb).toBe(rss.peak);
     expect(out.receipts).toEqual({ checked: 200, missing: 0 });
+    // The node's worker pool decoded and verified the 600 txs: ingestion shows in its utilisation.
+    const util = out.workerUtilisation as { workers: number; total: number; byWork: Record<string, number> };
+    expect(util.workers).toBeGreaterThanOrEqual(1);
+    expect(util.byWork.ingest).toBeGreaterThan(0);
+    expect(util.total).toBeGreaterThanOrEqual(util.byWork.ingest!);
+    expect(util.total).toBeLessThanOrEqual(1.05); // a share of the pool's wall time (rounding aside)
   }, 180_000);
 });
