@@ -21,10 +21,20 @@ export type Ingested =
   /** A well-formed tx whose signature does not verify. */
   | { readonly ok: false; readonly code: 'BAD_SIGNATURE'; readonly hash: Uint8Array };
 
-/** One outcome per raw tx, in order. `pool` null: decode and verify on this thread. */
+/**
+ * One outcome per raw tx, in order. `pool` null, or a pool that has lost a worker (see
+ * `ParallelExecutor.poolAvailable`): decode and verify on this thread.
+ */
 export async function ingestRaws(raws: readonly Uint8Array[], pool: ParallelExecutor | null, verifier: SignatureVerifier): Promise<Ingested[]> {
-  if (pool === null) return raws.map((raw) => ingestHere(raw, verifier));
-  const out = await pool.ingestBatch(raws);
+  if (pool === null || !pool.poolAvailable) return raws.map((raw) => ingestHere(raw, verifier));
+  let out: Uint8Array;
+  try {
+    out = await pool.ingestBatch(raws);
+  } catch (e) {
+    // The pool was lost while this batch was on it: the batch is done here instead.
+    if (!pool.poolAvailable) return raws.map((raw) => ingestHere(raw, verifier));
+    throw e;
+  }
   const results: Ingested[] = new Array(raws.length);
   for (let i = 0; i < raws.length; i++) {
     const at = i * INGEST_STRIDE;

@@ -375,7 +375,14 @@ export class PelNode {
 
   /** Signature checks of a block's raw txs (from another validator or sync): on the worker pool when the node has one. */
   private async verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    if (this.executor instanceof ParallelExecutor && raws.length > 0) return this.executor.verifyBatch(raws);
+    const pool = this.executor instanceof ParallelExecutor && this.executor.poolAvailable ? this.executor : null;
+    if (pool && raws.length > 0) {
+      try {
+        return await pool.verifyBatch(raws);
+      } catch (e) {
+        if (pool.poolAvailable) throw e; // lost the pool mid-batch: check here instead
+      }
+    }
     return sameThreadVerifyTxs(this.verifier)(raws);
   }
 

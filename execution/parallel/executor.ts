@@ -93,6 +93,7 @@ export type WorkerWork = 'execute' | 'validate' | 'finalise' | 'ingest' | 'verif
 export const WORKER_WORK: readonly WorkerWork[] = ['execute', 'validate', 'finalise', 'ingest', 'verify'];
 
 export interface WorkerPoolStats {
+  /** Workers in service: 0 once the pool is lost (see `poolAvailable`). */
   readonly workers: number;
   /** Worker-thread ms spent working since the pool started, summed over workers. */
   readonly busyMs: Readonly<Record<WorkerWork, number>>;
@@ -133,7 +134,9 @@ export class ParallelExecutor implements BlockExecutor {
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly poolJobs = new Map<number, { work: 'verify' | 'ingest'; resolve: (out: Uint8Array) => void }>();
+  private readonly poolJobs = new Map<number, { work: 'verify' | 'ingest'; resolve: (out: Uint8Array) => void; reject: (e: Error) => void }>();
+  /** Why the pool stopped working (a worker exited), or null while it works. */
+  private lost: string | null = null;
   private nextJob = 0;
   private nextWorker = 0;
   /** Worker-thread ms spent working since the pool started, summed over workers, by work. */
@@ -214,10 +217,42 @@ export class ParallelExecutor implements BlockExecutor {
           p.resolve();
         }
       });
+      worker.on('exit', (code) => {
+        if (!this.closed) this.loseWorkers(`worker ${w} exited (code ${code})`);
+      });
       worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers, index: w } satisfies WorkerMessage);
       this.workers.push(worker);
     }
     await Promise.all(ready);
+  }
+
+  /**
+   * A worker died (an uncaught error or out of memory; it is a bug either way). Blocks and
+   * signature checks can no longer count on every worker answering, so the pool is out of
+   * service for good: what waits on it fails now, blocks run sequentially ('pool-lost') and
+   * callers of the pool jobs check `poolAvailable` and do the work on their own thread.
+   */
+  private loseWorkers(reason: string): void {
+    if (this.lost !== null) return;
+    this.lost = reason;
+    for (const p of this.pending.values()) {
+      p.errors.push(reason);
+      p.left = 0;
+      p.resolve();
+    }
+    const jobs = [...this.poolJobs.values()];
+    this.poolJobs.clear();
+    for (const j of jobs) j.reject(new Error(`worker pool lost: ${reason}`));
+  }
+
+  /** False once a worker has died (see loseWorkers); then the pool takes no more jobs. */
+  get poolAvailable(): boolean {
+    return this.lost === null && !this.closed;
+  }
+
+  /** Tests only: stop worker `i` as if it had crashed. */
+  async killWorkerForTest(i: number): Promise<void> {
+    await this.workers[i]!.terminate();
   }
 
   private post(msg: WorkerMessage): void {
@@ -273,6 +308,7 @@ export class ParallelExecutor implements BlockExecutor {
    * with a block answer after it.
    */
   private async poolJob(type: 'verify' | 'ingest', raws: readonly Uint8Array[], stride: number): Promise<Uint8Array> {
+    if (!this.poolAvailable) throw new Error(`worker pool unavailable: ${this.lost ?? 'closed'}`);
     if (raws.length === 0) return new Uint8Array(0);
     const chunks = Math.min(this.workers.length, Math.ceil(raws.length / 16));
     const size = Math.ceil(raws.length / chunks);
@@ -281,8 +317,8 @@ export class ParallelExecutor implements BlockExecutor {
         const id = this.nextJob++;
         const packed = packRawTxs(raws.slice(c * size, (c + 1) * size));
         const worker = this.workers[this.nextWorker++ % this.workers.length]!;
-        return new Promise<Uint8Array>((resolve) => {
-          this.poolJobs.set(id, { work: type, resolve });
+        return new Promise<Uint8Array>((resolve, reject) => {
+          this.poolJobs.set(id, { work: type, resolve, reject });
           worker.postMessage({ type, id, packed } satisfies WorkerMessage, [packed.buffer as ArrayBuffer]);
         });
       }),
@@ -295,7 +331,7 @@ export class ParallelExecutor implements BlockExecutor {
 
   /** The pool's size, its cumulative busy time by work and each worker's latest heap (for metrics). */
   poolStats(): WorkerPoolStats {
-    return { workers: this.workers.length, busyMs: { ...this.busy }, heaps: [...this.heaps] };
+    return { workers: this.lost === null ? this.workers.length : 0, busyMs: { ...this.busy }, heaps: [...this.heaps] };
   }
 
   /** Estimates the adaptive policy works from (for stats and benchmarks). */
@@ -343,10 +379,10 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   private async executeOne(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
-    const reason = this.choose(txs.length);
+    const reason = this.lost !== null ? 'pool-lost' : this.choose(txs.length);
     if (reason !== null) {
       const r = this.sequential(ctx, txs, state, reason);
-      if (reason !== 'small-block') this.learn('seq', r.stats.durationMs, txs.length);
+      if (reason !== 'small-block' && reason !== 'pool-lost') this.learn('seq', r.stats.durationMs, txs.length);
       return r;
     }
     const r = await this.executeParallel(ctx, txs, state);

@@ -8,6 +8,9 @@ import { decodeTx, type SignedTx } from '../../../protocol/tx.js';
 import { v } from '../../../protocol/value.js';
 import { createVerifier } from '../../../protocol/verify.js';
 import { buildCall, buildTransfer } from '../../../sdk/tx.js';
+import { benchAccounts, benchContext, benchGenesisState, transferBlock } from '../../../bench/workload.js';
+import { executeBlockSequential } from '../../../execution/sequential.js';
+import { WorldState } from '../../../state/world.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 
 /** Everything a caller can observe of an outcome, with the tx read field by field. */
@@ -54,11 +57,12 @@ function mixedRaws(): Uint8Array[] {
 
 describe('ingestion (decode + verify) on the worker pool', () => {
   let pool: ExecutorModule.ParallelExecutor;
+  let Executor: typeof ExecutorModule.ParallelExecutor;
   const verifier = createVerifier();
   beforeAll(async () => {
     assertDistFresh();
-    const { ParallelExecutor } = (await import('../../../dist/execution/parallel/executor.js' as string)) as typeof ExecutorModule;
-    pool = await ParallelExecutor.create({ workers: 2 });
+    Executor = ((await import('../../../dist/execution/parallel/executor.js' as string)) as typeof ExecutorModule).ParallelExecutor;
+    pool = await Executor.create({ workers: 2 });
   });
   afterAll(async () => pool?.close());
 
@@ -92,6 +96,36 @@ describe('ingestion (decode + verify) on the worker pool', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('a pool that loses a worker: ingestion moves to this thread (even mid-batch), blocks run sequentially, nothing hangs', async () => {
+    const ex = await Executor.create({ workers: 2, minParallelTxs: 1, adaptive: false });
+    try {
+      const raws = mixedRaws();
+      const expected = (await ingestRaws(raws, null, verifier)).map(view);
+      // A batch big enough to be on both workers (~1,000 signature checks each) when worker 1 dies.
+      const big = Array.from({ length: 2000 }, (_, i) => raws[i % raws.length]!);
+      const inFlight = ingestRaws(big, ex, verifier);
+      await ex.killWorkerForTest(1);
+      expect((await inFlight).map(view)).toEqual((await ingestRaws(big, null, verifier)).map(view));
+      expect(ex.poolAvailable).toBe(false);
+      expect(ex.poolStats().workers).toBe(0);
+      expect((await ingestRaws(raws, ex, verifier)).map(view)).toEqual(expected);
+      await expect(ex.ingestBatch(raws)).rejects.toThrow(/worker pool unavailable/);
+      // Blocks still execute, sequentially, to the reference result.
+      const accounts = benchAccounts(50);
+      const world = WorldState.fromEntries(benchGenesisState(accounts));
+      const txs = transferBlock(accounts, 200);
+      const seq = executeBlockSequential(benchContext(), txs, world);
+      const par = await ex.execute(benchContext(), txs, world);
+      expect(par.stats.fallback).toBe('pool-lost');
+      expect([...par.writeSet]).toEqual([...seq.writeSet]);
+      const encoded = (e: typeof seq): unknown[] => e.outcomes.map((o) => (o.kind === 'included' ? o.encoded : o.code));
+      expect(encoded(par)).toEqual(encoded(seq));
+      expect(par.outcomes.filter((o) => o.kind === 'included')).toHaveLength(200);
+    } finally {
+      await ex.close();
+    }
   });
 
   it('builds txs that decode to the same fields as the submitted bytes', async () => {
