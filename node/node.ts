@@ -130,7 +130,11 @@ export class PelNode {
       );
       const metrics = new Metrics();
       metrics.height.set(Number(chain.height));
-      if (executor instanceof ParallelExecutor) metrics.trackWorkers(() => executor.poolStats());
+      if (executor instanceof ParallelExecutor) {
+        metrics.trackWorkers(() => executor.poolStats());
+        executor.onPoolLost = (reason) =>
+          logger.error('worker pool lost: blocks now run sequentially and signatures are checked on the main thread; restart the node to get the pool back', { reason });
+      }
       const onFatal = (e: unknown): void => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e);
       let node!: PelNode;
       // Called once the block's batch is on disk (producer and BFT app alike): metrics, journal

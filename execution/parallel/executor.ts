@@ -137,6 +137,8 @@ export class ParallelExecutor implements BlockExecutor {
   private readonly poolJobs = new Map<number, { work: 'verify' | 'ingest'; resolve: (out: Uint8Array) => void; reject: (e: Error) => void }>();
   /** Why the pool stopped working (a worker exited), or null while it works. */
   private lost: string | null = null;
+  /** Called once, when the pool is lost (the node logs it). */
+  onPoolLost: ((reason: string) => void) | null = null;
   private nextJob = 0;
   private nextWorker = 0;
   /** Worker-thread ms spent working since the pool started, summed over workers, by work. */
@@ -243,6 +245,7 @@ export class ParallelExecutor implements BlockExecutor {
     const jobs = [...this.poolJobs.values()];
     this.poolJobs.clear();
     for (const j of jobs) j.reject(new Error(`worker pool lost: ${reason}`));
+    this.onPoolLost?.(reason);
   }
 
   /** False once a worker has died (see loseWorkers); then the pool takes no more jobs. */

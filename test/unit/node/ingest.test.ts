@@ -105,10 +105,13 @@ describe('ingestion (decode + verify) on the worker pool', () => {
       const expected = (await ingestRaws(raws, null, verifier)).map(view);
       // A batch big enough to be on both workers (~1,000 signature checks each) when worker 1 dies.
       const big = Array.from({ length: 2000 }, (_, i) => raws[i % raws.length]!);
+      const lost: string[] = [];
+      ex.onPoolLost = (reason) => lost.push(reason);
       const inFlight = ingestRaws(big, ex, verifier);
       await ex.killWorkerForTest(1);
       expect((await inFlight).map(view)).toEqual((await ingestRaws(big, null, verifier)).map(view));
       expect(ex.poolAvailable).toBe(false);
+      expect(lost).toEqual([expect.stringMatching(/^worker 1 exited/)]);
       expect(ex.poolStats().workers).toBe(0);
       expect((await ingestRaws(raws, ex, verifier)).map(view)).toEqual(expected);
       await expect(ex.ingestBatch(raws)).rejects.toThrow(/worker pool unavailable/);
