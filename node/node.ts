@@ -35,7 +35,7 @@ import { RpcError } from './rpc/errors.js';
 import { RpcServer } from './rpc/server.js';
 import { buildMethods } from './rpc/methods/index.js';
 import { Metrics } from './metrics.js';
-import { ingestRaws } from './ingest.js';
+import { ingestRaws, onPoolOrHere } from './ingest.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -330,7 +330,7 @@ export class PelNode {
    */
   async submit(raws: readonly Uint8Array[], source: 'rpc' | 'gossip' = 'rpc'): Promise<SubmitResult[]> {
     const results: SubmitResult[] = new Array(raws.length);
-    const ingested = await ingestRaws(raws, this.executor instanceof ParallelExecutor ? this.executor : null, this.verifier);
+    const ingested = await ingestRaws(raws, this.pool, this.verifier);
     const fresh: SignedTx[] = [];
     const replaced: Uint8Array[] = [];
     ingested.forEach((g, i) => {
@@ -378,16 +378,13 @@ export class PelNode {
   }
 
   /** Signature checks of a block's raw txs (from another validator or sync): on the worker pool when the node has one. */
-  private async verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    const pool = this.executor instanceof ParallelExecutor && this.executor.poolAvailable ? this.executor : null;
-    if (pool && raws.length > 0) {
-      try {
-        return await pool.verifyBatch(raws);
-      } catch (e) {
-        if (pool.poolAvailable) throw e; // lost the pool mid-batch: check here instead
-      }
-    }
-    return sameThreadVerifyTxs(this.verifier)(raws);
+  private verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
+    return onPoolOrHere(this.pool, (p) => p.verifyBatch(raws), () => sameThreadVerifyTxs(this.verifier)(raws));
+  }
+
+  /** The Block-STM worker pool, which also checks signatures; null on the sequential executor. */
+  private get pool(): ParallelExecutor | null {
+    return this.executor instanceof ParallelExecutor ? this.executor : null;
   }
 
   private afterBlock(p: Proposal, dropped: readonly DroppedTx[]): void {

@@ -1,10 +1,10 @@
 /**
  * Start-up warm-up: before the node serves anything, a throwaway devnet sharing the real
- * node's executor (and so its worker pool) takes a few thousand signed transfers
- * through the same code a client's transactions take: JSON-RPC batches of tx_send (JSON
- * parse, hex decode, decode, signature checks on the workers, mempool, journal), blocks built
- * by the producer (Block-STM on the workers, state root, receipts, the LevelDB-style batch)
- * and a newBlocks subscription's block JSON.
+ * node's executor (and so its worker pool) takes a few thousand signed transfers through
+ * the same code a client's transactions take: JSON-RPC batches of tx_send (JSON parse, hex
+ * decode, decoding and signature checks on the workers, mempool, journal), blocks built by
+ * the producer (Block-STM on the workers, state root, receipts, the LevelDB-style batch) and
+ * a newBlocks subscription's block JSON.
  *
  * Why: V8 compiles a function to optimised code only after it has run hot, on background
  * threads that share the cores with the node. A fresh node spent its first second or so
@@ -14,9 +14,10 @@
  *
  * Nothing of it reaches the real chain: the scratch chain has its own store (a LevelDB in a
  * temp dir, or memory when the node runs in memory), its own chain id (WARMUP_CHAIN_ID) and
- * genesis, and is closed and dropped before the real RPC server starts. What it leaves behind is only compiled code and warmed caches (address
- * memo, the executor's key table, its adaptive policy's first samples), none of which
- * changes a result: every executor path produces the sequential result.
+ * genesis, and is closed and dropped before the real RPC server starts. What it leaves
+ * behind is only compiled code and warmed caches (address memo, the executor's key table,
+ * its adaptive policy's first samples), none of which changes a result: every executor
+ * path produces the sequential result.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -181,21 +181,16 @@ class EncodedTx implements SignedTx {
 
 /**
  * Decode a signed transaction. Checks encoding only; the signature is checked by a verifier.
- * `known` lets a caller that already derived the hash and sender (the parallel executor's
- * workers get them from the main thread) skip recomputing them.
+ * The tx gets a private copy of `raw` (one allocation with 32 more bytes for its hash), and
+ * its fields (key, signature, byte arguments) are views into that copy.
+ *
+ * `known`: the parallel executor's workers, which get the hash and sender from the main
+ * thread, skip recomputing them and decode in place: `raw` (the block arena) stays
+ * unchanged while the tx is used.
  */
-export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Uint8Array; noCopy?: boolean }): SignedTx {
-  // noCopy: the caller guarantees `raw` stays unchanged while the tx is used (a worker's
-  // block arena); everyone else gets a private copy. Either way the tx owns those bytes, so
-  // its fields (key, signature, byte arguments) are views into them, not further copies.
-  //
-  // The private copy has 32 bytes more for the hash (computed below unless `known`): one
-  // allocation per tx for its bytes and its hash instead of a copy plus a digest Buffer.
+export function decodeTx(raw: Uint8Array, known?: { hash: Uint8Array; sender: Uint8Array }): SignedTx {
   checkSize(raw);
-  if (known) {
-    const copy = known.noCopy ? raw : raw.slice();
-    return new EncodedTx(copy, known.hash, known.sender, readTx(copy));
-  }
+  if (known) return new EncodedTx(raw, known.hash, known.sender, readTx(raw));
   const store = new Uint8Array(raw.length + 32);
   store.set(raw);
   const copy = store.subarray(0, raw.length);

@@ -147,7 +147,7 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
     const start = v.tx[b + TX.TX_START]!;
     const end = start + v.tx[b + TX.TX_LEN]!;
     // Views into the arena: valid until the block ends, and nothing outlives the block.
-    return decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.subarray(end, end + 32), sender: v.bytes.subarray(end + 32, end + 52), noCopy: true });
+    return decodeTx(v.bytes.subarray(start, end), { hash: v.bytes.subarray(end, end + 32), sender: v.bytes.subarray(end + 32, end + 52) });
   };
 
   const tryExecute = (i: number, inc: number): Task => {
