@@ -68,3 +68,8 @@ export class ExecutionFailure extends Error {
     this.code = code;
   }
 }
+
+/** Fails the call with INVALID_AMOUNT when `amount` is zero (amounts are unsigned). */
+export function requirePositive(amount: bigint, what = 'amount'): void {
+  if (amount === 0n) throw new ExecutionFailure('INVALID_AMOUNT', `${what} must be at least 1`);
+}

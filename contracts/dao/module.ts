@@ -12,14 +12,14 @@
  * registry hands the module map over once with `setModuleResolver`. Until it does, kind-3
  * proposals fail with MODULE_RESOLVER_NOT_SET, the same way on every node.
  */
-import { argAddress, argUint } from '../args.js';
+import { defineCall, defineView, eventsOf } from '../args.js';
 import { decodeU128, utf8 } from '../../protocol/codec.js';
 import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
 import { v, valueToJson, type Value } from '../../protocol/value.js';
 import { credit, debit, getBalance } from '../coin/state.js';
 import { deriveId } from '../ids.js';
 import { creditToken, debitToken, requireToken, tokenBalance, transferToken } from '../token/state.js';
-import { ExecutionFailure, type CallContext, type CallSpec, type Module, type StateReaderView, type StateView, type ViewSpec } from '../types.js';
+import { ExecutionFailure, requirePositive, type CallContext, type CallSpec, type Module, type StateView } from '../types.js';
 import { decodeCallPayload, decodeParamsPayload, decodePayoutPayload, NATIVE_COIN } from './payload.js';
 import {
   checkDaoName,
@@ -97,10 +97,7 @@ function checkCallArgs(spec: CallSpec, args: readonly Value[], what: string): vo
 
 // ---- helpers ------------------------------------------------------------------------------
 
-
-function requirePositive(amount: bigint, what = 'amount'): void {
-  if (amount === 0n) throw new ExecutionFailure('INVALID_AMOUNT', `${what} must be at least 1`);
-}
+const event = eventsOf('dao');
 
 /** Check a payload when the proposal is made, so a malformed proposal never gets voted on. */
 function checkPayload(view: StateView, kind: bigint, payload: Uint8Array): void {
@@ -135,50 +132,26 @@ function performAction(view: StateView, ctx: CallContext, dao: Uint8Array, propo
         requireToken(view, currency);
         transferToken(view, currency, dao, to, amount);
       }
-      view.emit({
-        module: 'dao',
-        name: 'payout',
-        fields: [
-          { name: 'dao', value: v.address(dao) },
-          { name: 'proposal', value: v.address(proposal) },
-          { name: 'currency', value: v.address(currency) },
-          { name: 'to', value: v.address(to) },
-          { name: 'amount', value: v.u128(amount) },
-        ],
-      });
+      view.emit(event('payout', {
+        dao: v.address(dao), proposal: v.address(proposal), currency: v.address(currency), to: v.address(to), amount: v.u128(amount),
+      }));
       return;
     }
     case PROPOSAL_PARAMS: {
       const params = decodeParamsPayload(p.payload);
       checkDaoParams(params);
       view.set(daoParamsKey(dao), encodeDaoParams(params));
-      view.emit({
-        module: 'dao',
-        name: 'params_changed',
-        fields: [
-          { name: 'dao', value: v.address(dao) },
-          { name: 'proposal', value: v.address(proposal) },
-          { name: 'quorum', value: v.u128(params.quorum) },
-          { name: 'approval_bps', value: v.u64(params.approvalBps) },
-          { name: 'voting_period', value: v.u64(params.votingPeriod) },
-        ],
-      });
+      view.emit(event('params_changed', {
+        dao: v.address(dao), proposal: v.address(proposal), quorum: v.u128(params.quorum), approval_bps: v.u64(params.approvalBps),
+        voting_period: v.u64(params.votingPeriod),
+      }));
       return;
     }
     case PROPOSAL_CALL: {
       const c = decodeCallPayload(p.payload);
       const spec = resolveCall(c.module, c.call);
       checkCallArgs(spec, c.args, `${c.module}.${c.call}`);
-      view.emit({
-        module: 'dao',
-        name: 'call',
-        fields: [
-          { name: 'dao', value: v.address(dao) },
-          { name: 'proposal', value: v.address(proposal) },
-          { name: 'module', value: v.string(c.module) },
-          { name: 'call', value: v.string(c.call) },
-        ],
-      });
+      view.emit(event('call', { dao: v.address(dao), proposal: v.address(proposal), module: v.string(c.module), call: v.string(c.call) }));
       // The DAO acts as the sender; a failure of the inner call fails this execute (the
       // proposal stays passed and can be executed again later).
       spec.run(view, { ...ctx, sender: dao }, c.args);
@@ -191,7 +164,7 @@ function performAction(view: StateView, ctx: CallContext, dao: Uint8Array, propo
 
 // ---- calls ----------------------------------------------------------------------------------
 
-const create: CallSpec = {
+const create = defineCall({
   args: [
     ['token', 'address'],
     ['name', 'string'],
@@ -200,86 +173,53 @@ const create: CallSpec = {
     ['voting_period', 'u64'],
   ],
   summary: 'Create a DAO governed by `token`; its id (also its treasury address) is derived from the tx hash.',
-  run(view, ctx, args) {
-    const token = argAddress(args, 0);
-    const name = args[1]!.value as string;
-    const params = { quorum: argUint(args, 2), approvalBps: argUint(args, 3), votingPeriod: argUint(args, 4) };
+  run(view, ctx, { token, name, quorum, approval_bps: approvalBps, voting_period: votingPeriod }) {
+    const params = { quorum, approvalBps, votingPeriod };
     requireToken(view, token);
     checkDaoName(name);
     checkDaoParams(params);
     const dao = deriveId('dao', ctx.txHash);
     view.set(daoInfoKey(dao), encodeDaoInfo({ token, name, creator: ctx.sender }));
     view.set(daoParamsKey(dao), encodeDaoParams(params));
-    view.emit({
-      module: 'dao',
-      name: 'created',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'token', value: v.address(token) },
-        { name: 'creator', value: v.address(ctx.sender) },
-        { name: 'name', value: v.string(name) },
-        { name: 'quorum', value: v.u128(params.quorum) },
-        { name: 'approval_bps', value: v.u64(params.approvalBps) },
-        { name: 'voting_period', value: v.u64(params.votingPeriod) },
-      ],
-    });
+    view.emit(event('created', {
+      dao: v.address(dao), token: v.address(token), creator: v.address(ctx.sender), name: v.string(name), quorum: v.u128(params.quorum),
+      approval_bps: v.u64(params.approvalBps), voting_period: v.u64(params.votingPeriod),
+    }));
   },
-};
+});
 
-const deposit: CallSpec = {
+const deposit = defineCall({
   args: [
     ['dao', 'address'],
     ['amount', 'u128'],
   ],
   summary: "Move `amount` of the native coin from the sender to the DAO's treasury.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const amount = argUint(args, 1);
+  run(view, ctx, { dao, amount }) {
     requireDao(view, dao);
     requirePositive(amount);
     debit(view, ctx.sender, amount);
     credit(view, dao, amount);
-    view.emit({
-      module: 'dao',
-      name: 'deposit',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'from', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(amount) },
-      ],
-    });
+    view.emit(event('deposit', { dao: v.address(dao), from: v.address(ctx.sender), amount: v.u128(amount) }));
   },
-};
+});
 
-const depositToken: CallSpec = {
+const depositToken = defineCall({
   args: [
     ['dao', 'address'],
     ['token', 'address'],
     ['amount', 'u128'],
   ],
   summary: "Move `amount` of `token` from the sender to the DAO's treasury.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const token = argAddress(args, 1);
-    const amount = argUint(args, 2);
+  run(view, ctx, { dao, token, amount }) {
     requireDao(view, dao);
     requireToken(view, token);
     requirePositive(amount);
     transferToken(view, token, ctx.sender, dao, amount);
-    view.emit({
-      module: 'dao',
-      name: 'deposit_token',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'token', value: v.address(token) },
-        { name: 'from', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(amount) },
-      ],
-    });
+    view.emit(event('deposit_token', { dao: v.address(dao), token: v.address(token), from: v.address(ctx.sender), amount: v.u128(amount) }));
   },
-};
+});
 
-const propose: CallSpec = {
+const propose = defineCall({
   args: [
     ['dao', 'address'],
     ['kind', 'u64'],
@@ -287,11 +227,7 @@ const propose: CallSpec = {
     ['description', 'string'],
   ],
   summary: 'Make a proposal (1 payout, 2 parameters, 3 call); the sender must hold at least 1 unit of the governance token.',
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const kind = argUint(args, 1);
-    const payload = args[2]!.value as Uint8Array;
-    const description = args[3]!.value as string;
+  run(view, ctx, { dao, kind, payload, description }) {
     const info = requireDao(view, dao);
     if (tokenBalance(view, info.token, ctx.sender) < 1n) {
       throw new ExecutionFailure('NOT_A_MEMBER', `proposing needs at least 1 unit of token ${addressHex(info.token)} (unlocked, unstaked)`);
@@ -305,22 +241,13 @@ const propose: CallSpec = {
       proposalKey(dao, id),
       encodeProposal({ proposer: ctx.sender, kind, payload, description, start: ctx.height, end, quorum: params.quorum, approvalBps: params.approvalBps }),
     );
-    view.emit({
-      module: 'dao',
-      name: 'proposed',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'proposal', value: v.address(id) },
-        { name: 'proposer', value: v.address(ctx.sender) },
-        { name: 'kind', value: v.u64(kind) },
-        { name: 'start', value: v.u64(ctx.height) },
-        { name: 'end', value: v.u64(end) },
-      ],
-    });
+    view.emit(event('proposed', {
+      dao: v.address(dao), proposal: v.address(id), proposer: v.address(ctx.sender), kind: v.u64(kind), start: v.u64(ctx.height), end: v.u64(end),
+    }));
   },
-};
+});
 
-const vote: CallSpec = {
+const vote = defineCall({
   args: [
     ['dao', 'address'],
     ['proposal', 'address'],
@@ -328,11 +255,7 @@ const vote: CallSpec = {
     ['amount', 'u128'],
   ],
   summary: "Vote with `amount` governance tokens, which are locked in the DAO's vote escrow until voting ends.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const proposal = argAddress(args, 1);
-    const support = args[2]!.value as boolean;
-    const amount = argUint(args, 3);
+  run(view, ctx, { dao, proposal, support, amount }) {
     const info = requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     requirePositive(amount);
@@ -343,29 +266,19 @@ const vote: CallSpec = {
     view.addDelta(daoEscrowKey(info.token, dao), amount, 'ARITHMETIC_OVERFLOW');
     view.set(voteKey(dao, proposal, ctx.sender), encodeVote({ support, amount, unlocked: false }));
     view.addDelta(support ? yesKey(dao, proposal) : noKey(dao, proposal), amount, 'ARITHMETIC_OVERFLOW');
-    view.emit({
-      module: 'dao',
-      name: 'voted',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'proposal', value: v.address(proposal) },
-        { name: 'voter', value: v.address(ctx.sender) },
-        { name: 'support', value: v.bool(support) },
-        { name: 'amount', value: v.u128(amount) },
-      ],
-    });
+    view.emit(event('voted', {
+      dao: v.address(dao), proposal: v.address(proposal), voter: v.address(ctx.sender), support: v.bool(support), amount: v.u128(amount),
+    }));
   },
-};
+});
 
-const unlock: CallSpec = {
+const unlock = defineCall({
   args: [
     ['dao', 'address'],
     ['proposal', 'address'],
   ],
   summary: "Return the sender's locked vote once voting has ended or the proposal was cancelled.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const proposal = argAddress(args, 1);
+  run(view, ctx, { dao, proposal }) {
     const info = requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     const cast = getVote(view, dao, proposal, ctx.sender);
@@ -377,28 +290,17 @@ const unlock: CallSpec = {
     view.addDelta(daoEscrowKey(info.token, dao), -cast.amount, 'ARITHMETIC_OVERFLOW');
     creditToken(view, info.token, ctx.sender, cast.amount);
     view.set(voteKey(dao, proposal, ctx.sender), encodeVote({ ...cast, unlocked: true }));
-    view.emit({
-      module: 'dao',
-      name: 'unlocked',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'proposal', value: v.address(proposal) },
-        { name: 'voter', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(cast.amount) },
-      ],
-    });
+    view.emit(event('unlocked', { dao: v.address(dao), proposal: v.address(proposal), voter: v.address(ctx.sender), amount: v.u128(cast.amount) }));
   },
-};
+});
 
-const execute: CallSpec = {
+const execute = defineCall({
   args: [
     ['dao', 'address'],
     ['proposal', 'address'],
   ],
   summary: 'Carry out a proposal that passed (quorum and approval), once, after voting ended; anyone may call it.',
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const proposal = argAddress(args, 1);
+  run(view, ctx, { dao, proposal }) {
     requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     const closed = getClosed(view, dao, proposal);
@@ -411,46 +313,27 @@ const execute: CallSpec = {
     if (verdict === 'NOT_APPROVED') throw new ExecutionFailure(verdict, `yes ${yes} of ${yes + no} is below ${p.approvalBps} bps`);
     // Marked first: a kind-3 call that re-enters execute for this proposal gets ALREADY_EXECUTED.
     view.set(proposalClosedKey(dao, proposal), encodeClosed('executed'));
-    view.emit({
-      module: 'dao',
-      name: 'executed',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'proposal', value: v.address(proposal) },
-        { name: 'kind', value: v.u64(p.kind) },
-        { name: 'yes', value: v.u128(yes) },
-        { name: 'no', value: v.u128(no) },
-      ],
-    });
+    view.emit(event('executed', { dao: v.address(dao), proposal: v.address(proposal), kind: v.u64(p.kind), yes: v.u128(yes), no: v.u128(no) }));
     performAction(view, ctx, dao, proposal, p);
   },
-};
+});
 
-const cancel: CallSpec = {
+const cancel = defineCall({
   args: [
     ['dao', 'address'],
     ['proposal', 'address'],
   ],
   summary: 'Withdraw a proposal (proposer only, before voting ends); voters can then unlock at once.',
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const proposal = argAddress(args, 1);
+  run(view, ctx, { dao, proposal }) {
     requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
     if (!bytesEqual(p.proposer, ctx.sender)) throw new ExecutionFailure('NOT_PROPOSER', 'only the proposer can cancel a proposal');
     if (getClosed(view, dao, proposal) === 'cancelled') throw new ExecutionFailure('PROPOSAL_CANCELLED', 'the proposal was already cancelled');
     if (ctx.height >= p.end) throw new ExecutionFailure('VOTING_ENDED', `voting ended at height ${p.end}`);
     view.set(proposalClosedKey(dao, proposal), encodeClosed('cancelled'));
-    view.emit({
-      module: 'dao',
-      name: 'cancelled',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'proposal', value: v.address(proposal) },
-      ],
-    });
+    view.emit(event('cancelled', { dao: v.address(dao), proposal: v.address(proposal) }));
   },
-};
+});
 
 // ---- views ----------------------------------------------------------------------------------
 
@@ -478,11 +361,10 @@ function describeAction(p: Proposal): unknown {
   return null;
 }
 
-const getView: ViewSpec = {
+const getView = defineView({
   params: [['dao', 'id']],
   summary: 'A DAO: governance token, parameters, treasury (native coin and governance token balances) and tokens locked in votes; null if absent.',
-  run(state: StateReaderView, args) {
-    const dao = args[0] as Uint8Array;
+  run(state, { dao }) {
     const info = getDaoInfo(state, dao);
     if (!info) return null;
     const params = getDaoParams(state, dao);
@@ -498,17 +380,15 @@ const getView: ViewSpec = {
       lockedInVotes: decodeU128(state.get(daoEscrowKey(info.token, dao))).toString(),
     };
   },
-};
+});
 
-const getProposalView: ViewSpec = {
+const getProposalView = defineView({
   params: [
     ['dao', 'id'],
     ['proposal', 'id'],
   ],
   summary: 'A proposal with its tally and status at the given height; null if absent.',
-  run(state, args, ctx) {
-    const dao = args[0] as Uint8Array;
-    const proposal = args[1] as Uint8Array;
+  run(state, { dao, proposal }, ctx) {
     const p = getProposal(state, dao, proposal);
     if (!p) return null;
     const closed = getClosed(state, dao, proposal);
@@ -536,20 +416,20 @@ const getProposalView: ViewSpec = {
       status,
     };
   },
-};
+});
 
-const getVoteView: ViewSpec = {
+const getVoteView = defineView({
   params: [
     ['dao', 'id'],
     ['proposal', 'id'],
     ['voter', 'address'],
   ],
   summary: "An account's vote on a proposal; null if it did not vote.",
-  run(state, args) {
-    const cast = getVote(state, args[0] as Uint8Array, args[1] as Uint8Array, args[2] as Uint8Array);
+  run(state, { dao, proposal, voter }) {
+    const cast = getVote(state, dao, proposal, voter);
     return cast ? { support: cast.support, amount: cast.amount.toString(), unlocked: cast.unlocked } : null;
   },
-};
+});
 
 export const daoModule: Module = {
   name: 'dao',

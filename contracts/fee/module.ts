@@ -4,7 +4,7 @@
  * and is meant to be handed to a DAO (`set_admin`), so the DAO's members govern the fees
  * their treasury earns. Changes take effect from the next block.
  */
-import { argUint } from '../args.js';
+import { defineCall, defineView, eventsOf } from '../args.js';
 import { decodeU128 } from '../../protocol/codec.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
@@ -19,42 +19,39 @@ function requireAdmin(view: { get(k: string): Uint8Array | undefined }, sender: 
   if (!admin || !bytesEqual(admin, sender)) throw new ExecutionFailure('NOT_FEE_ADMIN', 'only the fee admin can change fee parameters');
 }
 
+const event = eventsOf('fee');
 
 export const feeModule: Module = {
   name: 'fee',
   calls: {
-    set_params: {
+    set_params: defineCall({
       args: [['min_gas_price', 'u64'], ['burn_bps', 'u64'], ['proposer_bps', 'u64'], ['treasury_bps', 'u64'], ['treasury', 'address']],
       summary: 'Set the minimum gas price, the fee split (basis points adding up to 10000) and the treasury account (fee admin only).',
       run(view, ctx, a) {
         requireAdmin(view, ctx.sender);
-        for (const i of [1, 2, 3]) if (argUint(a, i) > 10_000n) throw new ExecutionFailure('INVALID_FEE_PARAMS', 'shares are basis points: at most 10000');
-        const p = { minGasPrice: argUint(a, 0), burnBps: Number(argUint(a, 1)), proposerBps: Number(argUint(a, 2)), treasuryBps: Number(argUint(a, 3)), treasury: a[4]!.value as Uint8Array };
+        for (const share of [a.burn_bps, a.proposer_bps, a.treasury_bps]) if (share > 10_000n) throw new ExecutionFailure('INVALID_FEE_PARAMS', 'shares are basis points: at most 10000');
+        const p = { minGasPrice: a.min_gas_price, burnBps: Number(a.burn_bps), proposerBps: Number(a.proposer_bps), treasuryBps: Number(a.treasury_bps), treasury: a.treasury };
         const bad = validateFeeParams(p);
         if (bad) throw new ExecutionFailure('INVALID_FEE_PARAMS', bad);
         view.set(FEE_PARAMS_KEY, encodeFeeParams(p));
-        view.emit({
-          module: 'fee', name: 'params_changed',
-          fields: [
-            { name: 'min_gas_price', value: v.u64(p.minGasPrice) }, { name: 'burn_bps', value: v.u64(BigInt(p.burnBps)) },
-            { name: 'proposer_bps', value: v.u64(BigInt(p.proposerBps)) }, { name: 'treasury_bps', value: v.u64(BigInt(p.treasuryBps)) },
-            { name: 'treasury', value: v.address(p.treasury) },
-          ],
-        });
+        view.emit(event('params_changed', {
+          min_gas_price: v.u64(p.minGasPrice), burn_bps: v.u64(BigInt(p.burnBps)), proposer_bps: v.u64(BigInt(p.proposerBps)),
+          treasury_bps: v.u64(BigInt(p.treasuryBps)), treasury: v.address(p.treasury),
+        }));
       },
-    },
-    set_admin: {
+    }),
+    set_admin: defineCall({
       args: [['new_admin', 'address']],
       summary: 'Hand the fee admin role to another account, e.g. a DAO (fee admin only).',
-      run(view, ctx, a) {
+      run(view, ctx, { new_admin }) {
         requireAdmin(view, ctx.sender);
-        view.set(FEE_ADMIN_KEY, (a[0]!.value as Uint8Array).slice());
-        view.emit({ module: 'fee', name: 'admin_changed', fields: [{ name: 'admin', value: v.address(a[0]!.value as Uint8Array) }] });
+        view.set(FEE_ADMIN_KEY, new_admin.slice());
+        view.emit(event('admin_changed', { admin: v.address(new_admin) }));
       },
-    },
+    }),
   },
   views: {
-    getParams: {
+    getParams: defineView({
       params: [],
       summary: 'Fee parameters in force from the next block, the fee admin, and the total burned.',
       run(state) {
@@ -67,7 +64,7 @@ export const feeModule: Module = {
           treasury: toHex(p.treasury), admin: admin ? toHex(admin) : null, burned: decodeU128(state.get(BURNED_KEY)).toString(),
         };
       },
-    },
+    }),
   },
 };
 

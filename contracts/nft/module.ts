@@ -8,14 +8,14 @@
  * a sale) are deltas; the mint counter and the buyer's debit are read-modify-write because a
  * check needs the value.
  */
-import { argAddress, argString, argUint } from '../args.js';
+import { defineCall, defineView, eventsOf } from '../args.js';
 import { encodeU64, U64_MAX } from '../../protocol/codec.js';
 import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
-import { v, type Value } from '../../protocol/value.js';
+import { v } from '../../protocol/value.js';
 import { credit, debit } from '../coin/state.js';
 import { deriveId } from '../ids.js';
 import { creditToken, debitToken, requireToken } from '../token/state.js';
-import { ExecutionFailure, type CallSpec, type Module, type StateView, type ViewSpec } from '../types.js';
+import { ExecutionFailure, type Module, type StateView } from '../types.js';
 import { splitSale } from './market.js';
 import {
   burnedKey,
@@ -41,9 +41,7 @@ import {
 } from './state.js';
 
 
-function emit(view: StateView, name: string, fields: Record<string, Value>): void {
-  view.emit({ module: 'nft', name, fields: Object.entries(fields).map(([n, value]) => ({ name: n, value })) });
-}
+const event = eventsOf('nft');
 
 function requireTokenOwner(view: StateView, collection: Uint8Array, tokenId: bigint, sender: Uint8Array, action: string): Uint8Array {
   const owner = requireOwner(view, collection, tokenId);
@@ -59,10 +57,10 @@ function endListing(view: StateView, collection: Uint8Array, tokenId: bigint, re
   const listing = getListing(view, collection, tokenId);
   if (!listing) return;
   view.set(key, null);
-  emit(view, 'cancelled', { collection: v.address(collection), token_id: v.u64(tokenId), seller: v.address(listing.seller), reason: v.string(reason) });
+  view.emit(event('cancelled', { collection: v.address(collection), token_id: v.u64(tokenId), seller: v.address(listing.seller), reason: v.string(reason) }));
 }
 
-const createCollection: CallSpec = {
+const createCollection = defineCall({
   args: [
     ['name', 'string'],
     ['uri', 'string'],
@@ -71,12 +69,7 @@ const createCollection: CallSpec = {
     ['max_supply', 'u64'],
   ],
   summary: 'Create a collection owned by the sender (id derived from the tx hash); royalty_bps <= 5000 is paid to royalty_recipient on every sale; max_supply 0 = unlimited.',
-  run(view, ctx, a) {
-    const name = argString(a, 0);
-    const uri = argString(a, 1);
-    const royaltyBps = argUint(a, 2);
-    const royaltyRecipient = argAddress(a, 3);
-    const maxSupply = argUint(a, 4);
+  run(view, ctx, { name, uri, royalty_bps: royaltyBps, royalty_recipient: royaltyRecipient, max_supply: maxSupply }) {
     if (royaltyBps > BigInt(MAX_ROYALTY_BPS)) {
       throw new ExecutionFailure('ROYALTY_TOO_HIGH', `royalty_bps ${royaltyBps} is above the maximum ${MAX_ROYALTY_BPS} (50%)`);
     }
@@ -84,7 +77,7 @@ const createCollection: CallSpec = {
     // Unreachable unless SHA-256 collides: every tx hash is included at most once.
     if (view.get(collectionKey(id)) !== undefined) throw new ExecutionFailure('COLLECTION_EXISTS', `collection ${addressHex(id)} already exists`);
     view.set(collectionKey(id), encodeCollection({ creator: ctx.sender, name, uri, royaltyBps: Number(royaltyBps), royaltyRecipient, maxSupply }));
-    emit(view, 'collection_created', {
+    view.emit(event('collection_created', {
       collection: v.address(id),
       creator: v.address(ctx.sender),
       name: v.string(name),
@@ -92,21 +85,18 @@ const createCollection: CallSpec = {
       royalty_bps: v.u64(royaltyBps),
       royalty_recipient: v.address(royaltyRecipient),
       max_supply: v.u64(maxSupply),
-    });
+    }));
   },
-};
+});
 
-const mint: CallSpec = {
+const mint = defineCall({
   args: [
     ['collection', 'address'],
     ['to', 'address'],
     ['uri', 'string'],
   ],
   summary: "Mint the collection's next token (ids 1, 2, ...) to `to`; creator only.",
-  run(view, ctx, a) {
-    const collection = argAddress(a, 0);
-    const to = argAddress(a, 1);
-    const uri = argString(a, 2);
+  run(view, ctx, { collection, to, uri }) {
     const c = requireCollection(view, collection);
     if (!bytesEqual(c.creator, ctx.sender)) {
       throw new ExecutionFailure('NOT_COLLECTION_CREATOR', `only the creator (${toHex(c.creator)}) may mint in collection ${addressHex(collection)}`);
@@ -119,49 +109,44 @@ const mint: CallSpec = {
     view.set(mintedKey(collection), encodeU64(tokenId));
     view.set(ownerKey(collection, tokenId), encodeOwner(to));
     view.set(uriKey(collection, tokenId), encodeUri(uri));
-    emit(view, 'minted', { collection: v.address(collection), token_id: v.u64(tokenId), to: v.address(to), uri: v.string(uri) });
+    view.emit(event('minted', { collection: v.address(collection), token_id: v.u64(tokenId), to: v.address(to), uri: v.string(uri) }));
   },
-};
+});
 
-const transfer: CallSpec = {
+const transfer = defineCall({
   args: [
     ['collection', 'address'],
     ['token_id', 'u64'],
     ['to', 'address'],
   ],
   summary: 'Give the token to `to`; owner only. Ends any listing of the token.',
-  run(view, ctx, a) {
-    const collection = argAddress(a, 0);
-    const tokenId = argUint(a, 1);
-    const to = argAddress(a, 2);
+  run(view, ctx, { collection, token_id: tokenId, to }) {
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'transfer');
     view.set(ownerKey(collection, tokenId), encodeOwner(to));
-    emit(view, 'transferred', { collection: v.address(collection), token_id: v.u64(tokenId), from: v.address(ctx.sender), to: v.address(to) });
+    view.emit(event('transferred', { collection: v.address(collection), token_id: v.u64(tokenId), from: v.address(ctx.sender), to: v.address(to) }));
     endListing(view, collection, tokenId, 'transfer');
   },
-};
+});
 
-const burn: CallSpec = {
+const burn = defineCall({
   args: [
     ['collection', 'address'],
     ['token_id', 'u64'],
   ],
   summary: 'Destroy the token; owner only. Ends any listing of the token; its id is never reused.',
-  run(view, ctx, a) {
-    const collection = argAddress(a, 0);
-    const tokenId = argUint(a, 1);
+  run(view, ctx, { collection, token_id: tokenId }) {
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'burn');
     view.set(ownerKey(collection, tokenId), null);
     view.set(uriKey(collection, tokenId), null);
     view.addDelta(burnedKey(collection), 1n);
-    emit(view, 'burned', { collection: v.address(collection), token_id: v.u64(tokenId), owner: v.address(ctx.sender) });
+    view.emit(event('burned', { collection: v.address(collection), token_id: v.u64(tokenId), owner: v.address(ctx.sender) }));
     endListing(view, collection, tokenId, 'burn');
   },
-};
+});
 
-const list: CallSpec = {
+const list = defineCall({
   args: [
     ['collection', 'address'],
     ['token_id', 'u64'],
@@ -169,38 +154,32 @@ const list: CallSpec = {
     ['currency', 'address'],
   ],
   summary: 'Offer the token for `price` in `currency` (zero address = native coin, else a token id); owner only. Replaces an earlier listing of the token.',
-  run(view, ctx, a) {
-    const collection = argAddress(a, 0);
-    const tokenId = argUint(a, 1);
-    const price = argUint(a, 2);
-    const currency = argAddress(a, 3);
+  run(view, ctx, { collection, token_id: tokenId, price, currency }) {
     if (price === 0n) throw new ExecutionFailure('INVALID_PRICE', 'price must be above 0 (use transfer to give a token away)');
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'list');
     if (!bytesEqual(currency, NATIVE_CURRENCY)) requireToken(view, currency);
     view.set(listingKey(collection, tokenId), encodeListing({ seller: ctx.sender, price, currency }));
-    emit(view, 'listed', { collection: v.address(collection), token_id: v.u64(tokenId), seller: v.address(ctx.sender), price: v.u128(price), currency: v.address(currency) });
+    view.emit(event('listed', { collection: v.address(collection), token_id: v.u64(tokenId), seller: v.address(ctx.sender), price: v.u128(price), currency: v.address(currency) }));
   },
-};
+});
 
-const cancel: CallSpec = {
+const cancel = defineCall({
   args: [
     ['collection', 'address'],
     ['token_id', 'u64'],
   ],
   summary: 'Withdraw the listing of the token; the lister only.',
-  run(view, ctx, a) {
-    const collection = argAddress(a, 0);
-    const tokenId = argUint(a, 1);
+  run(view, ctx, { collection, token_id: tokenId }) {
     requireCollection(view, collection);
     const listing = getListing(view, collection, tokenId);
     if (!listing) throw new ExecutionFailure('NOT_LISTED', `token ${tokenId} of collection ${addressHex(collection)} is not listed`);
     if (!bytesEqual(listing.seller, ctx.sender)) throw new ExecutionFailure('NOT_LISTER', `only the lister (${toHex(listing.seller)}) may cancel this listing`);
     endListing(view, collection, tokenId, 'cancel');
   },
-};
+});
 
-const buy: CallSpec = {
+const buy = defineCall({
   args: [
     ['collection', 'address'],
     ['token_id', 'u64'],
@@ -209,11 +188,7 @@ const buy: CallSpec = {
   ],
   summary:
     'Buy a listed token at the price and currency the buyer expects to pay; royalty to the royalty recipient, the market fee to the protocol treasury, the rest to the seller.',
-  run(view, ctx, a) {
-    const collection = argAddress(a, 0);
-    const tokenId = argUint(a, 1);
-    const price = argUint(a, 2);
-    const currency = argAddress(a, 3);
+  run(view, ctx, { collection, token_id: tokenId, price, currency }) {
     const c = requireCollection(view, collection);
     const listing = getListing(view, collection, tokenId);
     const owner = getOwner(view, collection, tokenId);
@@ -242,7 +217,7 @@ const buy: CallSpec = {
     }
     view.set(ownerKey(collection, tokenId), encodeOwner(ctx.sender));
     view.set(listingKey(collection, tokenId), null);
-    emit(view, 'sold', {
+    view.emit(event('sold', {
       collection: v.address(collection),
       token_id: v.u64(tokenId),
       seller: v.address(listing.seller),
@@ -251,17 +226,16 @@ const buy: CallSpec = {
       currency: v.address(currency),
       royalty: v.u128(split.royalty),
       protocol_fee: v.u128(split.protocolFee),
-    });
+    }));
   },
-};
+});
 
 // ---- views ------------------------------------------------------------------------------
 
-const getCollectionView: ViewSpec = {
+const getCollectionView = defineView({
   params: [['collection', 'id']],
   summary: 'A collection: creator, name, uri, royalty, supply counters; null if unknown.',
-  run(state, args) {
-    const id = args[0] as Uint8Array;
+  run(state, { collection: id }) {
     const c = getCollection(state, id);
     if (!c) return null;
     return {
@@ -276,35 +250,33 @@ const getCollectionView: ViewSpec = {
       burned: getBurned(state, id).toString(),
     };
   },
-};
+});
 
-const getTokenView: ViewSpec = {
+const getTokenView = defineView({
   params: [
     ['collection', 'id'],
     ['tokenId', 'u64'],
   ],
   summary: 'A token: owner and metadata URI; null if never minted or burned.',
-  run(state, args) {
-    const id = args[0] as Uint8Array;
-    const tokenId = args[1] as bigint;
+  run(state, { collection: id, tokenId }) {
     const owner = getOwner(state, id, tokenId);
     if (!owner) return null;
     return { collection: toHex(id), tokenId: tokenId.toString(), owner: toHex(owner), uri: getUri(state, id, tokenId) ?? '' };
   },
-};
+});
 
-const getListingView: ViewSpec = {
+const getListingView = defineView({
   params: [
     ['collection', 'id'],
     ['tokenId', 'u64'],
   ],
   summary: 'The listing of a token: seller, price, currency (0x00..00 = native coin); null if not listed.',
-  run(state, args) {
-    const l = getListing(state, args[0] as Uint8Array, args[1] as bigint);
+  run(state, { collection, tokenId }) {
+    const l = getListing(state, collection, tokenId);
     if (!l) return null;
     return { seller: toHex(l.seller), price: l.price.toString(), currency: toHex(l.currency) };
   },
-};
+});
 
 export const nftModule: Module = {
   name: 'nft',

@@ -9,13 +9,13 @@
  * fund_rewards reads the total stake and rewrites the accumulator, so it orders itself with
  * the stakes, unstakes and claims around it, as it must.
  */
-import { argAddress, argUint } from '../args.js';
+import { defineCall, defineView, eventsOf } from '../args.js';
 import { toHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
 import { balanceKey, credit, debit } from '../coin/state.js';
 import { getDaoInfo, requireDao } from '../dao/state.js';
 import { creditToken, debitToken } from '../token/state.js';
-import { ExecutionFailure, type CallSpec, type Module, type ViewSpec } from '../types.js';
+import { ExecutionFailure, requirePositive, type Module, type StateView } from '../types.js';
 import {
   accAfter,
   distributeRewards,
@@ -30,93 +30,71 @@ import {
   settle,
   stakedKey,
   writePosition,
+  type Position,
 } from './state.js';
 
 
-function requirePositive(amount: bigint): void {
-  if (amount === 0n) throw new ExecutionFailure('INVALID_AMOUNT', 'amount must be at least 1');
+const event = eventsOf('staking');
+
+/** The arguments of stake and unstake. */
+const POSITION_ARGS = [
+  ['dao', 'address'],
+  ['amount', 'u128'],
+] as const;
+
+/**
+ * stake and unstake: the sender's pending rewards settled into its claimable balance, its
+ * stake and the DAO's total moved by `signed`; returns what was settled.
+ */
+function moveStake(view: StateView, staker: Uint8Array, dao: Uint8Array, token: Uint8Array, current: Position, acc: bigint, signed: bigint): bigint {
+  const { position, settled } = settle(current, acc);
+  writePosition(view, dao, staker, { ...position, staked: position.staked + signed });
+  view.addDelta(stakedKey(token, dao), signed, 'ARITHMETIC_OVERFLOW');
+  return settled;
 }
 
-const stake: CallSpec = {
-  args: [
-    ['dao', 'address'],
-    ['amount', 'u128'],
-  ],
+const stakeEvent = (name: 'staked' | 'unstaked', dao: Uint8Array, staker: Uint8Array, amount: bigint, settled: bigint) =>
+  event(name, { dao: v.address(dao), staker: v.address(staker), amount: v.u128(amount), settled: v.u128(settled) });
+
+const stake = defineCall({
+  args: POSITION_ARGS,
   summary: "Stake `amount` of the DAO's governance token; pending rewards are settled into the claimable balance first.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const amount = argUint(args, 1);
+  run(view, ctx, { dao, amount }) {
     const { token } = requireDao(view, dao);
     requirePositive(amount);
     debitToken(view, token, ctx.sender, amount);
     const pool = getPool(view, dao);
-    const { position, settled } = settle(getPosition(view, dao, ctx.sender), pool.acc);
-    writePosition(view, dao, ctx.sender, { ...position, staked: position.staked + amount });
-    view.addDelta(stakedKey(token, dao), amount, 'ARITHMETIC_OVERFLOW');
-    view.emit({
-      module: 'staking',
-      name: 'staked',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'staker', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(amount) },
-        { name: 'settled', value: v.u128(settled) },
-      ],
-    });
+    const settled = moveStake(view, ctx.sender, dao, token, getPosition(view, dao, ctx.sender), pool.acc, amount);
+    view.emit(stakeEvent('staked', dao, ctx.sender, amount, settled));
     if (pool.undistributed > 0n) {
       // Rewards funded while nothing was staked go to the stakers present now (this one,
       // since the total was 0); its accAtSettle is the old acc, so it earns them.
       const total = getTotalStaked(view, token, dao);
       const acc = accAfter(pool.acc, pool.undistributed, total);
       view.set(poolKey(dao), encodePool({ acc, undistributed: 0n }));
-      view.emit({
-        module: 'staking',
-        name: 'rewards_released',
-        fields: [
-          { name: 'dao', value: v.address(dao) },
-          { name: 'amount', value: v.u128(pool.undistributed) },
-          { name: 'acc_reward_per_share', value: v.u128(acc) },
-        ],
-      });
+      view.emit(event('rewards_released', { dao: v.address(dao), amount: v.u128(pool.undistributed), acc_reward_per_share: v.u128(acc) }));
     }
   },
-};
+});
 
-const unstake: CallSpec = {
-  args: [
-    ['dao', 'address'],
-    ['amount', 'u128'],
-  ],
+const unstake = defineCall({
+  args: POSITION_ARGS,
   summary: 'Withdraw `amount` of staked tokens; pending rewards are settled into the claimable balance first.',
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const amount = argUint(args, 1);
+  run(view, ctx, { dao, amount }) {
     const { token } = requireDao(view, dao);
     requirePositive(amount);
     const current = getPosition(view, dao, ctx.sender);
     if (current.staked < amount) throw new ExecutionFailure('INSUFFICIENT_STAKE', `staked ${current.staked} is less than ${amount}`);
-    const { position, settled } = settle(current, getPool(view, dao).acc);
-    writePosition(view, dao, ctx.sender, { ...position, staked: position.staked - amount });
-    view.addDelta(stakedKey(token, dao), -amount, 'ARITHMETIC_OVERFLOW');
+    const settled = moveStake(view, ctx.sender, dao, token, current, getPool(view, dao).acc, -amount);
     creditToken(view, token, ctx.sender, amount);
-    view.emit({
-      module: 'staking',
-      name: 'unstaked',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'staker', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(amount) },
-        { name: 'settled', value: v.u128(settled) },
-      ],
-    });
+    view.emit(stakeEvent('unstaked', dao, ctx.sender, amount, settled));
   },
-};
+});
 
-const claim: CallSpec = {
+const claim = defineCall({
   args: [['dao', 'address']],
   summary: "Pay the sender's claimable and pending rewards (native coin) from the DAO's reward pool.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
+  run(view, ctx, { dao }) {
     requireDao(view, dao);
     const { position } = settle(getPosition(view, dao, ctx.sender), getPool(view, dao).acc);
     const amount = position.claimable;
@@ -125,65 +103,46 @@ const claim: CallSpec = {
     // A delta, so claims do not conflict; the accounting keeps the pool >= everything owed.
     view.addDelta(balanceKey(rewardPoolAddress(dao)), -amount, 'INSUFFICIENT_REWARD_POOL');
     credit(view, ctx.sender, amount);
-    view.emit({
-      module: 'staking',
-      name: 'claimed',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'staker', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(amount) },
-      ],
-    });
+    view.emit(event('claimed', { dao: v.address(dao), staker: v.address(ctx.sender), amount: v.u128(amount) }));
   },
-};
+});
 
-const fundRewards: CallSpec = {
+const fundRewards = defineCall({
   args: [
     ['dao', 'address'],
     ['amount', 'u128'],
   ],
   summary: "Pay `amount` of the native coin into the DAO's staking reward pool, shared pro rata among current stakers.",
-  run(view, ctx, args) {
-    const dao = argAddress(args, 0);
-    const amount = argUint(args, 1);
+  run(view, ctx, { dao, amount }) {
     const { token } = requireDao(view, dao);
     requirePositive(amount);
     debit(view, ctx.sender, amount);
     credit(view, rewardPoolAddress(dao), amount);
     const pool = distributeRewards(view, dao, token, amount);
-    view.emit({
-      module: 'staking',
-      name: 'rewards_funded',
-      fields: [
-        { name: 'dao', value: v.address(dao) },
-        { name: 'from', value: v.address(ctx.sender) },
-        { name: 'amount', value: v.u128(amount) },
-        { name: 'acc_reward_per_share', value: v.u128(pool.acc) },
-        { name: 'undistributed', value: v.u128(pool.undistributed) },
-      ],
-    });
+    view.emit(event('rewards_funded', {
+      dao: v.address(dao), from: v.address(ctx.sender), amount: v.u128(amount),
+      acc_reward_per_share: v.u128(pool.acc), undistributed: v.u128(pool.undistributed),
+    }));
   },
-};
+});
 
-const getPositionView: ViewSpec = {
+const getPositionView = defineView({
   params: [
     ['dao', 'id'],
     ['staker', 'address'],
   ],
   summary: "A staker's position in a DAO's staking pool (zeros if none); null if the DAO does not exist.",
-  run(state, args) {
-    const dao = args[0] as Uint8Array;
+  run(state, { dao, staker }) {
     if (!getDaoInfo(state, dao)) return null;
-    const p = getPosition(state, dao, args[1] as Uint8Array);
+    const p = getPosition(state, dao, staker);
     return { staked: p.staked.toString(), pending: pendingRewards(p, getPool(state, dao).acc).toString(), claimable: p.claimable.toString() };
   },
-};
+});
 
-const getPoolView: ViewSpec = {
+const getPoolView = defineView({
   params: [['dao', 'id']],
   summary: "A DAO's staking pool: total staked, accumulator, reward balance; null if the DAO does not exist.",
-  run(state, args) {
-    const dao = args[0] as Uint8Array;
+  run(state, { dao }) {
     const info = getDaoInfo(state, dao);
     if (!info) return null;
     const pool = getPool(state, dao);
@@ -197,7 +156,7 @@ const getPoolView: ViewSpec = {
       rewardBalance: getRewardBalance(state, dao).toString(),
     };
   },
-};
+});
 
 export const stakingModule: Module = {
   name: 'staking',

@@ -10,6 +10,7 @@
 import { decodeU128, encodeU128 } from '../../protocol/codec.js';
 import { sha256 } from '../../protocol/hash.js';
 import { v } from '../../protocol/value.js';
+import { defineCall } from '../args.js';
 import { ExecutionFailure, type Module } from '../types.js';
 
 export const mockKey = (k: number): string => `mock/k${k}`;
@@ -18,11 +19,10 @@ export const mockCounter = (k: number): string => `mock/c${k}`;
 export const mockModule: Module = {
   name: 'mock',
   calls: {
-    run: {
+    run: defineCall({
       args: [['program', 'bytes']],
       summary: 'Property tests: interpret a program of reads, writes, deltas and failures.',
-      run(view, ctx, args) {
-        const p = args[0]!.value as Uint8Array;
+      run(view, ctx, { program: p }) {
         let acc = ctx.sender[0]!;
         let i = 0;
         const next = (): number => {
@@ -82,6 +82,6 @@ export const mockModule: Module = {
         }
         view.set('mock/acc', encodeU128(BigInt(acc)));
       },
-    },
+    }),
   },
 };

@@ -6,6 +6,7 @@
  */
 import { decodeU128, encodeU128 } from '../../protocol/codec.js';
 import { balanceKey, debit } from '../coin/state.js';
+import { defineCall } from '../args.js';
 import { ExecutionFailure, type Module } from '../types.js';
 
 export function spin(iters: number, seed: number): number {
@@ -21,17 +22,15 @@ export function spin(iters: number, seed: number): number {
 export const syntheticModule: Module = {
   name: 'synthetic',
   calls: {
-    work: {
+    work: defineCall({
       args: [
         ['to', 'address'],
         ['amount', 'u128'],
         ['iters', 'u64'],
       ],
       summary: 'Benchmark: deterministic CPU work, then a read-modify-write transfer.',
-      run(view, ctx, args) {
-        const to = args[0]!.value as Uint8Array;
-        const amount = args[1]!.value as bigint;
-        const iters = Number(args[2]!.value as bigint);
+      run(view, ctx, { to, amount, iters: rounds }) {
+        const iters = Number(rounds);
         if (iters > 50_000_000) throw new ExecutionFailure('INVALID_ARGUMENTS', 'iters too large');
         const x = spin(iters, ctx.sender[0]! | (to[0]! << 8));
         if (x === 0x7fffffff) view.set('synthetic/never', new Uint8Array([1]));
@@ -39,6 +38,6 @@ export const syntheticModule: Module = {
         const key = balanceKey(to);
         view.set(key, encodeU128(decodeU128(view.get(key)) + amount));
       },
-    },
+    }),
   },
 };

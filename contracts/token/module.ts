@@ -3,10 +3,10 @@
  * by the max supply, so mints by the authority and burns by holders do not conflict
  * under the parallel executor unless the bound could be crossed.
  */
-import { argAddress, argString, argUint, makeEvent } from '../args.js';
+import { defineCall, defineView, eventsOf } from '../args.js';
 import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
-import { v, type Value } from '../../protocol/value.js';
+import { v } from '../../protocol/value.js';
 import { deriveId } from '../ids.js';
 import { ExecutionFailure, type CallContext, type Module } from '../types.js';
 import {
@@ -15,7 +15,7 @@ import {
 } from './state.js';
 
 
-const event = (name: string, fields: Record<string, Value>) => makeEvent('token', name, fields);
+const event = eventsOf('token');
 
 function requireAuthority(t: TokenInfo, ctx: CallContext): void {
   if (bytesEqual(t.mintAuthority, NO_AUTHORITY) || !bytesEqual(t.mintAuthority, ctx.sender)) {
@@ -26,126 +26,114 @@ function requireAuthority(t: TokenInfo, ctx: CallContext): void {
 export const tokenModule: Module = {
   name: 'token',
   calls: {
-    create: {
+    create: defineCall({
       args: [['name', 'string'], ['symbol', 'string'], ['decimals', 'u64'], ['max_supply', 'u128']],
       summary: 'Create a token (id derived from the tx); the sender becomes its mint authority. max_supply 0 = unlimited.',
-      run(view, ctx, a) {
-        const name = argString(a, 0);
-        const symbol = argString(a, 1);
-        const decimals = argUint(a, 2);
+      run(view, ctx, { name, symbol, decimals, max_supply }) {
         if (name.length < 1 || name.length > 64) throw new ExecutionFailure('INVALID_ARGUMENTS', 'name must be 1..64 characters');
         if (!/^[A-Za-z0-9]{1,16}$/.test(symbol)) throw new ExecutionFailure('INVALID_ARGUMENTS', 'symbol must be 1..16 letters or digits');
         if (decimals > 36n) throw new ExecutionFailure('INVALID_ARGUMENTS', 'decimals must be at most 36');
         const id = deriveId('token', ctx.txHash);
-        view.set(tokenInfoKey(id), encodeTokenInfo({ name, symbol, decimals: Number(decimals), maxSupply: argUint(a, 3), mintAuthority: ctx.sender, creator: ctx.sender }));
-        view.emit(event('created', { token: v.address(id), creator: v.address(ctx.sender), name: v.string(name), symbol: v.string(symbol), max_supply: v.u128(argUint(a, 3)) }));
+        view.set(tokenInfoKey(id), encodeTokenInfo({ name, symbol, decimals: Number(decimals), maxSupply: max_supply, mintAuthority: ctx.sender, creator: ctx.sender }));
+        view.emit(event('created', { token: v.address(id), creator: v.address(ctx.sender), name: v.string(name), symbol: v.string(symbol), max_supply: v.u128(max_supply) }));
       },
-    },
-    mint: {
+    }),
+    mint: defineCall({
       args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
       summary: 'Mint new tokens to `to` (mint authority only; total supply stays within max supply).',
-      run(view, ctx, a) {
-        const id = argAddress(a, 0);
+      run(view, ctx, { token: id, to, amount }) {
         const t = requireToken(view, id);
         requireAuthority(t, ctx);
-        const amount = argUint(a, 2);
         view.addDelta(tokenSupplyKey(id), amount, 'MAX_SUPPLY_EXCEEDED', t.maxSupply === 0n ? U128_MAX : t.maxSupply);
-        creditToken(view, id, argAddress(a, 1), amount);
-        view.emit(event('minted', { token: v.address(id), to: v.address(argAddress(a, 1)), amount: v.u128(amount) }));
+        creditToken(view, id, to, amount);
+        view.emit(event('minted', { token: v.address(id), to: v.address(to), amount: v.u128(amount) }));
       },
-    },
-    burn: {
+    }),
+    burn: defineCall({
       args: [['token', 'address'], ['amount', 'u128']],
       summary: "Destroy `amount` of the sender's tokens.",
-      run(view, ctx, a) {
-        const id = argAddress(a, 0);
+      run(view, ctx, { token: id, amount }) {
         requireToken(view, id);
-        debitToken(view, id, ctx.sender, argUint(a, 1));
-        view.addDelta(tokenSupplyKey(id), -argUint(a, 1), 'ARITHMETIC_OVERFLOW');
-        view.emit(event('burned', { token: v.address(id), from: v.address(ctx.sender), amount: v.u128(argUint(a, 1)) }));
+        debitToken(view, id, ctx.sender, amount);
+        view.addDelta(tokenSupplyKey(id), -amount, 'ARITHMETIC_OVERFLOW');
+        view.emit(event('burned', { token: v.address(id), from: v.address(ctx.sender), amount: v.u128(amount) }));
       },
-    },
-    transfer: {
+    }),
+    transfer: defineCall({
       args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
       summary: 'Move tokens from the sender to `to`.',
-      run(view, ctx, a) {
-        const id = argAddress(a, 0);
+      run(view, ctx, { token: id, to, amount }) {
         requireToken(view, id);
-        debitToken(view, id, ctx.sender, argUint(a, 2));
-        creditToken(view, id, argAddress(a, 1), argUint(a, 2));
-        view.emit(event('transfer', { token: v.address(id), from: v.address(ctx.sender), to: v.address(argAddress(a, 1)), amount: v.u128(argUint(a, 2)) }));
+        debitToken(view, id, ctx.sender, amount);
+        creditToken(view, id, to, amount);
+        view.emit(event('transfer', { token: v.address(id), from: v.address(ctx.sender), to: v.address(to), amount: v.u128(amount) }));
       },
-    },
-    approve: {
+    }),
+    approve: defineCall({
       args: [['token', 'address'], ['spender', 'address'], ['amount', 'u128']],
       summary: 'Allow `spender` to move up to `amount` of the sender\'s tokens (replaces any previous allowance).',
-      run(view, ctx, a) {
-        const id = argAddress(a, 0);
+      run(view, ctx, { token: id, spender, amount }) {
         requireToken(view, id);
-        view.set(tokenAllowanceKey(id, ctx.sender, argAddress(a, 1)), argUint(a, 2) === 0n ? null : encodeU128(argUint(a, 2)));
-        view.emit(event('approval', { token: v.address(id), owner: v.address(ctx.sender), spender: v.address(argAddress(a, 1)), amount: v.u128(argUint(a, 2)) }));
+        view.set(tokenAllowanceKey(id, ctx.sender, spender), amount === 0n ? null : encodeU128(amount));
+        view.emit(event('approval', { token: v.address(id), owner: v.address(ctx.sender), spender: v.address(spender), amount: v.u128(amount) }));
       },
-    },
-    transfer_from: {
+    }),
+    transfer_from: defineCall({
       args: [['token', 'address'], ['owner', 'address'], ['to', 'address'], ['amount', 'u128']],
       summary: "Move `amount` of `owner`'s tokens to `to`, spending the sender's allowance.",
-      run(view, ctx, a) {
-        const id = argAddress(a, 0);
+      run(view, ctx, { token: id, owner, to, amount }) {
         requireToken(view, id);
-        const owner = argAddress(a, 1);
-        const amount = argUint(a, 3);
         const key = tokenAllowanceKey(id, owner, ctx.sender);
         const allowance = decodeU128(view.get(key));
         if (allowance < amount) throw new ExecutionFailure('INSUFFICIENT_ALLOWANCE', `allowance ${allowance} is less than ${amount}`);
         view.set(key, allowance === amount ? null : encodeU128(allowance - amount));
         debitToken(view, id, owner, amount);
-        creditToken(view, id, argAddress(a, 2), amount);
-        view.emit(event('transfer', { token: v.address(id), from: v.address(owner), to: v.address(argAddress(a, 2)), amount: v.u128(amount) }));
+        creditToken(view, id, to, amount);
+        view.emit(event('transfer', { token: v.address(id), from: v.address(owner), to: v.address(to), amount: v.u128(amount) }));
       },
-    },
-    set_mint_authority: {
+    }),
+    set_mint_authority: defineCall({
       args: [['token', 'address'], ['new_authority', 'address']],
       summary: 'Hand the mint authority to another account, or renounce it with the all-zero address (mint authority only).',
-      run(view, ctx, a) {
-        const id = argAddress(a, 0);
+      run(view, ctx, { token: id, new_authority }) {
         const t = requireToken(view, id);
         requireAuthority(t, ctx);
-        view.set(tokenInfoKey(id), encodeTokenInfo({ ...t, mintAuthority: argAddress(a, 1) }));
-        view.emit(event('mint_authority_changed', { token: v.address(id), authority: v.address(argAddress(a, 1)) }));
+        view.set(tokenInfoKey(id), encodeTokenInfo({ ...t, mintAuthority: new_authority }));
+        view.emit(event('mint_authority_changed', { token: v.address(id), authority: v.address(new_authority) }));
       },
-    },
+    }),
   },
   views: {
-    getInfo: {
+    getInfo: defineView({
       params: [['token', 'id']],
       summary: 'Token metadata and total supply.',
-      run(state, [id]) {
-        const b = state.get(tokenInfoKey(id as Uint8Array));
+      run(state, { token: id }) {
+        const b = state.get(tokenInfoKey(id));
         if (!b) return null;
         const t = decodeTokenInfo(b);
         return {
-          id: toHex(id as Uint8Array), name: t.name, symbol: t.symbol, decimals: t.decimals, maxSupply: t.maxSupply.toString(),
-          totalSupply: decodeU128(state.get(tokenSupplyKey(id as Uint8Array))).toString(),
+          id: toHex(id), name: t.name, symbol: t.symbol, decimals: t.decimals, maxSupply: t.maxSupply.toString(),
+          totalSupply: decodeU128(state.get(tokenSupplyKey(id))).toString(),
           mintAuthority: bytesEqual(t.mintAuthority, NO_AUTHORITY) ? null : toHex(t.mintAuthority), creator: toHex(t.creator),
         };
       },
-    },
-    getBalance: {
+    }),
+    getBalance: defineView({
       params: [['token', 'id'], ['owner', 'address']],
       summary: "An account's balance of a token.",
-      run(state, [id, owner]) {
-        if (!getTokenInfo(state, id as Uint8Array)) return null;
-        return { token: toHex(id as Uint8Array), owner: toHex(owner as Uint8Array), balance: tokenBalance(state, id as Uint8Array, owner as Uint8Array).toString() };
+      run(state, { token: id, owner }) {
+        if (!getTokenInfo(state, id)) return null;
+        return { token: toHex(id), owner: toHex(owner), balance: tokenBalance(state, id, owner).toString() };
       },
-    },
-    getAllowance: {
+    }),
+    getAllowance: defineView({
       params: [['token', 'id'], ['owner', 'address'], ['spender', 'address']],
       summary: 'How much `spender` may still move of `owner`\'s tokens.',
-      run(state, [id, owner, spender]) {
-        if (!getTokenInfo(state, id as Uint8Array)) return null;
-        return { token: toHex(id as Uint8Array), owner: toHex(owner as Uint8Array), spender: toHex(spender as Uint8Array), allowance: decodeU128(state.get(tokenAllowanceKey(id as Uint8Array, owner as Uint8Array, spender as Uint8Array))).toString() };
+      run(state, { token: id, owner, spender }) {
+        if (!getTokenInfo(state, id)) return null;
+        return { token: toHex(id), owner: toHex(owner), spender: toHex(spender), allowance: decodeU128(state.get(tokenAllowanceKey(id, owner, spender))).toString() };
       },
-    },
+    }),
   },
 };
 
