@@ -10,8 +10,7 @@ import { devKeyPair, devValidatorKeyPair } from '../protocol/keys.js';
 import { encodeU128 } from '../protocol/codec.js';
 import { parseAmount, parseU64 } from '../protocol/value.js';
 import { balanceKey } from '../contracts/coin/state.js';
-import { encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams, type FeeParams } from '../contracts/fee/params.js';
-import { FEE_ADMIN_KEY } from '../contracts/fee/module.js';
+import { encodeFeeParams, FEE_ADMIN_KEY, FEE_PARAMS_KEY, validateFeeParams, type FeeParams } from '../contracts/fee/params.js';
 import { DEFAULT_GAS_SCHEDULE, encodeGasSchedule, GAS_SCHEDULE_KEY, MAX_SCHEDULE_VALUE, type GasSchedule } from '../execution/gas.js';
 import { sortWriteSet, type WriteSet } from '../state/types.js';
 

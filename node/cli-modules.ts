@@ -1,10 +1,9 @@
 /**
  * `pel token|nft|dao|stake|fee <call|view> [--arg value ...]`: every module call (a signed
  * transaction) and view (a JSON-RPC query), with flags and help generated from the
- * module's own specs. Argument names map to flags with '-' for '_' (max_supply -> --max-supply).
+ * modules' specs (contracts/specs.ts). Argument names map to flags with '-' for '_' (max_supply -> --max-supply).
  */
-import { builtinModules } from '../contracts/registry.js';
-import type { Module } from '../contracts/types.js';
+import { moduleSpec, type ModuleSpec } from '../contracts/specs.js';
 import type { KeyPair } from '../protocol/keys.js';
 import { PelClient } from '../sdk/client.js';
 import { sendModuleCall } from '../sdk/modules.js';
@@ -13,12 +12,12 @@ export const MODULE_COMMANDS: Record<string, string> = { token: 'token', nft: 'n
 
 const flag = (arg: string): string => '--' + arg.replace(/_/g, '-');
 
-export function moduleHelp(cmd: string, m: Module): string {
+export function moduleHelp(cmd: string, m: ModuleSpec): string {
   const lines = [`pel ${cmd} <call | view> [flags] — the ${m.name} module`, '', 'Calls (signed transactions; need --from, print the receipt):'];
   for (const [name, spec] of Object.entries(m.calls)) {
     lines.push(`  ${name} ${spec.args.map(([a, t]) => `${flag(a)} <${t}>`).join(' ')}`, `      ${spec.summary}`);
   }
-  const views = Object.entries(m.views ?? {});
+  const views = Object.entries(m.views);
   if (views.length) {
     lines.push('', 'Views (read-only queries):');
     for (const [name, spec] of views) lines.push(`  ${name} ${spec.params.map(([a, t]) => `${flag(a)} <${t}>`).join(' ')}`, `      ${spec.summary}`);
@@ -50,7 +49,7 @@ export async function runModuleCommand(
   args: string[],
   deps: { defaultRpc: string; loadKey: (from: string) => KeyPair; print: (o: unknown) => void },
 ): Promise<number> {
-  const m = builtinModules.get(MODULE_COMMANDS[cmd]!)!;
+  const m = moduleSpec(MODULE_COMMANDS[cmd]!)!;
   const [sub, ...rest] = args;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
     console.log(moduleHelp(cmd, m));
@@ -59,7 +58,7 @@ export async function runModuleCommand(
   const f = parseFlagPairs(rest);
   const client = new PelClient(f.rpc ?? deps.defaultRpc);
   delete f.rpc;
-  const view = m.views?.[sub];
+  const view = Object.hasOwn(m.views, sub) ? m.views[sub] : undefined;
   if (view) {
     const params = view.params.map(([a]) => {
       const v = f[a.replace(/_/g, '-')] ?? f[a];
@@ -69,7 +68,7 @@ export async function runModuleCommand(
     deps.print(await client.request(`${m.name}_${sub}`, params));
     return 0;
   }
-  const spec = m.calls[sub];
+  const spec = Object.hasOwn(m.calls, sub) ? m.calls[sub] : undefined;
   if (!spec) throw new Error(`pel ${cmd}: no call or view '${sub}'. Run 'pel ${cmd} --help'.`);
   if (!f.from) throw new Error(`${m.name}.${sub} is a transaction: pass --from <dev account index | key file>`);
   const key = deps.loadKey(f.from);

@@ -1,11 +1,11 @@
 /**
- * Builders for every built-in module call, driven by the modules' own argument specs:
+ * Builders for every built-in module call, driven by the modules' argument specs (plain data,
+ * contracts/specs.ts; no module implementation is loaded):
  * `moduleCallArgs('token', 'transfer', { token: '0x…', to: '0x…', amount: '5' })` gives the
  * typed, ordered Values the call expects. The CLI and the demo use this; adding a call to a
  * module adds its builder.
  */
-import { builtinModules } from '../contracts/registry.js';
-import type { CallSpec } from '../contracts/types.js';
+import { BUILTIN_SPECS, moduleSpec, type CallDecl } from '../contracts/specs.js';
 import { ProtocolError } from '../protocol/errors.js';
 import type { KeyPair } from '../protocol/keys.js';
 import type { SignedTx } from '../protocol/tx.js';
@@ -13,10 +13,10 @@ import { valueFromJson, type Value, type ValueType } from '../protocol/value.js'
 import { buildCall, DEFAULT_EXPIRY_BLOCKS } from './tx.js';
 import type { PelClient, ReceiptJson } from './client.js';
 
-export function callSpec(module: string, call: string): CallSpec {
-  const m = builtinModules.get(module);
-  if (!m) throw new ProtocolError('INVALID_NAME', `unknown module ${module}; modules: ${[...builtinModules.keys()].join(', ')}`);
-  const spec = m.calls[call];
+export function callSpec(module: string, call: string): CallDecl {
+  const m = moduleSpec(module);
+  if (!m) throw new ProtocolError('INVALID_NAME', `unknown module ${module}; modules: ${BUILTIN_SPECS.map((s) => s.name).join(', ')}`);
+  const spec = Object.hasOwn(m.calls, call) ? m.calls[call] : undefined;
   if (!spec) throw new ProtocolError('INVALID_NAME', `unknown call ${module}.${call}; calls: ${Object.keys(m.calls).join(', ')}`);
   return spec;
 }

@@ -1,5 +1,6 @@
 import { v } from '../../protocol/value.js';
 import { defineCall, eventsOf } from '../args.js';
+import { COIN_SPEC } from './spec.js';
 import type { Module } from '../types.js';
 import { credit, debit } from './state.js';
 
@@ -9,11 +10,7 @@ export const coinModule: Module = {
   name: 'coin',
   calls: {
     transfer: defineCall({
-      args: [
-        ['to', 'address'],
-        ['amount', 'u128'],
-      ],
-      summary: 'Move `amount` of the native coin from the sender to `to`.',
+      ...COIN_SPEC.calls.transfer,
       run(view, ctx, { to, amount }) {
         debit(view, ctx.sender, amount);
         credit(view, to, amount);

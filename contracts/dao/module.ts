@@ -13,6 +13,7 @@
  * proposals fail with MODULE_RESOLVER_NOT_SET, the same way on every node.
  */
 import { defineCall, defineView, eventsOf } from '../args.js';
+import { DAO_SPEC } from './spec.js';
 import { decodeU128, utf8 } from '../../protocol/codec.js';
 import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
 import { v, valueToJson, type Value } from '../../protocol/value.js';
@@ -165,14 +166,7 @@ function performAction(view: StateView, ctx: CallContext, dao: Uint8Array, propo
 // ---- calls ----------------------------------------------------------------------------------
 
 const create = defineCall({
-  args: [
-    ['token', 'address'],
-    ['name', 'string'],
-    ['quorum', 'u128'],
-    ['approval_bps', 'u64'],
-    ['voting_period', 'u64'],
-  ],
-  summary: 'Create a DAO governed by `token`; its id (also its treasury address) is derived from the tx hash.',
+  ...DAO_SPEC.calls.create,
   run(view, ctx, { token, name, quorum, approval_bps: approvalBps, voting_period: votingPeriod }) {
     const params = { quorum, approvalBps, votingPeriod };
     requireToken(view, token);
@@ -189,11 +183,7 @@ const create = defineCall({
 });
 
 const deposit = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['amount', 'u128'],
-  ],
-  summary: "Move `amount` of the native coin from the sender to the DAO's treasury.",
+  ...DAO_SPEC.calls.deposit,
   run(view, ctx, { dao, amount }) {
     requireDao(view, dao);
     requirePositive(amount);
@@ -204,12 +194,7 @@ const deposit = defineCall({
 });
 
 const depositToken = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['token', 'address'],
-    ['amount', 'u128'],
-  ],
-  summary: "Move `amount` of `token` from the sender to the DAO's treasury.",
+  ...DAO_SPEC.calls.deposit_token,
   run(view, ctx, { dao, token, amount }) {
     requireDao(view, dao);
     requireToken(view, token);
@@ -220,13 +205,7 @@ const depositToken = defineCall({
 });
 
 const propose = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['kind', 'u64'],
-    ['payload', 'bytes'],
-    ['description', 'string'],
-  ],
-  summary: 'Make a proposal (1 payout, 2 parameters, 3 call); the sender must hold at least 1 unit of the governance token.',
+  ...DAO_SPEC.calls.propose,
   run(view, ctx, { dao, kind, payload, description }) {
     const info = requireDao(view, dao);
     if (tokenBalance(view, info.token, ctx.sender) < 1n) {
@@ -248,13 +227,7 @@ const propose = defineCall({
 });
 
 const vote = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['proposal', 'address'],
-    ['support', 'bool'],
-    ['amount', 'u128'],
-  ],
-  summary: "Vote with `amount` governance tokens, which are locked in the DAO's vote escrow until voting ends.",
+  ...DAO_SPEC.calls.vote,
   run(view, ctx, { dao, proposal, support, amount }) {
     const info = requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
@@ -273,11 +246,7 @@ const vote = defineCall({
 });
 
 const unlock = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['proposal', 'address'],
-  ],
-  summary: "Return the sender's locked vote once voting has ended or the proposal was cancelled.",
+  ...DAO_SPEC.calls.unlock,
   run(view, ctx, { dao, proposal }) {
     const info = requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
@@ -295,11 +264,7 @@ const unlock = defineCall({
 });
 
 const execute = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['proposal', 'address'],
-  ],
-  summary: 'Carry out a proposal that passed (quorum and approval), once, after voting ended; anyone may call it.',
+  ...DAO_SPEC.calls.execute,
   run(view, ctx, { dao, proposal }) {
     requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
@@ -319,11 +284,7 @@ const execute = defineCall({
 });
 
 const cancel = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['proposal', 'address'],
-  ],
-  summary: 'Withdraw a proposal (proposer only, before voting ends); voters can then unlock at once.',
+  ...DAO_SPEC.calls.cancel,
   run(view, ctx, { dao, proposal }) {
     requireDao(view, dao);
     const p = requireProposal(view, dao, proposal);
@@ -362,8 +323,7 @@ function describeAction(p: Proposal): unknown {
 }
 
 const getView = defineView({
-  params: [['dao', 'id']],
-  summary: 'A DAO: governance token, parameters, treasury (native coin and governance token balances) and tokens locked in votes; null if absent.',
+  ...DAO_SPEC.views.get,
   run(state, { dao }) {
     const info = getDaoInfo(state, dao);
     if (!info) return null;
@@ -383,11 +343,7 @@ const getView = defineView({
 });
 
 const getProposalView = defineView({
-  params: [
-    ['dao', 'id'],
-    ['proposal', 'id'],
-  ],
-  summary: 'A proposal with its tally and status at the given height; null if absent.',
+  ...DAO_SPEC.views.getProposal,
   run(state, { dao, proposal }, ctx) {
     const p = getProposal(state, dao, proposal);
     if (!p) return null;
@@ -419,12 +375,7 @@ const getProposalView = defineView({
 });
 
 const getVoteView = defineView({
-  params: [
-    ['dao', 'id'],
-    ['proposal', 'id'],
-    ['voter', 'address'],
-  ],
-  summary: "An account's vote on a proposal; null if it did not vote.",
+  ...DAO_SPEC.views.getVote,
   run(state, { dao, proposal, voter }) {
     const cast = getVote(state, dao, proposal, voter);
     return cast ? { support: cast.support, amount: cast.amount.toString(), unlocked: cast.unlocked } : null;

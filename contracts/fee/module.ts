@@ -5,14 +5,13 @@
  * their treasury earns. Changes take effect from the next block.
  */
 import { defineCall, defineView, eventsOf } from '../args.js';
+import { FEE_SPEC } from './spec.js';
 import { decodeU128 } from '../../protocol/codec.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
 import { BURNED_KEY } from '../coin/state.js';
 import { ExecutionFailure, type Module } from '../types.js';
-import { decodeFeeParams, encodeFeeParams, FEE_PARAMS_KEY, validateFeeParams } from './params.js';
-
-export const FEE_ADMIN_KEY = 'fee/admin';
+import { decodeFeeParams, encodeFeeParams, FEE_ADMIN_KEY, FEE_PARAMS_KEY, validateFeeParams } from './params.js';
 
 function requireAdmin(view: { get(k: string): Uint8Array | undefined }, sender: Uint8Array): void {
   const admin = view.get(FEE_ADMIN_KEY);
@@ -25,8 +24,7 @@ export const feeModule: Module = {
   name: 'fee',
   calls: {
     set_params: defineCall({
-      args: [['min_gas_price', 'u64'], ['burn_bps', 'u64'], ['proposer_bps', 'u64'], ['treasury_bps', 'u64'], ['treasury', 'address']],
-      summary: 'Set the minimum gas price, the fee split (basis points adding up to 10000) and the treasury account (fee admin only).',
+      ...FEE_SPEC.calls.set_params,
       run(view, ctx, a) {
         requireAdmin(view, ctx.sender);
         for (const share of [a.burn_bps, a.proposer_bps, a.treasury_bps]) if (share > 10_000n) throw new ExecutionFailure('INVALID_FEE_PARAMS', 'shares are basis points: at most 10000');
@@ -41,8 +39,7 @@ export const feeModule: Module = {
       },
     }),
     set_admin: defineCall({
-      args: [['new_admin', 'address']],
-      summary: 'Hand the fee admin role to another account, e.g. a DAO (fee admin only).',
+      ...FEE_SPEC.calls.set_admin,
       run(view, ctx, { new_admin }) {
         requireAdmin(view, ctx.sender);
         view.set(FEE_ADMIN_KEY, new_admin.slice());
@@ -52,8 +49,7 @@ export const feeModule: Module = {
   },
   views: {
     getParams: defineView({
-      params: [],
-      summary: 'Fee parameters in force from the next block, the fee admin, and the total burned.',
+      ...FEE_SPEC.views.getParams,
       run(state) {
         const b = state.get(FEE_PARAMS_KEY);
         if (!b) return null;

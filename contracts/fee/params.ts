@@ -6,6 +6,8 @@
 import { Reader, Writer } from '../../protocol/codec.js';
 
 export const FEE_PARAMS_KEY = 'fee/params';
+/** The account that may change the fee parameters (20 bytes); absent = nobody. */
+export const FEE_ADMIN_KEY = 'fee/admin';
 
 export interface FeeParams {
   readonly minGasPrice: bigint;

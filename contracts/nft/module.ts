@@ -9,6 +9,7 @@
  * check needs the value.
  */
 import { defineCall, defineView, eventsOf } from '../args.js';
+import { NFT_SPEC } from './spec.js';
 import { encodeU64, U64_MAX } from '../../protocol/codec.js';
 import { addressHex, bytesEqual, toHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
@@ -61,14 +62,7 @@ function endListing(view: StateView, collection: Uint8Array, tokenId: bigint, re
 }
 
 const createCollection = defineCall({
-  args: [
-    ['name', 'string'],
-    ['uri', 'string'],
-    ['royalty_bps', 'u64'],
-    ['royalty_recipient', 'address'],
-    ['max_supply', 'u64'],
-  ],
-  summary: 'Create a collection owned by the sender (id derived from the tx hash); royalty_bps <= 5000 is paid to royalty_recipient on every sale; max_supply 0 = unlimited.',
+  ...NFT_SPEC.calls.create_collection,
   run(view, ctx, { name, uri, royalty_bps: royaltyBps, royalty_recipient: royaltyRecipient, max_supply: maxSupply }) {
     if (royaltyBps > BigInt(MAX_ROYALTY_BPS)) {
       throw new ExecutionFailure('ROYALTY_TOO_HIGH', `royalty_bps ${royaltyBps} is above the maximum ${MAX_ROYALTY_BPS} (50%)`);
@@ -90,12 +84,7 @@ const createCollection = defineCall({
 });
 
 const mint = defineCall({
-  args: [
-    ['collection', 'address'],
-    ['to', 'address'],
-    ['uri', 'string'],
-  ],
-  summary: "Mint the collection's next token (ids 1, 2, ...) to `to`; creator only.",
+  ...NFT_SPEC.calls.mint,
   run(view, ctx, { collection, to, uri }) {
     const c = requireCollection(view, collection);
     if (!bytesEqual(c.creator, ctx.sender)) {
@@ -114,12 +103,7 @@ const mint = defineCall({
 });
 
 const transfer = defineCall({
-  args: [
-    ['collection', 'address'],
-    ['token_id', 'u64'],
-    ['to', 'address'],
-  ],
-  summary: 'Give the token to `to`; owner only. Ends any listing of the token.',
+  ...NFT_SPEC.calls.transfer,
   run(view, ctx, { collection, token_id: tokenId, to }) {
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'transfer');
@@ -130,11 +114,7 @@ const transfer = defineCall({
 });
 
 const burn = defineCall({
-  args: [
-    ['collection', 'address'],
-    ['token_id', 'u64'],
-  ],
-  summary: 'Destroy the token; owner only. Ends any listing of the token; its id is never reused.',
+  ...NFT_SPEC.calls.burn,
   run(view, ctx, { collection, token_id: tokenId }) {
     requireCollection(view, collection);
     requireTokenOwner(view, collection, tokenId, ctx.sender, 'burn');
@@ -147,13 +127,7 @@ const burn = defineCall({
 });
 
 const list = defineCall({
-  args: [
-    ['collection', 'address'],
-    ['token_id', 'u64'],
-    ['price', 'u128'],
-    ['currency', 'address'],
-  ],
-  summary: 'Offer the token for `price` in `currency` (zero address = native coin, else a token id); owner only. Replaces an earlier listing of the token.',
+  ...NFT_SPEC.calls.list,
   run(view, ctx, { collection, token_id: tokenId, price, currency }) {
     if (price === 0n) throw new ExecutionFailure('INVALID_PRICE', 'price must be above 0 (use transfer to give a token away)');
     requireCollection(view, collection);
@@ -165,11 +139,7 @@ const list = defineCall({
 });
 
 const cancel = defineCall({
-  args: [
-    ['collection', 'address'],
-    ['token_id', 'u64'],
-  ],
-  summary: 'Withdraw the listing of the token; the lister only.',
+  ...NFT_SPEC.calls.cancel,
   run(view, ctx, { collection, token_id: tokenId }) {
     requireCollection(view, collection);
     const listing = getListing(view, collection, tokenId);
@@ -180,14 +150,7 @@ const cancel = defineCall({
 });
 
 const buy = defineCall({
-  args: [
-    ['collection', 'address'],
-    ['token_id', 'u64'],
-    ['price', 'u128'],
-    ['currency', 'address'],
-  ],
-  summary:
-    'Buy a listed token at the price and currency the buyer expects to pay; royalty to the royalty recipient, the market fee to the protocol treasury, the rest to the seller.',
+  ...NFT_SPEC.calls.buy,
   run(view, ctx, { collection, token_id: tokenId, price, currency }) {
     const c = requireCollection(view, collection);
     const listing = getListing(view, collection, tokenId);
@@ -233,8 +196,7 @@ const buy = defineCall({
 // ---- views ------------------------------------------------------------------------------
 
 const getCollectionView = defineView({
-  params: [['collection', 'id']],
-  summary: 'A collection: creator, name, uri, royalty, supply counters; null if unknown.',
+  ...NFT_SPEC.views.getCollection,
   run(state, { collection: id }) {
     const c = getCollection(state, id);
     if (!c) return null;
@@ -253,11 +215,7 @@ const getCollectionView = defineView({
 });
 
 const getTokenView = defineView({
-  params: [
-    ['collection', 'id'],
-    ['tokenId', 'u64'],
-  ],
-  summary: 'A token: owner and metadata URI; null if never minted or burned.',
+  ...NFT_SPEC.views.getToken,
   run(state, { collection: id, tokenId }) {
     const owner = getOwner(state, id, tokenId);
     if (!owner) return null;
@@ -266,11 +224,7 @@ const getTokenView = defineView({
 });
 
 const getListingView = defineView({
-  params: [
-    ['collection', 'id'],
-    ['tokenId', 'u64'],
-  ],
-  summary: 'The listing of a token: seller, price, currency (0x00..00 = native coin); null if not listed.',
+  ...NFT_SPEC.views.getListing,
   run(state, { collection, tokenId }) {
     const l = getListing(state, collection, tokenId);
     if (!l) return null;

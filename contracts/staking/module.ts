@@ -10,6 +10,7 @@
  * the stakes, unstakes and claims around it, as it must.
  */
 import { defineCall, defineView, eventsOf } from '../args.js';
+import { STAKING_SPEC } from './spec.js';
 import { toHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
 import { balanceKey, credit, debit } from '../coin/state.js';
@@ -36,12 +37,6 @@ import {
 
 const event = eventsOf('staking');
 
-/** The arguments of stake and unstake. */
-const POSITION_ARGS = [
-  ['dao', 'address'],
-  ['amount', 'u128'],
-] as const;
-
 /**
  * stake and unstake: the sender's pending rewards settled into its claimable balance, its
  * stake and the DAO's total moved by `signed`; returns what was settled.
@@ -57,8 +52,7 @@ const stakeEvent = (name: 'staked' | 'unstaked', dao: Uint8Array, staker: Uint8A
   event(name, { dao: v.address(dao), staker: v.address(staker), amount: v.u128(amount), settled: v.u128(settled) });
 
 const stake = defineCall({
-  args: POSITION_ARGS,
-  summary: "Stake `amount` of the DAO's governance token; pending rewards are settled into the claimable balance first.",
+  ...STAKING_SPEC.calls.stake,
   run(view, ctx, { dao, amount }) {
     const { token } = requireDao(view, dao);
     requirePositive(amount);
@@ -78,8 +72,7 @@ const stake = defineCall({
 });
 
 const unstake = defineCall({
-  args: POSITION_ARGS,
-  summary: 'Withdraw `amount` of staked tokens; pending rewards are settled into the claimable balance first.',
+  ...STAKING_SPEC.calls.unstake,
   run(view, ctx, { dao, amount }) {
     const { token } = requireDao(view, dao);
     requirePositive(amount);
@@ -92,8 +85,7 @@ const unstake = defineCall({
 });
 
 const claim = defineCall({
-  args: [['dao', 'address']],
-  summary: "Pay the sender's claimable and pending rewards (native coin) from the DAO's reward pool.",
+  ...STAKING_SPEC.calls.claim,
   run(view, ctx, { dao }) {
     requireDao(view, dao);
     const { position } = settle(getPosition(view, dao, ctx.sender), getPool(view, dao).acc);
@@ -108,11 +100,7 @@ const claim = defineCall({
 });
 
 const fundRewards = defineCall({
-  args: [
-    ['dao', 'address'],
-    ['amount', 'u128'],
-  ],
-  summary: "Pay `amount` of the native coin into the DAO's staking reward pool, shared pro rata among current stakers.",
+  ...STAKING_SPEC.calls.fund_rewards,
   run(view, ctx, { dao, amount }) {
     const { token } = requireDao(view, dao);
     requirePositive(amount);
@@ -127,11 +115,7 @@ const fundRewards = defineCall({
 });
 
 const getPositionView = defineView({
-  params: [
-    ['dao', 'id'],
-    ['staker', 'address'],
-  ],
-  summary: "A staker's position in a DAO's staking pool (zeros if none); null if the DAO does not exist.",
+  ...STAKING_SPEC.views.getPosition,
   run(state, { dao, staker }) {
     if (!getDaoInfo(state, dao)) return null;
     const p = getPosition(state, dao, staker);
@@ -140,8 +124,7 @@ const getPositionView = defineView({
 });
 
 const getPoolView = defineView({
-  params: [['dao', 'id']],
-  summary: "A DAO's staking pool: total staked, accumulator, reward balance; null if the DAO does not exist.",
+  ...STAKING_SPEC.views.getPool,
   run(state, { dao }) {
     const info = getDaoInfo(state, dao);
     if (!info) return null;

@@ -4,6 +4,7 @@
  * under the parallel executor unless the bound could be crossed.
  */
 import { defineCall, defineView, eventsOf } from '../args.js';
+import { TOKEN_SPEC } from './spec.js';
 import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
 import { bytesEqual, toHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
@@ -27,8 +28,7 @@ export const tokenModule: Module = {
   name: 'token',
   calls: {
     create: defineCall({
-      args: [['name', 'string'], ['symbol', 'string'], ['decimals', 'u64'], ['max_supply', 'u128']],
-      summary: 'Create a token (id derived from the tx); the sender becomes its mint authority. max_supply 0 = unlimited.',
+      ...TOKEN_SPEC.calls.create,
       run(view, ctx, { name, symbol, decimals, max_supply }) {
         if (name.length < 1 || name.length > 64) throw new ExecutionFailure('INVALID_ARGUMENTS', 'name must be 1..64 characters');
         if (!/^[A-Za-z0-9]{1,16}$/.test(symbol)) throw new ExecutionFailure('INVALID_ARGUMENTS', 'symbol must be 1..16 letters or digits');
@@ -39,8 +39,7 @@ export const tokenModule: Module = {
       },
     }),
     mint: defineCall({
-      args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
-      summary: 'Mint new tokens to `to` (mint authority only; total supply stays within max supply).',
+      ...TOKEN_SPEC.calls.mint,
       run(view, ctx, { token: id, to, amount }) {
         const t = requireToken(view, id);
         requireAuthority(t, ctx);
@@ -50,8 +49,7 @@ export const tokenModule: Module = {
       },
     }),
     burn: defineCall({
-      args: [['token', 'address'], ['amount', 'u128']],
-      summary: "Destroy `amount` of the sender's tokens.",
+      ...TOKEN_SPEC.calls.burn,
       run(view, ctx, { token: id, amount }) {
         requireToken(view, id);
         debitToken(view, id, ctx.sender, amount);
@@ -60,8 +58,7 @@ export const tokenModule: Module = {
       },
     }),
     transfer: defineCall({
-      args: [['token', 'address'], ['to', 'address'], ['amount', 'u128']],
-      summary: 'Move tokens from the sender to `to`.',
+      ...TOKEN_SPEC.calls.transfer,
       run(view, ctx, { token: id, to, amount }) {
         requireToken(view, id);
         debitToken(view, id, ctx.sender, amount);
@@ -70,8 +67,7 @@ export const tokenModule: Module = {
       },
     }),
     approve: defineCall({
-      args: [['token', 'address'], ['spender', 'address'], ['amount', 'u128']],
-      summary: 'Allow `spender` to move up to `amount` of the sender\'s tokens (replaces any previous allowance).',
+      ...TOKEN_SPEC.calls.approve,
       run(view, ctx, { token: id, spender, amount }) {
         requireToken(view, id);
         view.set(tokenAllowanceKey(id, ctx.sender, spender), amount === 0n ? null : encodeU128(amount));
@@ -79,8 +75,7 @@ export const tokenModule: Module = {
       },
     }),
     transfer_from: defineCall({
-      args: [['token', 'address'], ['owner', 'address'], ['to', 'address'], ['amount', 'u128']],
-      summary: "Move `amount` of `owner`'s tokens to `to`, spending the sender's allowance.",
+      ...TOKEN_SPEC.calls.transfer_from,
       run(view, ctx, { token: id, owner, to, amount }) {
         requireToken(view, id);
         const key = tokenAllowanceKey(id, owner, ctx.sender);
@@ -93,8 +88,7 @@ export const tokenModule: Module = {
       },
     }),
     set_mint_authority: defineCall({
-      args: [['token', 'address'], ['new_authority', 'address']],
-      summary: 'Hand the mint authority to another account, or renounce it with the all-zero address (mint authority only).',
+      ...TOKEN_SPEC.calls.set_mint_authority,
       run(view, ctx, { token: id, new_authority }) {
         const t = requireToken(view, id);
         requireAuthority(t, ctx);
@@ -105,8 +99,7 @@ export const tokenModule: Module = {
   },
   views: {
     getInfo: defineView({
-      params: [['token', 'id']],
-      summary: 'Token metadata and total supply.',
+      ...TOKEN_SPEC.views.getInfo,
       run(state, { token: id }) {
         const b = state.get(tokenInfoKey(id));
         if (!b) return null;
@@ -119,16 +112,14 @@ export const tokenModule: Module = {
       },
     }),
     getBalance: defineView({
-      params: [['token', 'id'], ['owner', 'address']],
-      summary: "An account's balance of a token.",
+      ...TOKEN_SPEC.views.getBalance,
       run(state, { token: id, owner }) {
         if (!getTokenInfo(state, id)) return null;
         return { token: toHex(id), owner: toHex(owner), balance: tokenBalance(state, id, owner).toString() };
       },
     }),
     getAllowance: defineView({
-      params: [['token', 'id'], ['owner', 'address'], ['spender', 'address']],
-      summary: 'How much `spender` may still move of `owner`\'s tokens.',
+      ...TOKEN_SPEC.views.getAllowance,
       run(state, { token: id, owner, spender }) {
         if (!getTokenInfo(state, id)) return null;
         return { token: toHex(id), owner: toHex(owner), spender: toHex(spender), allowance: decodeU128(state.get(tokenAllowanceKey(id, owner, spender))).toString() };
