@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes } from './hex.js';
+import { LruCache } from './lru.js';
 
 const P = (1n << 255n) - 19n;
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
@@ -82,11 +83,13 @@ export interface SignatureVerifier {
 
 const SPKI_ED25519_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
-/** Node's built-in (OpenSSL) Ed25519, with a bounded cache of parsed public keys. */
+/** Node's built-in (OpenSSL) Ed25519, with a bounded LRU cache of parsed public keys (null: not a valid key). */
 export class NativeVerifier implements SignatureVerifier {
   readonly impl = 'native' as const;
-  private readonly keys = new Map<string, nodeCrypto.KeyObject | null>();
-  constructor(private readonly cacheSize = 8192) {}
+  private readonly keys: LruCache<string, nodeCrypto.KeyObject | null>;
+  constructor(cacheSize = 8192) {
+    this.keys = new LruCache(cacheSize);
+  }
 
   private keyObject(publicKey: Uint8Array): nodeCrypto.KeyObject | null {
     const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, 32).toString('latin1');
@@ -97,7 +100,6 @@ export class NativeVerifier implements SignatureVerifier {
       } catch {
         k = null;
       }
-      if (this.keys.size >= this.cacheSize) this.keys.clear();
       this.keys.set(id, k);
     }
     return k;
