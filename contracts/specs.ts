@@ -30,8 +30,11 @@ export interface ModuleSpec {
   readonly views: Readonly<Record<string, ViewDecl>>;
 }
 
-/** The built-in modules, in registry order (contracts/registry.ts checks they match). */
-export const BUILTIN_SPECS: readonly ModuleSpec[] = [COIN_SPEC, TOKEN_SPEC, NFT_SPEC, DAO_SPEC, STAKING_SPEC, FEE_SPEC];
+/** The built-in modules by name, with their literal types (the SDK's typed builders read them). */
+export const SPECS = { coin: COIN_SPEC, token: TOKEN_SPEC, nft: NFT_SPEC, dao: DAO_SPEC, staking: STAKING_SPEC, fee: FEE_SPEC } as const;
+
+/** The built-in modules, in registry order (test/unit/contracts/specs.test.ts holds them equal to the registry). */
+export const BUILTIN_SPECS: readonly ModuleSpec[] = Object.values(SPECS);
 
 /** A built-in module's spec by name. */
 export function moduleSpec(name: string): ModuleSpec | undefined {

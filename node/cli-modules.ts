@@ -6,7 +6,7 @@
 import { moduleSpec, type ModuleSpec } from '../contracts/specs.js';
 import type { KeyPair } from '../protocol/keys.js';
 import { PelClient } from '../sdk/client.js';
-import { sendModuleCall } from '../sdk/modules.js';
+import { sendDynamicCall } from '../sdk/modules.js';
 
 export const MODULE_COMMANDS: Record<string, string> = { token: 'token', nft: 'nft', dao: 'dao', stake: 'staking', staking: 'staking', fee: 'fee' };
 
@@ -79,7 +79,7 @@ export async function runModuleCommand(
     if (v === undefined) throw new Error(`${m.name}.${sub} needs ${flag(a)}`);
     named[a] = v;
   }
-  const receipt = await sendModuleCall(client, key, { module: m.name, call: sub, args: named }, opts);
+  const receipt = await sendDynamicCall(client, key, { module: m.name, call: sub, args: named }, opts);
   deps.print(receipt);
   return receipt.status === 'success' ? 0 : 1;
 }

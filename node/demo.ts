@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { devKeyPair, type KeyPair } from '../protocol/keys.js';
 import { toHex } from '../protocol/hex.js';
 import { PelClient, type ReceiptJson } from '../sdk/client.js';
-import { sendModuleCall } from '../sdk/modules.js';
+import { sendDynamicCall } from '../sdk/modules.js';
 import { encodePayoutPayload, NATIVE_COIN } from '../contracts/dao/payload.js';
 import { PROPOSAL_PAYOUT } from '../contracts/dao/state.js';
 import { buildTransfer, DEFAULT_EXPIRY_BLOCKS } from '../sdk/tx.js';
@@ -36,7 +36,7 @@ export async function runDemo(args: string[], defaultRpc: string): Promise<numbe
   };
   const call = async (who: KeyPair, module: string, name: string, a: Record<string, unknown>, expect: 'success' | string = 'success'): Promise<ReceiptJson> => {
     steps++;
-    const r = await sendModuleCall(client, who, { module, call: name, args: a });
+    const r = await sendDynamicCall(client, who, { module, call: name, args: a });
     console.log(`${String(steps).padStart(2)}. ${module}.${name} by ${hex(who).slice(0, 10)}…  tx ${r.txHash.slice(0, 18)}…  ${r.status}${r.errorCode ? ` (${r.errorCode})` : ''}  fee ${r.fee}`);
     const ok = expect === 'success' ? r.status === 'success' : r.status === 'failed' && r.errorCode === expect;
     if (!ok) throw new DemoFailure(`${module}.${name}: expected ${expect}, got ${r.status} ${r.errorCode}`);

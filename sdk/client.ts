@@ -1,4 +1,8 @@
-/** A small typed JSON-RPC client for pel (HTTP). */
+/**
+ * A small typed JSON-RPC client for pel: calls over HTTP (`fetch`), subscriptions over
+ * WebSocket (the global WebSocket where there is one, as in browsers and Node >= 22, else the
+ * `ws` package, loaded on first use).
+ */
 import { toHex } from '../protocol/hex.js';
 import type { JsonValue } from '../protocol/value.js';
 
@@ -131,4 +135,73 @@ export class PelClient {
   mine(count = 1): Promise<{ heights: number[] }> {
     return this.request('dev_mine', [count]);
   }
+
+  /**
+   * The receipt of `hash` once its block has committed. Polls `tx_get` every `pollMs`;
+   * rejects with PelRpcError TX_DROPPED if the node dropped the tx, and TX_WAIT_TIMEOUT after
+   * `timeoutMs`.
+   */
+  async waitForReceipt(hash: string, opts: { timeoutMs?: number; pollMs?: number } = {}): Promise<ReceiptJson> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    for (;;) {
+      const t = await this.request<{ status: string; reason?: string } | null>('tx_get', [hash]);
+      if (t?.status === 'committed') {
+        const r = await this.getReceipt(hash);
+        if (r) return r;
+      }
+      if (t?.status === 'dropped') throw new PelRpcError(-32015, `tx ${hash} was dropped: ${t.reason ?? 'no reason given'}`, { code: 'TX_DROPPED', reason: t.reason });
+      if (Date.now() >= deadline) throw new PelRpcError(-32020, `tx ${hash} has no receipt after ${opts.timeoutMs ?? 60_000} ms`, { code: 'TX_WAIT_TIMEOUT' });
+      await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
+    }
+  }
+
+  /**
+   * Subscribe over WebSocket (the RPC URL with ws:// or wss://): `'newBlocks'` pushes every
+   * committed block (header and tx hashes), `['tx', hash]` the tx's status once. Returns a
+   * handle whose close() unsubscribes and closes the connection; `onError` hears of a lost
+   * connection or a refused subscription.
+   */
+  async subscribe<T = BlockJson>(kind: 'newBlocks' | readonly ['tx', string], onMessage: (result: T) => void, onError?: (e: Error) => void): Promise<{ id: string; close(): void }> {
+    const url = this.url.replace(/^http/, 'ws');
+    const WS = (globalThis as { WebSocket?: WebSocketCtor }).WebSocket ?? ((await import('ws')).default as unknown as WebSocketCtor);
+    const ws = new WS(url);
+    const params = kind === 'newBlocks' ? ['newBlocks'] : [...kind];
+    return new Promise((resolve, reject) => {
+      let id: string | null = null;
+      ws.onopen = () => ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_subscribe', params }));
+      ws.onerror = (ev: unknown) => {
+        const e = new Error(`WebSocket ${url}: ${(ev as { message?: string }).message ?? 'connection error'}`);
+        if (id === null) reject(e);
+        else onError?.(e);
+      };
+      ws.onclose = () => {
+        if (id === null) reject(new Error(`WebSocket ${url} closed before the subscription was made`));
+      };
+      ws.onmessage = (ev: { data: unknown }) => {
+        const m = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: { code: number; message: string; data?: PelRpcError['data'] }; params?: { subscription: string; result: T } };
+        if (m.id === 1) {
+          if (m.error) {
+            reject(new PelRpcError(m.error.code, m.error.message, m.error.data));
+            ws.close();
+            return;
+          }
+          id = String(m.result);
+          resolve({ id, close: () => ws.close() });
+          return;
+        }
+        if (m.params && m.params.subscription === id) onMessage(m.params.result);
+      };
+    });
+  }
 }
+
+/** The part of the WebSocket API the client uses, in both the browser's and the `ws` package's shape. */
+interface WebSocketLike {
+  onopen: ((ev: unknown) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  onclose: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  send(data: string): void;
+  close(): void;
+}
+type WebSocketCtor = new (url: string) => WebSocketLike;
