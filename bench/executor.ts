@@ -11,7 +11,7 @@ import { ParallelExecutor } from '../execution/parallel/executor.js';
 import type { BlockExecution } from '../execution/types.js';
 import { WorldState } from '../state/world.js';
 import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin, prepareWorkload, WORKLOADS, type WorkloadKind } from './workload.js';
-import { median, num, output, parseBenchArgs, round } from './util.js';
+import { median, num, output, parseBenchArgs, progress, round } from './util.js';
 
 const HELP = `pel bench executor [flags] — one block, sequential vs Block-STM, JSON out
   --txs N            transactions in the block [10000]
@@ -80,8 +80,16 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
     // 20 runs), so the measured runs show the path it settled on, not its initial probes.
     const adaptive = f['no-adaptive'] !== true;
     let warmupRuns = 0;
-    for (; warmupRuns < 20 && (warmupRuns < 5 || (adaptive && !ex.estimates.settled)); warmupRuns++) await measure(false);
-    for (let r = 0; r < runs; r++) await measure(true);
+    const bar = progress(`bench executor ${workload}, ${txs} txs`);
+    for (; warmupRuns < 20 && (warmupRuns < 5 || (adaptive && !ex.estimates.settled)); warmupRuns++) {
+      bar.update(`warm-up run ${warmupRuns + 1}`);
+      await measure(false);
+    }
+    for (let r = 0; r < runs; r++) {
+      bar.update(`run ${r + 1}/${runs}`);
+      await measure(true);
+    }
+    bar.done();
     const sMs = median(seqMs);
     const pMs = median(parMs);
     const fallbacks: Record<string, number> = {};

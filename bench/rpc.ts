@@ -121,8 +121,17 @@ function workerUtilisation(before: string, after: string, seconds: number): { wo
   return { workers: b.workers, total: round(total, 3), byWork };
 }
 
+async function readResult(path: string): Promise<Record<string, unknown>> {
+  const text = await readFile(path, 'utf8');
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${path} is not a bench rpc JSON result: save runs with --json (pel bench rpc ... --json > ${path})`);
+  }
+}
+
 async function compare(a: string, b: string): Promise<number> {
-  const [x, y] = [JSON.parse(await readFile(a, 'utf8')), JSON.parse(await readFile(b, 'utf8'))] as Record<string, unknown>[];
+  const [x, y] = [await readResult(a), await readResult(b)];
   const keys = ['executor', 'txs', 'senders', 'tps', 'submitRate', 'latencyMs', 'blocks', 'txsPerBlock', 'workerUtilisation', 'peakRssMb', 'rootsMatch'];
   const fmt = (v: unknown): string => (typeof v === 'object' ? JSON.stringify(v) : String(v));
   console.log(`${'metric'.padEnd(14)} ${a.padEnd(40)} ${b}`);
