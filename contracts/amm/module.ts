@@ -229,7 +229,9 @@ const swap = defineCall({
 const swapPath = defineCall({
   ...AMM_SPEC.calls.swap_path,
   run(view, ctx, { path, asset_in, amount_in, min_out, deadline }) {
-    swapExactIn(view, ctx, pathFromBytes(path), asset_in, amount_in, min_out, deadline);
+    const pools = pathFromBytes(path);
+    checkPath(pools); // the path's shape is checked first, as documented
+    swapExactIn(view, ctx, pools, asset_in, amount_in, min_out, deadline);
   },
 });
 

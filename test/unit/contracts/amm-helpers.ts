@@ -11,7 +11,10 @@ import type { Event } from '../../../protocol/receipt.js';
 import type { Value } from '../../../protocol/value.js';
 import { ammModule } from '../../../contracts/amm/module.js';
 import { settleBatches } from '../../../contracts/amm/settle.js';
-import { assetBalanceKey, BATCH_PREFIX, batchEscrow, decodeBatchSwap, decodePoolInfo, decodeReserves } from '../../../contracts/amm/state.js';
+import {
+  assetBalanceKey, BATCH_PREFIX, batchEscrow, decodeAccrual, decodeBatchSwap, decodePoolInfo, decodeProgramme, decodeReserves, rewardAccount, stakeEscrow,
+} from '../../../contracts/amm/state.js';
+import { decodePosition, pendingRewards } from '../../../contracts/rewards.js';
 import { encodeTokenInfo, NO_AUTHORITY, tokenBalanceKey, tokenInfoKey, tokenSupplyKey } from '../../../contracts/token/state.js';
 import { applyDeltas } from '../../../execution/view.js';
 import { ExecutionFailure, type BlockEndView } from '../../../contracts/types.js';
@@ -137,6 +140,27 @@ export function checkAmmInvariants(state: Map<string, Uint8Array>, coinSupply: b
     }
     expect(held(info.asset0, batchEscrow(pool)), 'batch escrow >= queued asset0').toBeGreaterThanOrEqual(q0);
     expect(held(info.asset1, batchEscrow(pool)), 'batch escrow >= queued asset1').toBeGreaterThanOrEqual(q1);
+  }
+  // Each programme: the stake escrow holds the staked LP tokens, the reward account covers
+  // everything owed (claimable + pending at the stored accumulator + undistributed).
+  for (const [k, val] of state) {
+    if (!k.startsWith('amm/programme/')) continue;
+    const idHex = k.slice('amm/programme/'.length);
+    const id = Uint8Array.from(Buffer.from(idHex, 'hex'));
+    const p = decodeProgramme(val);
+    const acc = state.get(`amm/accrual/${idHex}`);
+    const { acc: a, undistributed } = acc ? decodeAccrual(acc) : { acc: 0n, undistributed: 0n };
+    let owed = undistributed;
+    let staked = 0n;
+    for (const [sk, sv] of state) {
+      if (!sk.startsWith(`amm/stake/${idHex}/`)) continue;
+      const pos = decodePosition(sv);
+      owed += pos.claimable + pendingRewards(pos, a);
+      staked += pos.staked;
+    }
+    expect(decodeU128(state.get(`amm/staked/${idHex}`)), 'programme total = Σ stakes').toBe(staked);
+    expect(decodeU128(state.get(assetBalanceKey(p.lpToken, stakeEscrow(id)))), 'stake escrow >= staked').toBeGreaterThanOrEqual(staked);
+    expect(decodeU128(state.get(assetBalanceKey(p.rewardAsset, rewardAccount(id)))), 'reward account >= owed').toBeGreaterThanOrEqual(owed);
   }
   for (const t of [...tokens, ...lpTokens]) {
     const prefix = `token/balance/${toHexRaw(t)}/`;
