@@ -1,3 +1,4 @@
+import { ammModule } from './amm/module.js';
 import { coinModule } from './coin/module.js';
 import { daoModule, setModuleResolver } from './dao/module.js';
 import { feeModule } from './fee/module.js';
@@ -10,7 +11,7 @@ import type { Module } from './types.js';
 
 /** Every built-in module, by name. */
 export const builtinModules: ReadonlyMap<string, Module> = new Map(
-  [coinModule, tokenModule, nftModule, daoModule, stakingModule, feeModule].map((m) => [m.name, m]),
+  [coinModule, tokenModule, nftModule, daoModule, stakingModule, feeModule, ammModule].map((m) => [m.name, m]),
 );
 
 // DAO proposals of kind 3 call another module on the DAO's behalf: built-in modules only.

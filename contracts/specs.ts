@@ -7,6 +7,7 @@
  */
 import type { ValueType } from '../protocol/value.js';
 import type { ViewParamType } from './types.js';
+import { AMM_SPEC } from './amm/spec.js';
 import { COIN_SPEC } from './coin/spec.js';
 import { DAO_SPEC } from './dao/spec.js';
 import { FEE_SPEC } from './fee/spec.js';
@@ -31,7 +32,7 @@ export interface ModuleSpec {
 }
 
 /** The built-in modules by name, with their literal types (the SDK's typed builders read them). */
-export const SPECS = { coin: COIN_SPEC, token: TOKEN_SPEC, nft: NFT_SPEC, dao: DAO_SPEC, staking: STAKING_SPEC, fee: FEE_SPEC } as const;
+export const SPECS = { coin: COIN_SPEC, token: TOKEN_SPEC, nft: NFT_SPEC, dao: DAO_SPEC, staking: STAKING_SPEC, fee: FEE_SPEC, amm: AMM_SPEC } as const;
 
 /** The built-in modules, in registry order (test/unit/contracts/specs.test.ts holds them equal to the registry). */
 export const BUILTIN_SPECS: readonly ModuleSpec[] = Object.values(SPECS);

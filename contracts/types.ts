@@ -16,6 +16,28 @@ export interface StateView {
   emit(event: Event): void;
 }
 
+/**
+ * What the block-end phase (docs/BLOCKSTM.md "Block-end phase"; contracts/amm/settle.ts)
+ * needs beyond a StateView. Executors that run it provide this view over the state after
+ * the block's last transaction; see settleBatches for the exact contract.
+ */
+export interface BlockEndView extends StateView {
+  /**
+   * Every key that starts with `prefix` and holds a value in the state as this view sees it
+   * at the call (the pre-block state with the block's writes so far applied; deleted keys
+   * left out), sorted ascending by UTF-16 code unit (= byte order: state keys are printable
+   * ASCII).
+   */
+  keysWithPrefix(prefix: string): readonly string[];
+}
+
+/** The block a block-end phase runs for. */
+export interface BlockEndContext {
+  readonly height: bigint;
+  /** The protocol treasury in force for this block (as CallContext.treasury). */
+  readonly treasury: Uint8Array;
+}
+
 export interface CallContext {
   readonly chainId: number;
   readonly height: bigint;

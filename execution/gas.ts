@@ -12,6 +12,7 @@ import { TOKEN_GAS } from '../contracts/token/module.js';
 import { NFT_GAS } from '../contracts/nft/gas.js';
 import { DAO_GAS } from '../contracts/dao/gas.js';
 import { STAKING_GAS } from '../contracts/staking/gas.js';
+import { AMM_GAS } from '../contracts/amm/gas.js';
 
 export const GAS_SCHEDULE_KEY = 'gas/schedule';
 
@@ -41,7 +42,7 @@ export const DEFAULT_GAS_SCHEDULE: GasSchedule = {
   event: 100n,
   eventPerByte: 2n,
   maxTxGas: 10_000_000n,
-  calls: { 'coin.transfer': 0n, ...TOKEN_GAS, ...NFT_GAS, ...DAO_GAS, ...STAKING_GAS, ...FEE_GAS },
+  calls: { 'coin.transfer': 0n, ...TOKEN_GAS, ...NFT_GAS, ...DAO_GAS, ...STAKING_GAS, ...FEE_GAS, ...AMM_GAS },
 };
 
 const FIELDS = ['txBase', 'txPerByte', 'read', 'readPerByte', 'write', 'writePerByte', 'delta', 'event', 'eventPerByte', 'maxTxGas'] as const;
