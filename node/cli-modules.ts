@@ -8,7 +8,7 @@ import type { KeyPair } from '../protocol/keys.js';
 import { PelClient } from '../sdk/client.js';
 import { sendDynamicCall } from '../sdk/modules.js';
 
-export const MODULE_COMMANDS: Record<string, string> = { token: 'token', nft: 'nft', dao: 'dao', stake: 'staking', staking: 'staking', fee: 'fee' };
+export const MODULE_COMMANDS: Record<string, string> = { token: 'token', nft: 'nft', dao: 'dao', stake: 'staking', staking: 'staking', fee: 'fee', amm: 'amm' };
 
 const flag = (arg: string): string => '--' + arg.replace(/_/g, '-');
 
