@@ -35,7 +35,7 @@ import { RpcError } from './rpc/errors.js';
 import { RpcServer } from './rpc/server.js';
 import { buildMethods } from './rpc/methods/index.js';
 import { Metrics } from './metrics.js';
-import { ingestRaws, onPoolOrHere } from './ingest.js';
+import { ingestRaws, verifyRaws } from './ingest.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -335,7 +335,7 @@ export class PelNode {
     const replaced: Uint8Array[] = [];
     ingested.forEach((g, i) => {
       if (!g.ok) {
-        results[i] = { ok: false, error: g.code === 'BAD_SIGNATURE' ? RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(g.hash) }) : RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${g.message}`) };
+        results[i] = { ok: false, error: g.code === 'BAD_SIGNATURE' ? RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(g.hash) }) : RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${g.message}`, { reason: g.reason }) };
         return;
       }
       const tx = g.tx;
@@ -379,7 +379,7 @@ export class PelNode {
 
   /** Signature checks of a block's raw txs (from another validator or sync): on the worker pool when the node has one. */
   private verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    return onPoolOrHere(this.pool, (p) => p.verifyBatch(raws), () => sameThreadVerifyTxs(this.verifier)(raws));
+    return verifyRaws(raws, this.pool, sameThreadVerifyTxs(this.verifier));
   }
 
   /** The Block-STM worker pool, which also checks signatures; null on the sequential executor. */

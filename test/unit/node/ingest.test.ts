@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
-import { ingestRaws, type Ingested } from '../../../node/ingest.js';
+import { ingestRaws, verifyRaws, type Ingested } from '../../../node/ingest.js';
+import { sameThreadVerifyTxs } from '../../../consensus/bft/app.js';
+import { VERIFY } from '../../../execution/parallel/outputs.js';
 import { concatBytes } from '../../../protocol/hex.js';
 import { devKeyPair } from '../../../protocol/keys.js';
-import { decodeTx, type SignedTx } from '../../../protocol/tx.js';
+import { decodeTx, MAX_TX_BYTES, MIN_TX_BYTES, type SignedTx } from '../../../protocol/tx.js';
 import { v } from '../../../protocol/value.js';
 import { createVerifier } from '../../../protocol/verify.js';
 import { buildCall, buildTransfer } from '../../../sdk/tx.js';
@@ -129,6 +131,36 @@ describe('ingestion (decode + verify) on the worker pool', () => {
     } finally {
       await ex.close();
     }
+  });
+
+  it('bytes no tx can be (too short, over MAX_TX_BYTES) are rejected on this thread and never reach the pool', async () => {
+    const valid = mixedRaws().filter((r) => r.length >= MIN_TX_BYTES).slice(0, 8); // txs or not, of a length a tx can have
+    const misfits = [new Uint8Array(2 ** 20 + 1), new Uint8Array(MAX_TX_BYTES + 1), new Uint8Array(0), new Uint8Array(MIN_TX_BYTES - 1), valid[0]!.subarray(0, MIN_TX_BYTES - 1)];
+    const raws = [valid[0]!, misfits[0]!, valid[1]!, misfits[1]!, misfits[2]!, ...valid.slice(2), misfits[3]!, misfits[4]!];
+    // A pool that records what it is sent.
+    const sent: number[] = [];
+    const spy = {
+      get poolAvailable() {
+        return pool.poolAvailable;
+      },
+      ingestBatch: (batch: readonly Uint8Array[]) => (sent.push(...batch.map((r) => r.length)), pool.ingestBatch(batch)),
+      verifyBatch: (batch: readonly Uint8Array[]) => (sent.push(...batch.map((r) => r.length)), pool.verifyBatch(batch)),
+    } as unknown as ExecutorModule.ParallelExecutor;
+    const out = await ingestRaws(raws, spy, verifier);
+    expect(out.map(view)).toEqual((await ingestRaws(raws, null, verifier)).map(view));
+    expect(sent).toEqual(valid.map((r) => r.length));
+    const rejected = out.filter((o) => !o.ok && o.code === 'INVALID_TX_ENCODING');
+    expect(rejected.map((o) => (o.ok ? null : o.code === 'INVALID_TX_ENCODING' ? o.reason : null))).toEqual(expect.arrayContaining(['TX_TOO_LARGE', 'DECODE_ERROR']));
+    expect(out[1]).toMatchObject({ ok: false, code: 'INVALID_TX_ENCODING', reason: 'TX_TOO_LARGE', message: `transaction is ${2 ** 20 + 1} bytes, limit ${MAX_TX_BYTES}` });
+    expect(out[4]).toMatchObject({ ok: false, code: 'INVALID_TX_ENCODING', reason: 'DECODE_ERROR' });
+    // Block signature checks: the same rule, UNDECODABLE for the misfits.
+    sent.length = 0;
+    const codes = await verifyRaws(raws, spy, sameThreadVerifyTxs(verifier));
+    expect(sent).toEqual(valid.map((r) => r.length));
+    const pooled = [...(await pool.verifyBatch(raws.filter((r) => !misfits.includes(r))))];
+    expect([...codes]).toEqual(raws.map((r) => (misfits.includes(r) ? VERIFY.UNDECODABLE : pooled.shift())));
+    // Every length check is on this thread: the pool lost no worker on the way.
+    expect(pool.poolStats()).toMatchObject({ workers: 2 });
   });
 
   it('builds txs that decode to the same fields as the submitted bytes', async () => {
