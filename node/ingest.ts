@@ -15,6 +15,7 @@
  */
 import { INGEST_STRIDE, VERIFY } from '../execution/parallel/outputs.js';
 import type { ParallelExecutor } from '../execution/parallel/executor.js';
+import { WorkerPoolError } from '../execution/parallel/pool.js';
 import { ProtocolError, type ProtocolErrorCode } from '../protocol/errors.js';
 import { checkedTx, decodeTx, MAX_TX_BYTES, MIN_TX_BYTES, txSignatureValid, type SignedTx } from '../protocol/tx.js';
 import type { SignatureVerifier } from '../protocol/verify.js';
@@ -27,17 +28,18 @@ export type Ingested =
   | { readonly ok: false; readonly code: 'BAD_SIGNATURE'; readonly hash: Uint8Array };
 
 /**
- * `job` on the worker pool, or `here` on this thread: when there is no pool, when it has
- * lost a worker (see `ParallelExecutor.poolAvailable`), or when it loses one while the job
- * is on it.
+ * `job` on the worker pool, or `here` on this thread: when there is no pool, when it is out
+ * of service (see `ParallelExecutor.poolAvailable`), or when the pool fails the job (a worker
+ * exited while it had the job or answered it with an error; the pool logs why and replaces
+ * a dead worker). Only that job moves here: the pool stays in service.
  */
 export async function onPoolOrHere<T>(pool: ParallelExecutor | null, job: (pool: ParallelExecutor) => Promise<T>, here: () => T | Promise<T>): Promise<T> {
   if (pool === null || !pool.poolAvailable) return here();
   try {
     return await job(pool);
   } catch (e) {
-    if (pool.poolAvailable) throw e;
-    return here();
+    if (WorkerPoolError.is(e) || !pool.poolAvailable) return here();
+    throw e;
   }
 }
 

@@ -109,7 +109,7 @@ export class PelNode {
       else if (stored) genesis = parseGenesis(JSON.parse(stored));
       else genesis = devnetGenesis(config.accounts, config.chainId);
       const executor: BlockExecutor = hooks.executor
-        ?? (config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }) : new SequentialExecutor());
+        ?? (config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }, { logger: logger.child('pool') }) : new SequentialExecutor());
       if (!hooks.executor) executorRef = executor;
       if (config.warmupTxs > 0) {
         const { warmUp } = await import('./warmup.js');
@@ -130,11 +130,8 @@ export class PelNode {
       );
       const metrics = new Metrics();
       metrics.height.set(Number(chain.height));
-      if (executor instanceof ParallelExecutor) {
-        metrics.trackWorkers(() => executor.poolStats());
-        executor.onPoolLost = (reason) =>
-          logger.error('worker pool lost: blocks now run sequentially and signatures are checked on the main thread; restart the node to get the pool back', { reason });
-      }
+      // The pool logs its own restarts and its loss (see execution/parallel/pool.ts).
+      if (executor instanceof ParallelExecutor) metrics.trackWorkers(() => executor.poolStats());
       const onFatal = (e: unknown): void => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e);
       let node!: PelNode;
       // Called once the block's batch is on disk (producer and BFT app alike): metrics, journal
