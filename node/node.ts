@@ -35,6 +35,7 @@ import { RpcError } from './rpc/errors.js';
 import { RpcServer } from './rpc/server.js';
 import { buildMethods } from './rpc/methods/index.js';
 import { Metrics } from './metrics.js';
+import { executorHealth, type ExecutorHealth, healthRoute } from './health.js';
 import { ingestRaws, verifyRaws } from './ingest.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
@@ -158,7 +159,7 @@ export class PelNode {
             maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
           },
           buildMethods(node),
-          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render() } },
+          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) } },
         );
         node.rpcAddress = await node.rpc.start();
       }
@@ -377,6 +378,11 @@ export class PelNode {
   /** Signature checks of a block's raw txs (from another validator or sync): on the worker pool when the node has one. */
   private verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
     return verifyRaws(raws, this.pool, sameThreadVerifyTxs(this.verifier));
+  }
+
+  /** The executor's state for /health and chain_getInfo: its worker pool's size, restarts and whether it is lost. */
+  executorHealth(): ExecutorHealth {
+    return executorHealth(this.pool?.poolStats() ?? null);
   }
 
   /** The Block-STM worker pool, which also checks signatures; null on the sequential executor. */
