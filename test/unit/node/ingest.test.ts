@@ -115,7 +115,7 @@ describe('ingestion (decode + verify) on the worker pool', () => {
       expect((await inFlight).map(view)).toEqual((await ingestRaws(big, null, verifier)).map(view));
       // The pool stays in service and gets its worker back.
       expect(ex.poolAvailable).toBe(true);
-      await waitFor(() => ex.poolStats().workers === 2, { what: 'worker 1 replaced' });
+      await waitFor(() => ex.poolStats().workers === 2, { what: 'worker 1 replaced', timeoutMs: 30_000 });
       expect(ex.poolStats()).toMatchObject({ configured: 2, workers: 2, restarts: 1, lost: null });
       expect(lost).toEqual([]);
       const busy = ex.poolStats().busyMs.ingest;

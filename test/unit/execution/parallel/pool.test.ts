@@ -128,7 +128,7 @@ describe('worker pool failures', () => {
     // The job it held moved to this thread; the pool stayed in service.
     expect((await ingested!).map(view)).toEqual(expected);
     expect(ex.poolAvailable).toBe(true);
-    await waitFor(() => ex.poolStats().workers === 2, { what: 'the replacement worker in service' });
+    await waitFor(() => ex.poolStats().workers === 2, { what: 'the replacement worker in service', timeoutMs: 30_000 });
     expect(ex.poolStats()).toMatchObject({ configured: 2, workers: 2, restarts: 1, lost: null });
     // The replacement started with an empty replica: the next blocks resync every replica
     // and run in parallel again, still exactly the sequential result (checked in next()).
@@ -155,7 +155,7 @@ describe('worker pool failures', () => {
     const ex = await create({}, { logger, spawnWorker: (i, restart) => (i === 1 && !restart ? new Worker(throwing, { eval: true }) : Pool.spawnPoolWorker()) });
     const chain = new Chain(ex);
     expect((await chain.next()).stats.fallback).toBe('worker-exited');
-    await waitFor(() => ex.poolStats().workers === 2, { what: 'worker 1 replaced' });
+    await waitFor(() => ex.poolStats().workers === 2, { what: 'worker 1 replaced', timeoutMs: 30_000 });
     const restart = lines.find((l) => l.msg.startsWith('worker exited; starting a replacement'));
     expect(restart?.level).toBe('error');
     expect(restart?.ctx).toMatchObject({ worker: 1, restarts: 1, reason: 'worker 1 exited (code 1): boom in worker 1' });
@@ -191,7 +191,7 @@ describe('worker pool failures', () => {
     const lost = whenLost(ex);
     const killAndHeal = async (w: number, restarts: number): Promise<void> => {
       await ex.killWorkerForTest(w);
-      await waitFor(() => ex.poolStats().workers === 2, { what: `worker ${w} replaced` });
+      await waitFor(() => ex.poolStats().workers === 2, { what: `worker ${w} replaced`, timeoutMs: 30_000 });
       expect(ex.poolStats().restarts).toBe(restarts);
     };
     await killAndHeal(0, 1);
@@ -210,7 +210,7 @@ describe('worker pool failures', () => {
   it('a worker whose replica update fails reports itself broken and is replaced', async () => {
     const pool = track(await Pool.WorkerPool.start({ workers: 1, modules: 'builtin' }, {}, Layout.allocateBuffers(Layout.capacityFor(64))));
     pool.broadcast({ type: 'state', packed: new Uint8Array([1, 2, 3]), reset: true });
-    await waitFor(() => pool.stats().restarts === 1 && pool.stats().workers === 1, { what: 'the broken worker replaced' });
+    await waitFor(() => pool.stats().restarts === 1 && pool.stats().workers === 1, { what: 'the broken worker replaced', timeoutMs: 30_000 });
     expect(pool.available).toBe(true);
     expect(await pool.job('verify', [new Uint8Array(200)], 1)).toHaveLength(1);
   });
