@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { devKeyPair } from '../../protocol/keys.js';
+import { MAX_TX_BYTES } from '../../protocol/tx.js';
 import { PelClient } from '../../sdk/client.js';
 import { buildTransfer } from '../../sdk/tx.js';
 import { startNode, useE2eCleanup } from './harness.js';
@@ -32,6 +33,11 @@ describe('worker pool against bad input', () => {
     const big = await post(reproducer);
     expect(big.status).toBe(200);
     expect(big.json.error).toMatchObject({ code: -32001, data: { code: 'INVALID_TX_ENCODING', reason: 'TX_TOO_LARGE' } });
+    // The edge of the length check: one byte over MAX_TX_BYTES is refused from the hex length,
+    // MAX_TX_BYTES itself is decoded (on the pool) and refused for what it holds.
+    const send = (id: number, bytes: number): Promise<Awaited<ReturnType<typeof post>>> => post(JSON.stringify({ jsonrpc: '2.0', id, method: 'tx_send', params: ['0x' + '00'.repeat(bytes)] }));
+    expect((await send(3, MAX_TX_BYTES + 1)).json.error).toMatchObject({ code: -32001, data: { code: 'INVALID_TX_ENCODING', reason: 'TX_TOO_LARGE' } });
+    expect((await send(4, MAX_TX_BYTES)).json.error).toMatchObject({ code: -32001, data: { code: 'INVALID_TX_ENCODING', reason: 'UNSUPPORTED_VERSION' } });
     // Too short to be a tx: refused the same way, with the decoder's reason.
     const short = await post(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tx_send', params: ['0x' + '01'.repeat(100)] }));
     expect(short.json.error).toMatchObject({ code: -32001, data: { code: 'INVALID_TX_ENCODING', reason: 'DECODE_ERROR' } });

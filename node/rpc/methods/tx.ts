@@ -13,7 +13,7 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
       arity(params, 1, 2, '[rawTxHex, {wait?: boolean, timeoutMs?: number}]');
       // Refused from its length alone, before the hex is decoded: it cannot be a tx.
       if (typeof params[0] === 'string' && params[0].length > 2 + 2 * MAX_TX_BYTES) {
-        throw RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${params[0].length} hex characters is over ${MAX_TX_BYTES} bytes, the transaction size limit`, { reason: 'TX_TOO_LARGE' });
+        throw RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${params[0].length} hex characters, over the ${MAX_TX_BYTES}-byte limit (${2 + 2 * MAX_TX_BYTES} characters with 0x)`, { reason: 'TX_TOO_LARGE' });
       }
       const raw = hexBytesParam(params[0], 'rawTx');
       const opts = optionsParam(params[1], 'options');
