@@ -44,7 +44,7 @@ export function executorHealth(pool: WorkerPoolStats | null): ExecutorHealth {
 export function healthRoute(health: () => ExecutorHealth): HttpRoute {
   return () => {
     const h = health();
-    const body = h.reason === null ? { status: 'ok' } : { status: 'degraded', executor: h.status, reason: h.reason, workers: h.workers };
+    const body = h.reason === null ? { status: 'ok' } : { status: 'degraded', executorStatus: h.status, reason: h.reason, workers: h.workers };
     return { contentType: 'application/json', body: JSON.stringify(body) };
   };
 }

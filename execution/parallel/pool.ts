@@ -94,7 +94,9 @@ export type WorkerPoolErrorCode =
   /** A worker did not get ready (start-up, or a replacement). */
   | 'START_FAILED'
   /** runBlock while a slot has no worker in service. */
-  | 'NOT_COMPLETE';
+  | 'NOT_COMPLETE'
+  /** runBlock while another block runs (the executor queues blocks: a bug). */
+  | 'BLOCK_RUNNING';
 
 /** A pool operation that failed; callers of jobs do the work on their own thread instead. */
 export class WorkerPoolError extends Error {
@@ -256,7 +258,7 @@ export class WorkerPool {
    */
   runBlock(msg: Omit<BlockMessage, 'type' | 'epoch' | 'workers'>, stop: () => void): Promise<BlockRun> {
     if (!this.complete) return Promise.reject(new WorkerPoolError('NOT_COMPLETE', 'a block needs every worker in service'));
-    if (this.block !== null) return Promise.reject(new Error('WorkerPool.runBlock: a block is already running'));
+    if (this.block !== null) return Promise.reject(new WorkerPoolError('BLOCK_RUNNING', 'a block is already running on the pool'));
     const epoch = ++this.epoch;
     return new Promise<BlockRun>((resolve) => {
       const waiting = new Set<Worker>();

@@ -34,14 +34,14 @@ describe('executor health', () => {
     const h = executorHealth(stats({ workers: 1, restarts: 1 }));
     expect(h.status).toBe('degraded');
     expect(h.reason).toMatch(/^1 of 2 workers in service/);
-    expect(await body(h)).toEqual({ status: 'degraded', executor: 'degraded', reason: h.reason, workers: { configured: 2, inService: 1, restarts: 1 } });
+    expect(await body(h)).toEqual({ status: 'degraded', executorStatus: 'degraded', reason: h.reason, workers: { configured: 2, inService: 1, restarts: 1 } });
   });
 
   it('degraded, with the reason, once the pool is lost', async () => {
     const h = executorHealth(stats({ workers: 0, restarts: 5, lost: 'worker 0 exited (code 1), after 5 restarts within 60 s (crash loop)' }));
     expect(h.status).toBe('pool-lost');
     expect(h.reason).toContain('crash loop');
-    expect(await body(h)).toMatchObject({ status: 'degraded', executor: 'pool-lost', workers: { configured: 2, inService: 0, restarts: 5 } });
+    expect(await body(h)).toMatchObject({ status: 'degraded', executorStatus: 'pool-lost', workers: { configured: 2, inService: 0, restarts: 5 } });
   });
 });
 
@@ -63,6 +63,6 @@ describe('GET /health on the RPC server', () => {
     expect(await get(undefined)).toEqual({ status: 200, body: { status: 'ok' } });
     await server!.close();
     const degraded = executorHealth(stats({ workers: 1, restarts: 1 }));
-    expect(await get({ '/health': healthRoute(() => degraded) })).toEqual({ status: 200, body: { status: 'degraded', executor: 'degraded', reason: degraded.reason, workers: degraded.workers } });
+    expect(await get({ '/health': healthRoute(() => degraded) })).toEqual({ status: 200, body: { status: 'degraded', executorStatus: 'degraded', reason: degraded.reason, workers: degraded.workers } });
   });
 });
