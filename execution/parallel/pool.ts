@@ -113,7 +113,7 @@ export class WorkerPoolError extends Error {
   }
 }
 
-/** The block run's outcome: workers' error messages, and how many workers exited during it. */
+/** The block run's outcome: workers' error messages, and how many workers left it unfinished (exited or broke). */
 export interface BlockRun {
   readonly errors: readonly string[];
   readonly exited: number;
@@ -394,9 +394,12 @@ export class WorkerPool {
       }
       case 'broken':
         // Its replica or its view of the shared buffers is not what the executor thinks: a
-        // thread that must not run blocks. Replace it (its exit takes the usual path).
+        // thread that must not run blocks. Out of service now (a block it is in falls back,
+        // whatever it answers), then replaced (its exit takes the usual path).
         slot.lastError = new Error(`worker reported itself broken: ${m.error}`);
+        slot.inService = false;
         this.log.error('worker reported itself broken; replacing it', { worker: slot.index, error: m.error });
+        this.leaveBlock(worker, `worker ${slot.index} is broken: ${m.error.split('\n')[0]}`);
         void worker.terminate();
         return;
       case 'ready':
@@ -409,6 +412,16 @@ export class WorkerPool {
     b.resolve({ errors: b.errors, exited: b.exited });
   }
 
+  /** A worker leaves the running block without finishing it: stop the others, count it as done. */
+  private leaveBlock(worker: Worker, reason: string): void {
+    const b = this.block;
+    if (b === null || !b.waiting.delete(worker)) return;
+    b.errors.push(reason);
+    b.exited++;
+    b.stop();
+    if (b.waiting.size === 0) this.finishBlock(b);
+  }
+
   private onExit(slot: Slot, worker: Worker, code: number, wasReady: boolean): void {
     if (slot.worker !== worker) return;
     const cause = slot.lastError;
@@ -418,13 +431,7 @@ export class WorkerPool {
     slot.lastError = null;
     const reason = `worker ${slot.index} exited (code ${code})${cause ? `: ${cause.message}` : ''}`;
     this.failJobs((j) => j.worker === worker, (j) => new WorkerPoolError('WORKER_EXITED', `${reason} during a ${j.work} job`, { cause }));
-    const b = this.block;
-    if (b !== null && b.waiting.delete(worker)) {
-      b.errors.push(reason);
-      b.exited++;
-      b.stop();
-      if (b.waiting.size === 0) this.finishBlock(b);
-    }
+    this.leaveBlock(worker, reason);
     // A replacement that died before it was ready: its start's rejection puts the pool out of service.
     if (this.closed || this.lostReason !== null || !wasReady) return;
     this.replace(slot, reason, cause);

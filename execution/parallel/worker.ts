@@ -362,6 +362,8 @@ function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (key
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? `${e.message}\n${e.stack}` : String(e));
+/** Why this thread's replica or buffers cannot be trusted (it said so: the pool replaces it); it runs no block then. */
+let broken: string | null = null;
 const reply = (m: WorkerReply, transfer?: ArrayBuffer[]): void => parentPort!.postMessage(m, transfer);
 
 parentPort!.on('message', (msg: WorkerMessage) => {
@@ -381,7 +383,8 @@ parentPort!.on('message', (msg: WorkerMessage) => {
           unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
         }
       } catch (e) {
-        reply({ type: 'broken', error: `${msg.type}: ${errorText(e)}` });
+        broken = `${msg.type}: ${errorText(e)}`;
+        reply({ type: 'broken', error: broken });
       }
       break;
     case 'verify':
@@ -400,6 +403,7 @@ parentPort!.on('message', (msg: WorkerMessage) => {
     }
     case 'block':
       try {
+        if (broken !== null) throw new Error(`not running the block: this worker is broken (${broken.split('\n')[0]})`);
         runBlock(msg);
         reply({ type: 'done', epoch: msg.epoch, heap: heap() });
       } catch (e) {

@@ -207,11 +207,18 @@ describe('worker pool failures', () => {
     expect((await new Chain(ex).next()).stats.fallback).toBe('pool-lost');
   });
 
-  it('a worker whose replica update fails reports itself broken and is replaced', async () => {
-    const pool = track(await Pool.WorkerPool.start({ workers: 1, modules: 'builtin' }, {}, Layout.allocateBuffers(Layout.capacityFor(64))));
+  it('workers whose replica update fails report themselves broken: a block sent right after falls back, and they are replaced', async () => {
+    const pool = track(await Pool.WorkerPool.start({ workers: 2, modules: 'builtin' }, {}, Layout.allocateBuffers(Layout.capacityFor(64))));
+    let stops = 0;
     pool.broadcast({ type: 'state', packed: new Uint8Array([1, 2, 3]), reset: true });
-    await waitFor(() => pool.stats().restarts === 1 && pool.stats().workers === 1, { what: 'the broken worker replaced', timeoutMs: 30_000 });
+    // Posted behind the bad update, before the pool has heard of it: neither worker may run it on its wrong replica.
+    const run = await pool.runBlock({ ctx: benchContext(), n: 0, contentionPct: 35, contentionMinSample: 128 }, () => void stops++);
+    expect(run.exited).toBe(2);
+    expect(run.errors).toEqual([expect.stringMatching(/^worker \d is broken: state: /), expect.stringMatching(/^worker \d is broken: state: /)]);
+    expect(stops).toBe(2);
+    await waitFor(() => pool.stats().restarts === 2 && pool.stats().workers === 2, { what: 'the broken workers replaced', timeoutMs: 30_000 });
     expect(pool.available).toBe(true);
     expect(await pool.job('verify', [new Uint8Array(200)], 1)).toHaveLength(1);
+    expect((await pool.runBlock({ ctx: benchContext(), n: 0, contentionPct: 35, contentionMinSample: 128 }, () => void stops++)).errors).toEqual([]);
   });
 });
