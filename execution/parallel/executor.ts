@@ -310,10 +310,14 @@ export class ParallelExecutor implements BlockExecutor {
     const t0 = performance.now();
     // A worker that exits during the run: the others are stopped through the scheduler and
     // the run ends once each has left it (never while one is still on the shared buffers).
-    const done = this.pool.runBlock(
-      { ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) },
-      () => new Scheduler(v).abort(ABORT_REASON.WORKER_EXITED),
-    );
+    // (A refusal cannot happen: executeOne checked the pool in this same tick. Were it to, the
+    // block would fall back like one a worker failed.)
+    const done = this.pool
+      .runBlock(
+        { ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) },
+        () => new Scheduler(v).abort(ABORT_REASON.WORKER_EXITED),
+      )
+      .catch((e: unknown) => ({ errors: [`the pool refused the block: ${e instanceof Error ? e.message : String(e)}`], exited: 0 }));
     const bytes = v.bytes;
     const txw = v.tx;
     let off = 0;
