@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Proposal } from '../consensus/chain.js';
-import { WORKER_WORK, type WorkerPoolStats } from '../execution/parallel/executor.js';
+import { WORKER_WORK, type WorkerPoolStats } from '../execution/parallel/pool.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -43,19 +43,29 @@ export class Metrics {
   }
 
   /**
-   * The worker pool's figures, read at each scrape: its size, the seconds its workers spent
-   * working by kind of work (utilisation = rate(pel_worker_busy_seconds_total[1m]) summed over
-   * `work`, divided by pel_workers), and each worker's heap. Busy time counts from this call,
-   * so the start-up warm-up, which runs before it, is not in it.
+   * The worker pool's figures, read at each scrape: the workers in service, the restarts since
+   * the pool started, the seconds its workers spent working by kind of work (utilisation =
+   * rate(pel_worker_busy_seconds_total[1m]) summed over `work`, divided by pel_workers), and
+   * each worker's heap. Busy time counts from this call, so the start-up warm-up, which runs
+   * before it, is not in it.
    */
   trackWorkers(source: () => WorkerPoolStats): void {
     const base = source().busyMs;
     new Gauge({
       name: 'pel_workers',
-      help: 'Worker threads in the execution and signature-check pool',
+      help: 'Worker threads in service in the execution and signature-check pool (below the configured size while a replacement starts, 0 once the pool is lost)',
       registers: [this.registry],
       collect() {
         this.set(source().workers);
+      },
+    });
+    new Counter({
+      name: 'pel_worker_restarts_total',
+      help: 'Pool workers replaced after they exited (a crash, out of memory or a bug; each is logged with its reason)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(source().restarts);
       },
     });
     new Counter({

@@ -35,7 +35,8 @@ import { RpcError } from './rpc/errors.js';
 import { RpcServer } from './rpc/server.js';
 import { buildMethods } from './rpc/methods/index.js';
 import { Metrics } from './metrics.js';
-import { ingestRaws, onPoolOrHere } from './ingest.js';
+import { executorHealth, type ExecutorHealth, healthRoute } from './health.js';
+import { ingestRaws, verifyRaws } from './ingest.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -109,7 +110,7 @@ export class PelNode {
       else if (stored) genesis = parseGenesis(JSON.parse(stored));
       else genesis = devnetGenesis(config.accounts, config.chainId);
       const executor: BlockExecutor = hooks.executor
-        ?? (config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }) : new SequentialExecutor());
+        ?? (config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }, { logger: logger.child('pool') }) : new SequentialExecutor());
       if (!hooks.executor) executorRef = executor;
       if (config.warmupTxs > 0) {
         const { warmUp } = await import('./warmup.js');
@@ -130,11 +131,8 @@ export class PelNode {
       );
       const metrics = new Metrics();
       metrics.height.set(Number(chain.height));
-      if (executor instanceof ParallelExecutor) {
-        metrics.trackWorkers(() => executor.poolStats());
-        executor.onPoolLost = (reason) =>
-          logger.error('worker pool lost: blocks now run sequentially and signatures are checked on the main thread; restart the node to get the pool back', { reason });
-      }
+      // The pool logs its own restarts and its loss (see execution/parallel/pool.ts).
+      if (executor instanceof ParallelExecutor) metrics.trackWorkers(() => executor.poolStats());
       const onFatal = (e: unknown): void => (hooks.onFatal ?? ((err: unknown) => logger.error('fatal', { error: String(err) })))(e);
       let node!: PelNode;
       // Called once the block's batch is on disk (producer and BFT app alike): metrics, journal
@@ -161,7 +159,7 @@ export class PelNode {
             maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
           },
           buildMethods(node),
-          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render() } },
+          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) } },
         );
         node.rpcAddress = await node.rpc.start();
       }
@@ -335,7 +333,7 @@ export class PelNode {
     const replaced: Uint8Array[] = [];
     ingested.forEach((g, i) => {
       if (!g.ok) {
-        results[i] = { ok: false, error: g.code === 'BAD_SIGNATURE' ? RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(g.hash) }) : RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${g.message}`) };
+        results[i] = { ok: false, error: g.code === 'BAD_SIGNATURE' ? RpcError.of('BAD_SIGNATURE', 'signature does not verify for the sender public key over the signing bytes (see docs/PROTOCOL.md, Signatures)', { hash: toHex(g.hash) }) : RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${g.message}`, { reason: g.reason }) };
         return;
       }
       const tx = g.tx;
@@ -379,7 +377,12 @@ export class PelNode {
 
   /** Signature checks of a block's raw txs (from another validator or sync): on the worker pool when the node has one. */
   private verifyRaws(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    return onPoolOrHere(this.pool, (p) => p.verifyBatch(raws), () => sameThreadVerifyTxs(this.verifier)(raws));
+    return verifyRaws(raws, this.pool, sameThreadVerifyTxs(this.verifier));
+  }
+
+  /** The executor's state for /health and chain_getInfo: its worker pool's size, restarts and whether it is lost. */
+  executorHealth(): ExecutorHealth {
+    return executorHealth(this.pool?.poolStats() ?? null);
   }
 
   /** The Block-STM worker pool, which also checks signatures; null on the sequential executor. */

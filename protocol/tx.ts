@@ -86,6 +86,12 @@ export function signedTxOf(tx: UnsignedTx, body: Uint8Array, signature: Uint8Arr
 /** Byte offsets in a tx: the fixed-width head of the body, then module, call and args. */
 const AT = { chainId: 1, publicKey: 5, nonce: 37, gasLimit: 45, gasPrice: 53, expiry: 61, module: 69 } as const;
 const SIGNATURE_LENGTH = 64;
+/**
+ * The shortest signed tx decodeTx can accept (139 bytes): the fixed-width head, one-letter
+ * module and call names (u8 length + 1 byte each), no arguments (u16 0) and the signature.
+ * Shorter bytes are not a tx, whatever they hold.
+ */
+export const MIN_TX_BYTES = AT.module + 2 + 2 + 2 + SIGNATURE_LENGTH;
 
 /** The variable-width part of a tx body. */
 interface TxTail {
@@ -207,8 +213,10 @@ export function checkTxEncoding(raw: Uint8Array): void {
   readTx(raw);
 }
 
+/** Bytes of a length no tx has are refused from their length alone, whatever they hold. */
 function checkSize(raw: Uint8Array): void {
   if (raw.length > MAX_TX_BYTES) throw new ProtocolError('TX_TOO_LARGE', `transaction is ${raw.length} bytes, limit ${MAX_TX_BYTES}`);
+  if (raw.length < MIN_TX_BYTES) throw new ProtocolError('DECODE_ERROR', `transaction is ${raw.length} bytes, shorter than the shortest possible (${MIN_TX_BYTES})`);
 }
 
 /** Reads a whole signed tx, checking every field; returns the variable-width part. */

@@ -1,5 +1,6 @@
 /**
- * ParallelExecutor: Block-STM on a pool of worker threads that lives as long as the node.
+ * ParallelExecutor: Block-STM on a pool of worker threads that lives as long as the node
+ * (WorkerPool, pool.ts: it starts the threads and replaces one that dies).
  *
  * Per block: the main thread resets the shared scheduler, copies the raw txs into the
  * arena, posts one 'block' message per worker and awaits one 'done' per worker. Then it
@@ -7,11 +8,12 @@
  * committed values; from the first tx whose eager result could differ (a bound failure or
  * a failure with pending deltas), the rest of the block is re-executed sequentially on top
  * of the parallel prefix. Blocks below `minParallelTxs`, a run stopped by the incarnation
- * limit or the contention guard, or a state the replicas do not hold, run sequentially:
- * every such fallback is reported in the stats.
+ * limit or the contention guard, a state the replicas do not hold, or a pool that is not
+ * complete (a worker died or is being replaced), run sequentially: every such fallback is
+ * reported in the stats.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Logger } from '../../protocol/logger.js';
 import type { SignedTx } from '../../protocol/tx.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
@@ -20,9 +22,11 @@ import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
 import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, firstEagerTx, MAX_WORKERS, RUN_STRIDE, SharedViews, TX, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
-import { decodeOutcome, INGEST_STRIDE, lazyIncluded, OUTPUT_INCLUDED, packEntries, packRawTxs, totalGasUsed } from './outputs.js';
+import { decodeOutcome, INGEST_STRIDE, lazyIncluded, OUTPUT_INCLUDED, packEntries, totalGasUsed } from './outputs.js';
+import { DEFAULT_WORKER_POOL_OPTIONS, WorkerPool, type WorkerPoolDeps, type WorkerPoolStats } from './pool.js';
 import { Scheduler } from './scheduler.js';
-import type { WorkerHeap, WorkerMessage, WorkerReply } from './worker.js';
+
+export { WORKER_WORK, WORKER_YOUNG_GENERATION_MB, type WorkerPoolStats, type WorkerWork } from './pool.js';
 
 export interface ParallelOptions {
   /** Worker threads; 0 = one per core. */
@@ -43,6 +47,9 @@ export interface ParallelOptions {
    */
   adaptive: boolean;
   probeEvery: number;
+  /** Worker restarts allowed within `workerRestartWindowMs` before the pool goes out of service (crash-loop guard, execution/parallel/pool.ts). */
+  maxWorkerRestarts: number;
+  workerRestartWindowMs: number;
 }
 
 export const DEFAULT_PARALLEL_OPTIONS: ParallelOptions = {
@@ -54,7 +61,16 @@ export const DEFAULT_PARALLEL_OPTIONS: ParallelOptions = {
   modules: 'builtin',
   adaptive: true,
   probeEvery: 16,
+  maxWorkerRestarts: DEFAULT_WORKER_POOL_OPTIONS.maxRestarts,
+  workerRestartWindowMs: DEFAULT_WORKER_POOL_OPTIONS.restartWindowMs,
 };
+
+/** What the executor is handed: a logger for its worker pool, and the pool's test seams. */
+export interface ParallelExecutorDeps {
+  logger?: Logger | null;
+  now?: WorkerPoolDeps['now'];
+  spawnWorker?: WorkerPoolDeps['spawnWorker'];
+}
 
 /** A state the executor can keep worker replicas of: WorldState has `version` bumped per commit. */
 interface VersionedState extends StateReader {
@@ -81,25 +97,6 @@ function copyOut(bytes: Uint8Array, offset: number, length: number): Uint8Array 
  * for `probeEvery` blocks at a time.
  */
 const WARMUP_PARALLEL_TXS = 30_000;
-/** Each worker's young-generation cap (Worker resourceLimits); see startWorkers. */
-export const WORKER_YOUNG_GENERATION_MB = 8;
-
-/**
- * What the pool's workers spend their time on: Block-STM execution, validation and output
- * finalisation of parallel blocks, and the signature checks of ingestion (`ingestBatch`) and
- * of blocks from peers (`verifyBatch`).
- */
-export type WorkerWork = 'execute' | 'validate' | 'finalise' | 'ingest' | 'verify';
-export const WORKER_WORK: readonly WorkerWork[] = ['execute', 'validate', 'finalise', 'ingest', 'verify'];
-
-export interface WorkerPoolStats {
-  /** Workers in service: 0 once the pool is lost (see `poolAvailable`). */
-  readonly workers: number;
-  /** Worker-thread ms spent working since the pool started, summed over workers. */
-  readonly busyMs: Readonly<Record<WorkerWork, number>>;
-  /** Each worker's heap after its latest block or job; null before its first. */
-  readonly heaps: readonly (WorkerHeap | null)[];
-}
 /** Samples kept per path, and how many each needs before the policy compares. */
 const SAMPLES = 5;
 const MIN_SAMPLES = { par: 3, seq: 2 } as const;
@@ -114,16 +111,16 @@ function medianOf(xs: readonly number[]): number {
 export class ParallelExecutor implements BlockExecutor {
   readonly name = 'parallel' as const;
   readonly opts: ParallelOptions;
-  private readonly workers: Worker[] = [];
+  private pool!: WorkerPool;
   private readonly modules: ReadonlyMap<string, Module>;
   private buffers: SharedBuffers;
   private views: SharedViews;
   /** The main thread's view of the multi-version memory (its key-string cache persists). */
   private mv: MultiVersionMemory;
-  private epoch = 0;
   private replicaOf: VersionedState | null = null;
   private replicaVersion = -1;
-  private pending = new Map<number, { left: number; errors: string[]; resolve: () => void }>();
+  /** The pool's worker generation the replicas were synced at: a replaced worker has none. */
+  private replicaGeneration = -1;
   private closed = false;
   /** The adaptive policy's recent measurements (us per tx), newest last, at most SAMPLES each. */
   private readonly seqSamples: number[] = [];
@@ -134,17 +131,8 @@ export class ParallelExecutor implements BlockExecutor {
   private finaliseSplit: Record<string, number> = {};
   private prepareSplit: Record<string, number> = {};
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly poolJobs = new Map<number, { work: 'verify' | 'ingest'; resolve: (out: Uint8Array) => void; reject: (e: Error) => void }>();
-  /** Why the pool stopped working (a worker exited), or null while it works. */
-  private lost: string | null = null;
-  /** Called once, when the pool is lost (the node logs it). */
+  /** Called once, when the worker pool goes out of service (crash loop; the pool logs it). */
   onPoolLost: ((reason: string) => void) | null = null;
-  private nextJob = 0;
-  private nextWorker = 0;
-  /** Worker-thread ms spent working since the pool started, summed over workers, by work. */
-  private readonly busy: Record<WorkerWork, number> = { execute: 0, validate: 0, finalise: 0, ingest: 0, verify: 0 };
-  /** Each worker's heap as it reported it last (null before its first block or job). */
-  private readonly heaps: (WorkerHeap | null)[] = [];
 
   private constructor(opts: ParallelOptions) {
     this.opts = opts;
@@ -154,12 +142,16 @@ export class ParallelExecutor implements BlockExecutor {
     this.mv = new MultiVersionMemory(this.views);
   }
 
-  static async create(opts: Partial<ParallelOptions> = {}): Promise<ParallelExecutor> {
+  static async create(opts: Partial<ParallelOptions> = {}, deps: ParallelExecutorDeps = {}): Promise<ParallelExecutor> {
     const o = { ...DEFAULT_PARALLEL_OPTIONS, ...opts };
     if (o.workers <= 0) o.workers = Math.max(1, availableParallelism());
     o.workers = Math.min(o.workers, MAX_WORKERS);
     const ex = new ParallelExecutor(o);
-    await ex.startWorkers();
+    ex.pool = await WorkerPool.start(
+      { workers: o.workers, modules: o.modules, maxRestarts: o.maxWorkerRestarts, restartWindowMs: o.workerRestartWindowMs },
+      { logger: deps.logger ?? null, now: deps.now, spawnWorker: deps.spawnWorker, onLost: (reason) => ex.onPoolLost?.(reason) },
+      ex.buffers,
+    );
     return ex;
   }
 
@@ -168,112 +160,35 @@ export class ParallelExecutor implements BlockExecutor {
     return { generation: this.views.ctl[CTL.KEY_GEN]!, keys: this.views.ctl[CTL.KEY_COUNT]! };
   }
 
+  /** Workers the pool is configured with (a block runs on all of them). */
   get workerCount(): number {
-    return this.workers.length;
+    return this.pool.size;
   }
 
-  private async startWorkers(): Promise<void> {
-    const url = new URL('./worker.js', import.meta.url);
-    const ready: Promise<void>[] = [];
-    for (let w = 0; w < this.opts.workers; w++) {
-      // The young generation is capped at 8 MB, the size V8 starts a worker's at, so it never
-      // grows. V8 enlarges a young generation each time the bytes surviving its collections add
-      // up to its size; in a worker those are mostly the decoded txs of the block being executed,
-      // so over a long run any higher cap is reached, slowly: with 32 MB both workers' young
-      // generations went 8 -> 32 MB over a 1,000,000-tx run, half of the node's RSS growth after
-      // the first 100,000 txs. 8 and 32 ran alike in bench executor and bench rpc. A process-wide
-      // --max-semi-space-size would override this cap (see node/heap.ts).
-      const worker = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          const onMsg = (m: WorkerReply): void => {
-            if (m.type === 'ready') {
-              worker.off('message', onMsg);
-              resolve();
-            }
-          };
-          worker.on('message', onMsg);
-          worker.once('error', reject);
-        }),
-      );
-      this.heaps.push(null);
-      worker.on('message', (m: WorkerReply) => {
-        if (m.type === 'ready') return;
-        this.heaps[w] = m.heap;
-        if (m.type === 'job') {
-          const job = this.poolJobs.get(m.id);
-          this.poolJobs.delete(m.id);
-          if (!job) return;
-          this.busy[job.work] += m.busyMs;
-          job.resolve(m.out);
-          return;
-        }
-        const p = this.pending.get(m.epoch);
-        if (!p) return;
-        if (m.error) p.errors.push(m.error);
-        if (--p.left === 0) p.resolve();
-      });
-      worker.on('error', (e) => {
-        for (const p of this.pending.values()) {
-          p.errors.push(String(e));
-          p.resolve();
-        }
-      });
-      worker.on('exit', (code) => {
-        if (!this.closed) this.loseWorkers(`worker ${w} exited (code ${code})`);
-      });
-      worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers, index: w } satisfies WorkerMessage);
-      this.workers.push(worker);
-    }
-    await Promise.all(ready);
-  }
-
-  /**
-   * A worker died (an uncaught error or out of memory; it is a bug either way). Blocks and
-   * signature checks can no longer count on every worker answering, so the pool is out of
-   * service for good: what waits on it fails now, blocks run sequentially ('pool-lost') and
-   * callers of the pool jobs check `poolAvailable` and do the work on their own thread.
-   */
-  private loseWorkers(reason: string): void {
-    if (this.lost !== null) return;
-    this.lost = reason;
-    for (const p of this.pending.values()) {
-      p.errors.push(reason);
-      p.left = 0;
-      p.resolve();
-    }
-    const jobs = [...this.poolJobs.values()];
-    this.poolJobs.clear();
-    for (const j of jobs) j.reject(new Error(`worker pool lost: ${reason}`));
-    this.onPoolLost?.(reason);
-  }
-
-  /** False once a worker has died (see loseWorkers); then the pool takes no more jobs. */
+  /** False once the pool is out of service (crash loop, see execution/parallel/pool.ts) or closed; then it takes no jobs. */
   get poolAvailable(): boolean {
-    return this.lost === null && !this.closed;
+    return this.pool.available && !this.closed;
   }
 
-  /** Tests only: stop worker `i` as if it had crashed. */
-  async killWorkerForTest(i: number): Promise<void> {
-    await this.workers[i]!.terminate();
-  }
-
-  private post(msg: WorkerMessage): void {
-    for (const w of this.workers) w.postMessage(msg);
+  /** Tests only: stop worker `i` as if it had crashed (the pool replaces it). */
+  killWorkerForTest(i: number): Promise<void> {
+    return this.pool.killWorkerForTest(i);
   }
 
   /** Give the workers a full copy of `state` (startup, or a state they do not hold). */
   private syncReplicas(state: VersionedState): boolean {
     if (!state.entries || state.version === undefined) return false;
-    this.post({ type: 'state', packed: packEntries(state.entries()), reset: true });
+    this.pool.broadcast({ type: 'state', packed: packEntries(state.entries()), reset: true });
     this.replicaOf = state;
     this.replicaVersion = state.version;
+    this.replicaGeneration = this.pool.generation;
     return true;
   }
 
   onCommit(writeSet: WriteSet): void {
-    if (this.replicaOf === null || this.workers.length === 0) return;
-    this.post({ type: 'state', packed: packEntries(writeSet), reset: false });
+    // After a worker was replaced the next parallel block resyncs every replica anyway.
+    if (this.replicaOf === null || this.replicaGeneration !== this.pool.generation || !this.pool.available) return;
+    this.pool.broadcast({ type: 'state', packed: packEntries(writeSet), reset: false });
     this.replicaVersion++;
   }
 
@@ -285,7 +200,7 @@ export class ParallelExecutor implements BlockExecutor {
     this.buffers = allocateBuffers(need);
     this.views = new SharedViews(this.buffers);
     this.mv = new MultiVersionMemory(this.views);
-    this.post({ type: 'buffers', buffers: this.buffers });
+    this.pool.setBuffers(this.buffers);
   }
 
   /**
@@ -293,48 +208,23 @@ export class ParallelExecutor implements BlockExecutor {
    * code per raw tx, in order (UNDECODABLE for bytes too short to hold key and signature).
    */
   verifyBatch(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    return this.poolJob('verify', raws, 1);
+    return this.pool.job('verify', raws, 1);
   }
 
   /**
    * Ingestion on the worker pool: each raw tx is decoded (the full check of decodeTx),
    * hashed and signature-checked there. Per tx, INGEST_STRIDE bytes: a VERIFY code and the
-   * hash (node/ingest.ts turns them into txs without decoding on this thread).
+   * hash (node/ingest.ts turns them into txs without decoding on this thread). Rejects with a
+   * WorkerPoolError when the pool cannot do it (a worker exited or failed the job, the pool
+   * is lost): the caller then decodes and verifies on its own thread.
    */
   ingestBatch(raws: readonly Uint8Array[]): Promise<Uint8Array> {
-    return this.poolJob('ingest', raws, INGEST_STRIDE);
+    return this.pool.job('ingest', raws, INGEST_STRIDE);
   }
 
-  /**
-   * The batch is split into one chunk per worker, each posted as packed bytes (one message
-   * per chunk, never per tx); `stride` result bytes per tx come back, in order. Workers busy
-   * with a block answer after it.
-   */
-  private async poolJob(type: 'verify' | 'ingest', raws: readonly Uint8Array[], stride: number): Promise<Uint8Array> {
-    if (!this.poolAvailable) throw new Error(`worker pool unavailable: ${this.lost ?? 'closed'}`);
-    if (raws.length === 0) return new Uint8Array(0);
-    const chunks = Math.min(this.workers.length, Math.ceil(raws.length / 16));
-    const size = Math.ceil(raws.length / chunks);
-    const parts = await Promise.all(
-      Array.from({ length: chunks }, (_, c) => {
-        const id = this.nextJob++;
-        const packed = packRawTxs(raws.slice(c * size, (c + 1) * size));
-        const worker = this.workers[this.nextWorker++ % this.workers.length]!;
-        return new Promise<Uint8Array>((resolve, reject) => {
-          this.poolJobs.set(id, { work: type, resolve, reject });
-          worker.postMessage({ type, id, packed } satisfies WorkerMessage, [packed.buffer as ArrayBuffer]);
-        });
-      }),
-    );
-    if (parts.length === 1) return parts[0]!;
-    const out = new Uint8Array(raws.length * stride);
-    parts.forEach((p, c) => out.set(p, c * size * stride));
-    return out;
-  }
-
-  /** The pool's size, its cumulative busy time by work and each worker's latest heap (for metrics). */
+  /** The pool's size, restarts, cumulative busy time by work and each worker's latest heap (for metrics and health). */
   poolStats(): WorkerPoolStats {
-    return { workers: this.lost === null ? this.workers.length : 0, busyMs: { ...this.busy }, heaps: [...this.heaps] };
+    return this.pool.stats();
   }
 
   /** Estimates the adaptive policy works from (for stats and benchmarks). */
@@ -382,22 +272,22 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   private async executeOne(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
-    const reason = this.lost !== null ? 'pool-lost' : this.choose(txs.length);
+    const reason = !this.pool.available ? 'pool-lost' : !this.pool.complete ? 'pool-restarting' : this.choose(txs.length);
     if (reason !== null) {
       const r = this.sequential(ctx, txs, state, reason);
-      if (reason !== 'small-block' && reason !== 'pool-lost') this.learn('seq', r.stats.durationMs, txs.length);
+      if (reason !== 'small-block' && reason !== 'pool-lost' && reason !== 'pool-restarting') this.learn('seq', r.stats.durationMs, txs.length);
       return r;
     }
     const r = await this.executeParallel(ctx, txs, state);
     // The cost of trying parallel counts (aborted runs included); a block that never reached
-    // the workers does not.
-    if (r.stats.fallback !== 'state-not-replicated') this.learn('par', r.stats.durationMs, txs.length);
+    // the workers, or lost one, does not.
+    if (r.stats.fallback !== 'state-not-replicated' && r.stats.fallback !== 'worker-exited') this.learn('par', r.stats.durationMs, txs.length);
     return r;
   }
 
   private async executeParallel(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
     const s = state as VersionedState;
-    if (this.replicaOf !== s || this.replicaVersion !== s.version) {
+    if (this.replicaOf !== s || this.replicaVersion !== s.version || this.replicaGeneration !== this.pool.generation) {
       if (!this.syncReplicas(s)) return this.sequential(ctx, txs, state, 'state-not-replicated');
     }
     const start = performance.now();
@@ -417,13 +307,17 @@ export class ParallelExecutor implements BlockExecutor {
     // decode without hashing again. The block is posted first and the copy published in
     // chunks (CTL.TXS_READY): workers start on the first txs while the rest is copied.
     v.ctl[CTL.BYTES_USED] = rawBytes;
-    const epoch = ++this.epoch;
-    const done = new Promise<{ errors: string[] }>((resolve) => {
-      const entry = { left: this.workers.length, errors: [] as string[], resolve: () => resolve(entry) };
-      this.pending.set(epoch, entry);
-    });
     const t0 = performance.now();
-    this.post({ type: 'block', epoch, ctx, n, workers: this.workers.length, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) });
+    // A worker that exits during the run: the others are stopped through the scheduler and
+    // the run ends once each has left it (never while one is still on the shared buffers).
+    // (A refusal cannot happen: executeOne checked the pool in this same tick. Were it to, the
+    // block would fall back like one a worker failed.)
+    const done = this.pool
+      .runBlock(
+        { ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) },
+        () => new Scheduler(v).abort(ABORT_REASON.WORKER_EXITED),
+      )
+      .catch((e: unknown) => ({ errors: [`the pool refused the block: ${e instanceof Error ? e.message : String(e)}`], exited: 0 }));
     const bytes = v.bytes;
     const txw = v.tx;
     let off = 0;
@@ -446,16 +340,14 @@ export class ParallelExecutor implements BlockExecutor {
       // Stop the workers (they must not wait for the rest), then let the block fall back.
       new Scheduler(v).abort(ABORT_REASON.WORKER_ERROR);
       await done;
-      this.pending.delete(epoch);
       throw e;
     }
     this.prepareSplit = { resetMs: tr1 - tr0, copyTxsMs: performance.now() - t0 };
-    const { errors } = await done;
-    this.pending.delete(epoch);
+    const { errors, exited } = await done;
     const t1 = performance.now();
-    this.busy.execute += v.ctl[CTL.EXEC_US]! / 1000;
-    this.busy.validate += v.ctl[CTL.VALIDATE_US]! / 1000;
-    this.busy.finalise += v.ctl[CTL.FINALISE_US]! / 1000;
+    this.pool.addBusy('execute', v.ctl[CTL.EXEC_US]! / 1000);
+    this.pool.addBusy('validate', v.ctl[CTL.VALIDATE_US]! / 1000);
+    this.pool.addBusy('finalise', v.ctl[CTL.FINALISE_US]! / 1000);
     const abort = Atomics.load(v.ctl, CTL.ABORT);
     const counters = {
       incarnations: v.ctl[CTL.INCARNATIONS]!,
@@ -463,15 +355,16 @@ export class ParallelExecutor implements BlockExecutor {
       dependencyWaits: v.ctl[CTL.DEPENDENCY_WAITS]!,
     };
     if (errors.length > 0 || abort !== 0) {
-      // A worker error is a bug; the block still gets the reference result.
-      const reason = errors.length > 0 ? `worker-error: ${errors[0]!.split('\n')[0]}` : ABORT_REASON_NAMES[abort] ?? `abort-${abort}`;
+      // A worker error is a bug, a worker exit too (the pool replaces the thread); the block
+      // still gets the reference result.
+      const reason = exited > 0 ? 'worker-exited' : errors.length > 0 ? `worker-error: ${errors[0]!.split('\n')[0]}` : ABORT_REASON_NAMES[abort] ?? `abort-${abort}`;
       const seqStart = performance.now();
       const r = this.sequential(ctx, txs, state, reason);
       return { ...r, stats: { ...r.stats, ...counters, incarnations: counters.incarnations + n, durationMs: performance.now() - start, timings: { prepareMs: t0 - start, parallelMs: t1 - t0, finaliseMs: performance.now() - seqStart } } };
     }
     const fin = this.finalise(ctx, txs, state);
     const t2 = performance.now();
-    const workersMs = this.workers.length * (t1 - t0);
+    const workersMs = this.pool.size * (t1 - t0);
     return {
       outcomes: fin.outcomes,
       writeSet: fin.writeSet,
@@ -585,7 +478,7 @@ export class ParallelExecutor implements BlockExecutor {
   private mergeRuns(): WriteSet {
     const v = this.views;
     const mv = this.mv;
-    const W = this.workers.length;
+    const W = this.pool.size;
     const pos: number[] = [];
     const end: number[] = [];
     let total = 0;
@@ -618,6 +511,6 @@ export class ParallelExecutor implements BlockExecutor {
     if (this.closed) return;
     this.closed = true;
     await this.queue;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await this.pool.close();
   }
 }

@@ -77,6 +77,8 @@ export const ABORT_REASON = {
   HIGH_CONTENTION: 2,
   CAPACITY: 3,
   WORKER_ERROR: 4,
+  /** A worker thread exited during the run (the pool replaces it). */
+  WORKER_EXITED: 5,
 } as const;
 
 export const ABORT_REASON_NAMES: Record<number, string> = {
@@ -84,6 +86,7 @@ export const ABORT_REASON_NAMES: Record<number, string> = {
   2: 'high-contention',
   3: 'capacity',
   4: 'worker-error',
+  5: 'worker-exited',
 };
 
 export const TX = {
@@ -224,4 +227,20 @@ export class CapacityExceeded extends ExecutorSignal {
   constructor(what: string) {
     super(`parallel executor capacity exceeded: ${what}`);
   }
+}
+
+/**
+ * Thrown inside a worker's run when the run was stopped from outside while the worker waited
+ * on another thread (a tx lock, an entry being rewritten, txs being copied in): that thread
+ * may have exited mid-way and will never let go. The reason is in CTL.ABORT already.
+ */
+export class BlockStopped extends ExecutorSignal {
+  constructor(where: string) {
+    super(`block run stopped ${where}`);
+  }
+}
+
+/** True once the run was aborted (CTL.ABORT set): waits on other threads give up then. */
+export function runAborted(ctl: Int32Array): boolean {
+  return Atomics.load(ctl, CTL.ABORT) !== 0;
 }

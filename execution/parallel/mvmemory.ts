@@ -14,7 +14,7 @@
  */
 import { decodeU128, encodeU128, U128_MAX } from '../../protocol/codec.js';
 import type { DeltaOp } from '../view.js';
-import { CapacityExceeded, CHUNK, CTL, ENTRY, KEY, KIND, READ, READ_STRIDE, TX, WRITE_STRIDE, type SharedViews } from './layout.js';
+import { BlockStopped, CapacityExceeded, CHUNK, CTL, ENTRY, KEY, KIND, READ, READ_STRIDE, runAborted, TX, WRITE_STRIDE, type SharedViews } from './layout.js';
 
 /** A per-thread bump allocator over a shared pool: one Atomics.add per chunk, not per item. */
 class ChunkAllocator {
@@ -350,7 +350,11 @@ export class MultiVersionMemory {
         let len: number;
         for (;;) {
           ver = Atomics.load(entries, b + ENTRY.VER);
-          if (ver === WRITING) continue;
+          if (ver === WRITING) {
+            // A writer that exited mid-rewrite never publishes: once the run is aborted, give up.
+            if (runAborted(this.v.ctl)) throw new BlockStopped(`reading an entry of tx ${tx} being rewritten`);
+            continue;
+          }
           off = Atomics.load(entries, b + ENTRY.VAL_OFFSET);
           len = Atomics.load(entries, b + ENTRY.VAL_LEN);
           if (Atomics.load(entries, b + ENTRY.VER) === ver) break;

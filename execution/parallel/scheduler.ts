@@ -11,7 +11,7 @@
  * Idle workers wait on WORK_SIGNAL with Atomics.wait; every event that can create work
  * bumps and notifies it.
  */
-import { CTL, PERSISTENT_CTL, STATUS, TX, type SharedViews } from './layout.js';
+import { BlockStopped, CTL, PERSISTENT_CTL, runAborted, STATUS, TX, type SharedViews } from './layout.js';
 
 export type Task = { kind: 'execute'; txIdx: number; incarnation: number } | { kind: 'validate'; txIdx: number; incarnation: number } | null;
 
@@ -86,6 +86,8 @@ export class Scheduler {
   private lock(i: number): void {
     const at = i * TX.STRIDE + TX.LOCK;
     while (Atomics.compareExchange(this.tx, at, 0, 1) !== 0) {
+      // A holder that exited mid-section never unlocks: once the run is aborted, give up.
+      if (runAborted(this.ctl)) throw new BlockStopped(`waiting for the lock of tx ${i}`);
       // Critical sections are a few instructions long and never block: yield the core briefly.
       Atomics.wait(this.ctl, CTL.SPARE, 0x7fffffff, 0);
     }

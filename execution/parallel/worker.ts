@@ -13,7 +13,7 @@ import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
-import { ABORT_REASON, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, firstEagerTx, KEY, READ, RUN_STRIDE, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
+import { ABORT_REASON, BlockStopped, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, firstEagerTx, KEY, READ, RUN_STRIDE, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { encodeOutcome, INGEST_STRIDE, OUTPUT_INCLUDED, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
@@ -24,11 +24,21 @@ class DependencySignal extends ExecutorSignal {
   }
 }
 
+export interface BlockMessage {
+  type: 'block';
+  epoch: number;
+  ctx: BlockContext;
+  n: number;
+  workers: number;
+  contentionPct: number;
+  contentionMinSample: number;
+}
+
 export type WorkerMessage =
   | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers; index: number }
   | { type: 'buffers'; buffers: SharedBuffers }
   | { type: 'state'; packed: Uint8Array; reset: boolean }
-  | { type: 'block'; epoch: number; ctx: BlockContext; n: number; workers: number; contentionPct: number; contentionMinSample: number }
+  | BlockMessage
   | { type: 'verify' | 'ingest'; id: number; packed: Uint8Array };
 
 /** A worker's heap after its latest block or job, in bytes (for the node's metrics). */
@@ -38,10 +48,18 @@ export interface WorkerHeap {
   readonly used: number;
 }
 
+/**
+ * Every message is answered or survived: a job that throws gets 'job-failed' (the caller does
+ * it on its own thread), a block that throws gets 'done' with its error (the block falls back),
+ * and a failed 'init', 'buffers' or 'state' gets 'broken', since the thread's replica or view
+ * of the shared buffers is then wrong: the pool replaces it (execution/parallel/pool.ts).
+ */
 export type WorkerReply =
   | { type: 'done'; epoch: number; error?: string; heap: WorkerHeap }
   | { type: 'ready' }
-  | { type: 'job'; id: number; out: Uint8Array; busyMs: number; heap: WorkerHeap };
+  | { type: 'job'; id: number; out: Uint8Array; busyMs: number; heap: WorkerHeap }
+  | { type: 'job-failed'; id: number; error: string; heap: WorkerHeap }
+  | { type: 'broken'; error: string };
 
 function heap(): WorkerHeap {
   let newSpace = 0;
@@ -114,7 +132,7 @@ function setBuffers(b: SharedBuffers): void {
   final = { offset: new Int32Array(keys), length: new Int32Array(keys), placed: new Int32Array(keys), prevOrder: [], gen: -1 };
 }
 
-function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
+function runBlock(msg: BlockMessage): void {
   const v = views!;
   const memory = mv!;
   const s = sched!;
@@ -138,7 +156,7 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
       const t0 = performance.now();
       for (let ready = Atomics.load(v.ctl, CTL.TXS_READY); ready <= i; ready = Atomics.load(v.ctl, CTL.TXS_READY)) {
         // The main thread stopped the block (its copy failed): never wait for txs that will not come.
-        if (s.done()) throw new Error('block stopped before its transactions were copied in');
+        if (s.done()) throw new BlockStopped('before its transactions were copied in');
         Atomics.wait(v.ctl, CTL.TXS_READY, ready, 1);
       }
       idleUs += (performance.now() - t0) * 1000;
@@ -254,6 +272,8 @@ function runBlock(msg: Extract<WorkerMessage, { type: 'block' }>): void {
       Atomics.add(v.ctl, CTL.FINALISE_US, Math.round((performance.now() - t0) * 1000));
     }
   } catch (e) {
+    // Stopped from outside (a worker exited, the copy failed): the reason is set already.
+    if (e instanceof BlockStopped) return;
     s.abort(e instanceof CapacityExceeded ? ABORT_REASON.CAPACITY : ABORT_REASON.WORKER_ERROR);
     if (!(e instanceof CapacityExceeded)) throw e;
   } finally {
@@ -341,35 +361,53 @@ function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (key
   Atomics.store(ctl, CTL.RUNS + RUN_STRIDE * workerIndex + 1, count);
 }
 
+const errorText = (e: unknown): string => (e instanceof Error ? `${e.message}\n${e.stack}` : String(e));
+/** Why this thread's replica or buffers cannot be trusted (it said so: the pool replaces it); it runs no block then. */
+let broken: string | null = null;
+const reply = (m: WorkerReply, transfer?: ArrayBuffer[]): void => parentPort!.postMessage(m, transfer);
+
 parentPort!.on('message', (msg: WorkerMessage) => {
   switch (msg.type) {
     case 'init':
-      modules = moduleSet(msg.modules);
-      workerIndex = msg.index;
-      setBuffers(msg.buffers);
-      parentPort!.postMessage({ type: 'ready' } satisfies WorkerReply);
-      break;
     case 'buffers':
-      setBuffers(msg.buffers);
-      break;
     case 'state':
-      if (msg.reset) replica.clear();
-      unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
+      try {
+        if (msg.type === 'init') {
+          modules = moduleSet(msg.modules);
+          workerIndex = msg.index;
+          setBuffers(msg.buffers);
+          reply({ type: 'ready' });
+        } else if (msg.type === 'buffers') setBuffers(msg.buffers);
+        else {
+          if (msg.reset) replica.clear();
+          unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
+        }
+      } catch (e) {
+        broken = `${msg.type}: ${errorText(e)}`;
+        reply({ type: 'broken', error: broken });
+      }
       break;
     case 'verify':
     case 'ingest': {
       // A batch of raw txs in, their verdicts out (one message each way, never one per tx).
       const t0 = performance.now();
-      const out = msg.type === 'verify' ? verifyPacked(msg.packed) : ingestPacked(msg.packed);
-      parentPort!.postMessage({ type: 'job', id: msg.id, out, busyMs: performance.now() - t0, heap: heap() } satisfies WorkerReply, [out.buffer as ArrayBuffer]);
+      let out: Uint8Array;
+      try {
+        out = msg.type === 'verify' ? verifyPacked(msg.packed) : ingestPacked(msg.packed);
+      } catch (e) {
+        reply({ type: 'job-failed', id: msg.id, error: errorText(e), heap: heap() });
+        break;
+      }
+      reply({ type: 'job', id: msg.id, out, busyMs: performance.now() - t0, heap: heap() }, [out.buffer as ArrayBuffer]);
       break;
     }
     case 'block':
       try {
+        if (broken !== null) throw new Error(`not running the block: this worker is broken (${broken.split('\n')[0]})`);
         runBlock(msg);
-        parentPort!.postMessage({ type: 'done', epoch: msg.epoch, heap: heap() } satisfies WorkerReply);
+        reply({ type: 'done', epoch: msg.epoch, heap: heap() });
       } catch (e) {
-        parentPort!.postMessage({ type: 'done', epoch: msg.epoch, error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e), heap: heap() } satisfies WorkerReply);
+        reply({ type: 'done', epoch: msg.epoch, error: errorText(e), heap: heap() });
       }
       break;
   }

@@ -561,7 +561,8 @@ export class RpcServer {
       sendHttp(res, 405, httpErrorBody(405, `method ${method} not allowed on /; send JSON-RPC with POST`), { Allow: 'POST, OPTIONS', ...closeIfBody });
       return;
     }
-    const route = path === '/health' ? () => ({ contentType: 'application/json', body: '{"status":"ok"}' }) : Object.hasOwn(this.routes, path) ? this.routes[path] : undefined;
+    // A '/health' in the route table (the node's, which reports its worker pool) replaces the built-in one.
+    const route = Object.hasOwn(this.routes, path) ? this.routes[path] : path === '/health' ? () => ({ contentType: 'application/json', body: '{"status":"ok"}' }) : undefined;
     if (route === undefined) {
       sendHttp(res, 404, httpErrorBody(404, `not found: ${path}; JSON-RPC is served with POST /`), closeIfBody);
       return;

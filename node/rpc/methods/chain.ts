@@ -14,6 +14,7 @@ export function chainMethods(node: PelNode): Record<string, RpcHandler> {
       arity(params, 0, 0, 'no parameters');
       const genesis = await node.chain.getBlock(0n);
       const head = node.chain.head;
+      const health = node.executorHealth();
       return {
         chainId: node.chain.genesis.chainId,
         height: Number(head.header.height),
@@ -21,6 +22,10 @@ export function chainMethods(node: PelNode): Record<string, RpcHandler> {
         stateRoot: toHex(head.header.stateRoot),
         genesisHash: genesis ? toHex(genesis.block.hash) : null,
         executor: node.executor.name,
+        // The worker pool behind `executor` (null on the sequential executor) and whether blocks
+        // run on it now: 'parallel', 'degraded' (a worker is being replaced), 'pool-lost', 'sequential'.
+        executorStatus: health.status,
+        workers: health.workers,
         consensus: node.config.consensus,
         validators: node.chain.genesis.validators.length,
         validator: node.validatorAddress,

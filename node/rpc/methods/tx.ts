@@ -1,5 +1,5 @@
 import { toHex } from '../../../protocol/hex.js';
-import { txToJson } from '../../../protocol/tx.js';
+import { MAX_TX_BYTES, txToJson } from '../../../protocol/tx.js';
 import type { PelNode } from '../../node.js';
 import { RpcError, invalidParams, rpcErrorFor } from '../errors.js';
 import { arity, hashParam, hexBytesParam, intParam, optionsParam } from '../params.js';
@@ -11,6 +11,10 @@ export function txMethods(node: PelNode): Record<string, RpcHandler> {
     /** [rawTxHex, {wait?, timeoutMs?}] -> {hash} or, with wait, the receipt once committed. */
     tx_send: async (params) => {
       arity(params, 1, 2, '[rawTxHex, {wait?: boolean, timeoutMs?: number}]');
+      // Refused from its length alone, before the hex is decoded: it cannot be a tx.
+      if (typeof params[0] === 'string' && params[0].length > 2 + 2 * MAX_TX_BYTES) {
+        throw RpcError.of('INVALID_TX_ENCODING', `cannot decode transaction: ${params[0].length} hex characters, over the ${MAX_TX_BYTES}-byte limit (${2 + 2 * MAX_TX_BYTES} characters with 0x)`, { reason: 'TX_TOO_LARGE' });
+      }
       const raw = hexBytesParam(params[0], 'rawTx');
       const opts = optionsParam(params[1], 'options');
       if (opts.wait !== undefined && typeof opts.wait !== 'boolean') throw invalidParams('options.wait must be a boolean');

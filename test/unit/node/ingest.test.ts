@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
-import { ingestRaws, type Ingested } from '../../../node/ingest.js';
+import { ingestRaws, verifyRaws, type Ingested } from '../../../node/ingest.js';
+import { sameThreadVerifyTxs } from '../../../consensus/bft/app.js';
+import { VERIFY } from '../../../execution/parallel/outputs.js';
 import { concatBytes } from '../../../protocol/hex.js';
 import { devKeyPair } from '../../../protocol/keys.js';
-import { decodeTx, type SignedTx } from '../../../protocol/tx.js';
+import { decodeTx, MAX_TX_BYTES, MIN_TX_BYTES, type SignedTx } from '../../../protocol/tx.js';
 import { v } from '../../../protocol/value.js';
 import { createVerifier } from '../../../protocol/verify.js';
 import { buildCall, buildTransfer } from '../../../sdk/tx.js';
@@ -12,6 +14,7 @@ import { benchAccounts, benchContext, benchGenesisState, transferBlock } from '.
 import { executeBlockSequential } from '../../../execution/sequential.js';
 import { WorldState } from '../../../state/world.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
+import { waitFor } from '../../e2e/harness.js';
 
 /** Everything a caller can observe of an outcome, with the tx read field by field. */
 function view(o: Ingested): unknown {
@@ -98,7 +101,7 @@ describe('ingestion (decode + verify) on the worker pool', () => {
     );
   });
 
-  it('a pool that loses a worker: ingestion moves to this thread (even mid-batch), blocks run sequentially, nothing hangs', async () => {
+  it('a pool that loses a worker mid-batch: that batch moves to this thread, the worker is replaced, blocks keep the reference result', async () => {
     const ex = await Executor.create({ workers: 2, minParallelTxs: 1, adaptive: false });
     try {
       const raws = mixedRaws();
@@ -110,18 +113,21 @@ describe('ingestion (decode + verify) on the worker pool', () => {
       const inFlight = ingestRaws(big, ex, verifier);
       await ex.killWorkerForTest(1);
       expect((await inFlight).map(view)).toEqual((await ingestRaws(big, null, verifier)).map(view));
-      expect(ex.poolAvailable).toBe(false);
-      expect(lost).toEqual([expect.stringMatching(/^worker 1 exited/)]);
-      expect(ex.poolStats().workers).toBe(0);
+      // The pool stays in service and gets its worker back.
+      expect(ex.poolAvailable).toBe(true);
+      await waitFor(() => ex.poolStats().workers === 2, { what: 'worker 1 replaced', timeoutMs: 30_000 });
+      expect(ex.poolStats()).toMatchObject({ configured: 2, workers: 2, restarts: 1, lost: null });
+      expect(lost).toEqual([]);
+      const busy = ex.poolStats().busyMs.ingest;
       expect((await ingestRaws(raws, ex, verifier)).map(view)).toEqual(expected);
-      await expect(ex.ingestBatch(raws)).rejects.toThrow(/worker pool unavailable/);
-      // Blocks still execute, sequentially, to the reference result.
+      expect(ex.poolStats().busyMs.ingest).toBeGreaterThan(busy);
+      // Blocks execute to the reference result.
       const accounts = benchAccounts(50);
       const world = WorldState.fromEntries(benchGenesisState(accounts));
       const txs = transferBlock(accounts, 200);
       const seq = executeBlockSequential(benchContext(), txs, world);
       const par = await ex.execute(benchContext(), txs, world);
-      expect(par.stats.fallback).toBe('pool-lost');
+      expect(par.stats.fallback).toBeNull();
       expect([...par.writeSet]).toEqual([...seq.writeSet]);
       const encoded = (e: typeof seq): unknown[] => e.outcomes.map((o) => (o.kind === 'included' ? o.encoded : o.code));
       expect(encoded(par)).toEqual(encoded(seq));
@@ -129,6 +135,36 @@ describe('ingestion (decode + verify) on the worker pool', () => {
     } finally {
       await ex.close();
     }
+  });
+
+  it('bytes no tx can be (too short, over MAX_TX_BYTES) are rejected on this thread and never reach the pool', async () => {
+    const valid = mixedRaws().filter((r) => r.length >= MIN_TX_BYTES).slice(0, 8); // txs or not, of a length a tx can have
+    const misfits = [new Uint8Array(2 ** 20 + 1), new Uint8Array(MAX_TX_BYTES + 1), new Uint8Array(0), new Uint8Array(MIN_TX_BYTES - 1), valid[0]!.subarray(0, MIN_TX_BYTES - 1)];
+    const raws = [valid[0]!, misfits[0]!, valid[1]!, misfits[1]!, misfits[2]!, ...valid.slice(2), misfits[3]!, misfits[4]!];
+    // A pool that records what it is sent.
+    const sent: number[] = [];
+    const spy = {
+      get poolAvailable() {
+        return pool.poolAvailable;
+      },
+      ingestBatch: (batch: readonly Uint8Array[]) => (sent.push(...batch.map((r) => r.length)), pool.ingestBatch(batch)),
+      verifyBatch: (batch: readonly Uint8Array[]) => (sent.push(...batch.map((r) => r.length)), pool.verifyBatch(batch)),
+    } as unknown as ExecutorModule.ParallelExecutor;
+    const out = await ingestRaws(raws, spy, verifier);
+    expect(out.map(view)).toEqual((await ingestRaws(raws, null, verifier)).map(view));
+    expect(sent).toEqual(valid.map((r) => r.length));
+    const rejected = out.filter((o) => !o.ok && o.code === 'INVALID_TX_ENCODING');
+    expect(rejected.map((o) => (o.ok ? null : o.code === 'INVALID_TX_ENCODING' ? o.reason : null))).toEqual(expect.arrayContaining(['TX_TOO_LARGE', 'DECODE_ERROR']));
+    expect(out[1]).toMatchObject({ ok: false, code: 'INVALID_TX_ENCODING', reason: 'TX_TOO_LARGE', message: `transaction is ${2 ** 20 + 1} bytes, limit ${MAX_TX_BYTES}` });
+    expect(out[4]).toMatchObject({ ok: false, code: 'INVALID_TX_ENCODING', reason: 'DECODE_ERROR' });
+    // Block signature checks: the same rule, UNDECODABLE for the misfits.
+    sent.length = 0;
+    const codes = await verifyRaws(raws, spy, sameThreadVerifyTxs(verifier));
+    expect(sent).toEqual(valid.map((r) => r.length));
+    const pooled = [...(await pool.verifyBatch(raws.filter((r) => !misfits.includes(r))))];
+    expect([...codes]).toEqual(raws.map((r) => (misfits.includes(r) ? VERIFY.UNDECODABLE : pooled.shift())));
+    // Every length check is on this thread: the pool lost no worker on the way.
+    expect(pool.poolStats()).toMatchObject({ workers: 2, restarts: 0 });
   });
 
   it('builds txs that decode to the same fields as the submitted bytes', async () => {

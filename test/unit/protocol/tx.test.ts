@@ -12,6 +12,7 @@ import {
   encodeTxBody,
   MAX_ARGS,
   MAX_TX_BYTES,
+  MIN_TX_BYTES,
   signTx,
   TX_SIGN_DOMAIN,
   TX_VERSION,
@@ -206,6 +207,23 @@ describe('sign / encode / decode round trip', () => {
     expectCode(() => encodeTxBody({ ...base, args: [big(MAX_VALUE_BYTES), big(MAX_VALUE_BYTES), big(MAX_VALUE_BYTES), big(last + 1)] }), 'TX_TOO_LARGE');
     expectCode(() => decodeTx(concatBytes(s.raw, new Uint8Array(1))), 'TX_TOO_LARGE');
     expectCode(() => decodeTx(new Uint8Array(MAX_TX_BYTES + 1)), 'TX_TOO_LARGE');
+  });
+
+  it('the shortest tx is MIN_TX_BYTES (139) long, and no shorter bytes decode (fast-check)', () => {
+    const key = KEYS[0]!;
+    const smallest = signTx(unsigned(key, { module: 'm', call: 'c', args: [] }), key.privateKey);
+    expect(MIN_TX_BYTES).toBe(139);
+    expect(smallest.raw.length).toBe(MIN_TX_BYTES);
+    expect(decodeTx(smallest.raw).hash).toEqual(smallest.hash);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: MIN_TX_BYTES - 1 }), (raw) => {
+        expect(() => decodeTx(raw)).toThrow();
+      }),
+      { numRuns: 500 },
+    );
+    for (let n = 0; n < MIN_TX_BYTES; n++) expectCode(() => decodeTx(smallest.raw.subarray(0, n)), 'DECODE_ERROR');
+    // Refused from the length alone, before any field is read.
+    expect(() => decodeTx(smallest.raw.subarray(0, MIN_TX_BYTES - 1))).toThrow('transaction is 138 bytes, shorter than the shortest possible (139)');
   });
 
   it('decodeTx keeps its own copy of the input', () => {
