@@ -455,9 +455,14 @@ describe('peers from config', () => {
     a.penalize(b.peerId, 'again');
     expect(a.peers().some((p) => p.peerId === b.peerId)).toBe(true);
     a.penalize(b.peerId, 'again');
-    await waitFor(() => !a.peers().some((p) => p.peerId === b.peerId) && !b.peers().some((p) => p.peerId === a.peerId), 'B disconnected');
+    expect(lines.some((l) => l.includes('disconnecting peer after repeated penalties'))).toBe(true);
+    // The disconnect and the reconnect are read from A's log, not polled from peers(): the ban
+    // lasts 1.5 s, and a poll that came late (a loaded machine) would miss the gap between them.
+    const disconnected = (): number => lines.findIndex((l) => l.includes('peer disconnected') && l.includes(b.peerId));
+    await waitFor(() => disconnected() >= 0, 'B disconnected');
     // After the ban, B is a configured peer again and is redialled.
-    await waitFor(() => a.peers().some((p) => p.peerId === b.peerId), 'A reconnected to B after the ban', 6_000);
+    await waitFor(() => lines.slice(disconnected()).some((l) => l.includes('peer connected') && l.includes(b.peerId)), 'A reconnected to B after the ban');
+    await waitFor(() => a.peers().some((p) => p.peerId === b.peerId), "B among A's peers again");
   });
 });
 
