@@ -11,7 +11,8 @@
  * Gossip. Topic `/pel/<chainId>/<topic>/1`. Messages are unsigned (StrictNoSign) and their id
  * is SHA-256(topic | 0x00 | data), so identical bytes are one message, as in MemoryNetwork:
  * re-publishing them within gossipsub's seen window (2 min) is a silent no-op, even when the
- * first publish reached nobody. The registered handler is the gossipsub topic validator, so a
+ * first publish reached nobody (though a peer that joins our mesh within 3 heartbeats still
+ * gets it, below). The registered handler is the gossipsub topic validator, so a
  * message is relayed only after the handler said 'accept'. We use topicValidators rather than
  * asyncValidation + reportMessageValidationResult: with asyncValidation a message waits in the
  * message cache, which only lives mcacheLength heartbeats (about 3.5 s here), so a handler
@@ -19,8 +20,15 @@
  * Size: gossipsub's sender length-prefixes every RPC with a fixed 4 MiB cap, hence
  * MAX_GOSSIP_MESSAGE_BYTES is 4 MiB less 64 KiB of room for the envelope and piggybacked
  * control messages. An IWANT answer batches every requested message into one RPC, so two
- * near-limit messages asked for at once are not delivered that way; on a network where
- * every peer is in every mesh (below), IWANT is rare and flood publishing covers it.
+ * near-limit messages asked for at once are not delivered that way; mesh catch-up splits its
+ * announcements so that each answer fits, and heartbeat gossip is rare on a network where
+ * every peer is in every mesh (below).
+ *
+ * Mesh catch-up (mesh-catch-up.ts). gossipsub relays a message only to the mesh peers of the
+ * moment and gossips IHAVE only to peers outside the mesh, so a peer that is grafted just
+ * after a message passed (on every new connection the dialled side grafts the dialer only
+ * when the dialer's GRAFT arrives) would never get it. Each peer that joins one of our meshes
+ * is therefore sent an IHAVE for that topic's messages of the last 3 heartbeats.
  *
  * Scoring. Only two score terms are on: P4 (invalid messages: each 'reject' counts, the
  * counter is squared and decays by 5 % a second) and P5 (application score: our own penalty
@@ -65,6 +73,7 @@ import { Reader, U64_MAX, utf8, Writer } from '../protocol/codec.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { sha256Concat } from '../protocol/hash.js';
 import type { Logger } from '../protocol/logger.js';
+import { meshCatchUpInternals, startMeshCatchUp, type MeshCatchUpInternals } from './mesh-catch-up.js';
 import {
   GOSSIP_TOPICS, MAX_GOSSIP_MESSAGE_BYTES, MAX_SYNC_BLOCKS, MAX_SYNC_RESPONSE_BYTES, NetworkError,
   type GossipHandler, type GossipTopic, type Network, type PeerInfo, type SyncHandler, type SyncRequest, type SyncResponse, type SyncedBlock,
@@ -332,6 +341,8 @@ export class Libp2pNetwork implements Network {
   private readonly deadlines = new Set<AbortController>();
   private redialTimer: NodeJS.Timeout | null = null;
   private node!: Libp2p<Services>;
+  private meshInternals!: MeshCatchUpInternals;
+  private stopMeshCatchUp: (() => void) | null = null;
   private readonly opts: Required<Omit<Libp2pNetworkOptions, 'privateKey' | 'logger'>>;
 
   private constructor(opts: Libp2pNetworkOptions) {
@@ -382,6 +393,11 @@ export class Libp2pNetwork implements Network {
         pubsub: gossipsub(net.gossipOptions()),
       },
     });
+    try {
+      net.meshInternals = meshCatchUpInternals(net.node.services.pubsub);
+    } catch (cause) {
+      throw new NetworkError('NETWORK_CONFIG', `cannot build the gossip layer: ${errorMessage(cause)}; install the @libp2p/gossipsub version in package-lock.json`, { cause });
+    }
     return net;
   }
 
@@ -419,6 +435,7 @@ export class Libp2pNetwork implements Network {
     this.state = 'running';
     this.node.addEventListener('peer:connect', this.onPeerConnect);
     this.node.addEventListener('peer:disconnect', this.onPeerDisconnect);
+    this.stopMeshCatchUp = startMeshCatchUp(this.node.services.pubsub, this.meshInternals, this.log);
     // gossipsub refuses subscriptions before it has started.
     for (const [topic, handler] of this.handlers) this.installTopic(topic, handler);
     this.log.info('p2p started', { peerId: this.peerId, listen: this.listenAddresses, peers: [...this.bootstrapPeers.values()].flatMap((p) => p.addrs.map(String)) });
@@ -438,6 +455,8 @@ export class Libp2pNetwork implements Network {
       this.deadlines.clear();
       this.node.removeEventListener('peer:connect', this.onPeerConnect);
       this.node.removeEventListener('peer:disconnect', this.onPeerDisconnect);
+      this.stopMeshCatchUp?.();
+      this.stopMeshCatchUp = null;
       await this.node.stop();
       if (wasRunning) this.log.info('p2p stopped');
     })();
@@ -552,6 +571,15 @@ export class Libp2pNetwork implements Network {
   gossipPeers(topic: GossipTopic): string[] {
     if (this.state !== 'running') return [];
     return this.node.services.pubsub.getSubscribers(topicName(this.opts.chainId, topic)).map(String).sort();
+  }
+
+  /**
+   * Peers in our gossipsub mesh for `topic`: those we relay its messages to as they arrive.
+   * Not part of `Network`: a readiness probe for tests that rely on relay order.
+   */
+  meshPeers(topic: GossipTopic): string[] {
+    if (this.state !== 'running') return [];
+    return this.meshInternals.getMeshPeers(topicName(this.opts.chainId, topic)).slice().sort();
   }
 
   // -------------------------------------------------------------------------------------------

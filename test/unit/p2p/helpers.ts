@@ -79,6 +79,14 @@ export async function waitGossipLink(a: Libp2pNetwork, b: Libp2pNetwork, topic: 
   await waitFor(() => a.gossipPeers(topic).includes(b.peerId) && b.gossipPeers(topic).includes(a.peerId), `gossip link ${topic} ${a.peerId.slice(-6)} <-> ${b.peerId.slice(-6)}`);
 }
 
+/**
+ * Both networks have each other in their `topic` mesh, so each relays that topic's messages to
+ * the other as they arrive, in order (tests that show "not relayed" with a marker need this).
+ */
+export async function waitMeshLink(a: Libp2pNetwork, b: Libp2pNetwork, topic: 'tx' | 'proposal' | 'vote'): Promise<void> {
+  await waitFor(() => a.meshPeers(topic).includes(b.peerId) && b.meshPeers(topic).includes(a.peerId), `mesh link ${topic} ${a.peerId.slice(-6)} <-> ${b.peerId.slice(-6)}`);
+}
+
 export function scoreOf(net: Libp2pNetwork, peerId: string): number | undefined {
   return net.peers().find((p) => p.peerId === peerId)?.score;
 }

@@ -12,7 +12,7 @@ import { Libp2pNetwork, readStreamToEnd, syncProtocol } from '../../../p2p/libp2
 import { MAX_GOSSIP_MESSAGE_BYTES, MAX_SYNC_BLOCKS, MAX_SYNC_RESPONSE_BYTES, type GossipTopic, type SyncRequest, type Verdict } from '../../../p2p/types.js';
 import { Writer } from '../../../protocol/codec.js';
 import { silentLogger } from '../../../protocol/logger.js';
-import { bytes, capturingLogger, CHAIN_ID, expectNetworkError, LOCAL, Nodes, readAll, scoreOf, text, waitFor, waitGossipLink } from './helpers.js';
+import { bytes, capturingLogger, CHAIN_ID, expectNetworkError, LOCAL, Nodes, readAll, scoreOf, text, waitFor, waitGossipLink, waitMeshLink } from './helpers.js';
 
 type Inbox = Map<GossipTopic, { data: string; from: string }[]>;
 
@@ -74,6 +74,10 @@ describe('gossip on a line A - B - C', () => {
     expect(a.peers()[0]!.score).toBe(0);
   });
 
+  // Published as soon as the subscriptions are exchanged, not once the meshes have formed: B
+  // may accept hello-1 before C is in its mesh (C's GRAFT still in flight), and C must get it
+  // all the same (mesh catch-up, p2p/mesh-catch-up.ts). Before that, this lost hello-1 under
+  // CPU load: B relayed it to nobody, and C, grafted a moment later, was never told of it.
   it('a message published on A reaches B and, relayed by B, C; and back from C to A', async () => {
     await a.publish('tx', bytes('hello-1'));
     await waitFor(() => got(inB, 'tx', 'hello-1') && got(inC, 'tx', 'hello-1'), 'hello-1 at B and C');
@@ -86,49 +90,88 @@ describe('gossip on a line A - B - C', () => {
     expect(got(inA, 'tx', 'hello-2')).toBe(false); // topics are separate
   });
 
-  it('identical bytes are one message: a re-publish is not delivered again', async () => {
-    await a.publish('tx', bytes('dup'));
-    await a.publish('tx', bytes('dup'));
-    await a.publish('tx', bytes('marker-dup'));
-    await waitFor(() => got(inC, 'tx', 'marker-dup'), 'marker at C');
-    expect(count(inB, 'tx', 'dup')).toBe(1);
-    expect(count(inC, 'tx', 'dup')).toBe(1);
-  });
+  // The tests below show "not relayed" with a marker published after the message, which holds
+  // only if B relays both over its mesh (one stream to C, in order). Before C is in B's mesh a
+  // message can reach C by catch-up instead, where the IWANT order is random.
+  describe("with A and C in B's meshes", () => {
+    beforeAll(async () => {
+      for (const topic of ['tx', 'vote'] as const) await waitMeshLink(b, c, topic);
+    });
 
-  it("'ignore' is not relayed and not penalised", async () => {
-    await a.publish('tx', bytes('ignore:1'));
-    await a.publish('tx', bytes('marker-ignore'));
-    await waitFor(() => got(inC, 'tx', 'marker-ignore'), 'marker at C');
-    expect(got(inB, 'tx', 'ignore:1')).toBe(true);
-    expect(got(inC, 'tx', 'ignore:1')).toBe(false);
-  });
+    it('identical bytes are one message: a re-publish is not delivered again', async () => {
+      await a.publish('tx', bytes('dup'));
+      await a.publish('tx', bytes('dup'));
+      await a.publish('tx', bytes('marker-dup'));
+      await waitFor(() => got(inC, 'tx', 'marker-dup'), 'marker at C');
+      expect(count(inB, 'tx', 'dup')).toBe(1);
+      expect(count(inC, 'tx', 'dup')).toBe(1);
+    });
 
-  it("'reject' is not relayed and lowers the sender's score", async () => {
-    await a.publish('tx', bytes('reject:1'));
-    await a.publish('tx', bytes('marker-reject'));
-    await waitFor(() => got(inC, 'tx', 'marker-reject'), 'marker at C');
-    expect(got(inB, 'tx', 'reject:1')).toBe(true);
-    expect(got(inC, 'tx', 'reject:1')).toBe(false);
-    await waitFor(() => (scoreOf(b, a.peerId) ?? 0) < 0, "A's score at B below 0");
-    // One invalid message: -10 * 1^2 (slightly decayed). Had the ignored message counted too,
-    // it would be about -10 * 2^2.
-    expect(scoreOf(b, a.peerId)).toBeGreaterThan(-20);
-    expect(scoreOf(b, c.peerId)).toBe(0);
-  });
+    it("'ignore' is not relayed and not penalised", async () => {
+      await a.publish('tx', bytes('ignore:1'));
+      await a.publish('tx', bytes('marker-ignore'));
+      await waitFor(() => got(inC, 'tx', 'marker-ignore'), 'marker at C');
+      expect(got(inB, 'tx', 'ignore:1')).toBe(true);
+      expect(got(inC, 'tx', 'ignore:1')).toBe(false);
+    });
 
-  it('a handler that throws counts as reject, is logged, and the node keeps working', async () => {
-    const before = scoreOf(b, a.peerId)!;
-    await a.publish('vote', bytes('throw:1'));
-    await a.publish('vote', bytes('marker-throw'));
-    await waitFor(() => got(inC, 'vote', 'marker-throw'), 'marker at C');
-    expect(got(inC, 'vote', 'throw:1')).toBe(false);
-    expect(logB.lines.some((l) => l.includes('gossip handler threw'))).toBe(true);
-    await waitFor(() => scoreOf(b, a.peerId)! < before - 5, "A's score at B drops again");
+    it("'reject' is not relayed and lowers the sender's score", async () => {
+      await a.publish('tx', bytes('reject:1'));
+      await a.publish('tx', bytes('marker-reject'));
+      await waitFor(() => got(inC, 'tx', 'marker-reject'), 'marker at C');
+      expect(got(inB, 'tx', 'reject:1')).toBe(true);
+      expect(got(inC, 'tx', 'reject:1')).toBe(false);
+      await waitFor(() => (scoreOf(b, a.peerId) ?? 0) < 0, "A's score at B below 0");
+      // One invalid message: -10 * 1^2 (slightly decayed). Had the ignored message counted too,
+      // it would be about -10 * 2^2.
+      expect(scoreOf(b, a.peerId)).toBeGreaterThan(-20);
+      expect(scoreOf(b, c.peerId)).toBe(0);
+    });
+
+    it('a handler that throws counts as reject, is logged, and the node keeps working', async () => {
+      const before = scoreOf(b, a.peerId)!;
+      await a.publish('vote', bytes('throw:1'));
+      await a.publish('vote', bytes('marker-throw'));
+      await waitFor(() => got(inC, 'vote', 'marker-throw'), 'marker at C');
+      expect(got(inC, 'vote', 'throw:1')).toBe(false);
+      expect(logB.lines.some((l) => l.includes('gossip handler threw'))).toBe(true);
+      await waitFor(() => scoreOf(b, a.peerId)! < before - 5, "A's score at B drops again");
+    });
   });
 
   it('refuses to publish a message over the size limit', async () => {
     await expectNetworkError(a.publish('tx', new Uint8Array(MAX_GOSSIP_MESSAGE_BYTES + 1)), 'NETWORK_INVALID_ARGUMENT');
     await expectNetworkError(a.publish('nope' as GossipTopic, bytes('x')), 'NETWORK_INVALID_ARGUMENT');
+  });
+});
+
+describe('mesh catch-up', () => {
+  const nodes = new Nodes();
+  afterAll(() => nodes.stopAll());
+
+  // gossipsub forwards a message only to the mesh peers of the moment, and gossips IHAVE only
+  // to peers outside the mesh: a peer that joins the mesh after a message passed was never
+  // told of it. Here C joins B's mesh by subscribing late, which makes the order certain.
+  it('a peer that joins the mesh after a message passed still gets it: relayed and own messages', async () => {
+    const inA: Inbox = new Map();
+    const inB: Inbox = new Map();
+    const inC: Inbox = new Map();
+    // B's heartbeat is kept out of the picture: its message cache holds both messages for
+    // minutes instead of 3 heartbeats, and it sends no heartbeat gossip of its own.
+    const b = await nodes.start({ gossipHeartbeatMs: 60_000, setup: (n) => recordingHandlers(n, inB) });
+    const a = await nodes.start({ bootstrap: [b.listenAddresses[0]!], setup: (n) => recordingHandlers(n, inA) });
+    const c = await nodes.start({ bootstrap: [b.listenAddresses[0]!] }); // subscribed to nothing yet
+    await waitGossipLink(a, b, 'tx');
+    await waitFor(() => c.gossipPeers('tx').includes(b.peerId), "B's subscription at C");
+
+    await a.publish('tx', bytes('relayed'));
+    await b.publish('tx', bytes('own'));
+    await waitFor(() => got(inB, 'tx', 'relayed'), 'relayed at B');
+    recordingHandlers(c, inC); // C subscribes now, after both messages passed B
+
+    await waitFor(() => got(inC, 'tx', 'relayed') && got(inC, 'tx', 'own'), 'both messages at C');
+    expect(inC.get('tx')!.map((m) => m.from)).toEqual([b.peerId, b.peerId]);
+    expect(count(inC, 'tx', 'relayed') + count(inC, 'tx', 'own')).toBe(2);
   });
 });
 
@@ -224,9 +267,10 @@ describe('sync protocol', () => {
   });
 
   it('a peer that never answers times the request out', async () => {
-    const started = Date.now();
-    await expectNetworkError(client.requestSync(server.peerId, { from: 777n, max: 1 }, 300), 'NETWORK_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(3_000);
+    // The client's own 300 ms deadline, not the server's 1 s serve timeout (which would reset
+    // the stream: NETWORK_BAD_RESPONSE) nor the 10 s default.
+    const err = await expectNetworkError(client.requestSync(server.peerId, { from: 777n, max: 1 }, 300), 'NETWORK_TIMEOUT');
+    expect(err.message).toContain('timed out after 300 ms');
   });
 
   it('an unknown or unreachable peer is NETWORK_UNREACHABLE', async () => {
@@ -363,7 +407,9 @@ describe('peers from config', () => {
 
     await b1.stop();
     await waitFor(() => a.peers().length === 0, 'A to notice B is gone');
-    await a.publish('proposal', bytes('while-down')); // no peers: dropped, not an error
+    // No peers: not an error. B2 may still get it by mesh catch-up if it is back within
+    // 3 heartbeats, so nothing is asserted about where it ends up.
+    await a.publish('proposal', bytes('while-down'));
 
     const b2 = await nodes.start({ privateKey: keyB, listen: [`/ip4/127.0.0.1/tcp/${port}`], setup: (n) => recordingHandlers(n, inB2) });
     expect(b2.peerId).toBe(b1.peerId);
@@ -371,7 +417,6 @@ describe('peers from config', () => {
     await a.publish('proposal', bytes('after'));
     await b2.publish('proposal', bytes('reply'));
     await waitFor(() => got(inB2, 'proposal', 'after') && got(inA, 'proposal', 'reply'), 'gossip both ways after the restart');
-    expect(got(inB2, 'proposal', 'while-down')).toBe(false);
   });
 
   it('a 4-node testnet where every node lists the others: all-to-all gossip, and a restarted node rejoins', async () => {
@@ -410,9 +455,14 @@ describe('peers from config', () => {
     a.penalize(b.peerId, 'again');
     expect(a.peers().some((p) => p.peerId === b.peerId)).toBe(true);
     a.penalize(b.peerId, 'again');
-    await waitFor(() => !a.peers().some((p) => p.peerId === b.peerId) && !b.peers().some((p) => p.peerId === a.peerId), 'B disconnected');
+    expect(lines.some((l) => l.includes('disconnecting peer after repeated penalties'))).toBe(true);
+    // The disconnect and the reconnect are read from A's log, not polled from peers(): the ban
+    // lasts 1.5 s, and a poll that came late (a loaded machine) would miss the gap between them.
+    const disconnected = (): number => lines.findIndex((l) => l.includes('peer disconnected') && l.includes(b.peerId));
+    await waitFor(() => disconnected() >= 0, 'B disconnected');
     // After the ban, B is a configured peer again and is redialled.
-    await waitFor(() => a.peers().some((p) => p.peerId === b.peerId), 'A reconnected to B after the ban', 6_000);
+    await waitFor(() => lines.slice(disconnected()).some((l) => l.includes('peer connected') && l.includes(b.peerId)), 'A reconnected to B after the ban');
+    await waitFor(() => a.peers().some((p) => p.peerId === b.peerId), "B among A's peers again");
   });
 });
 
