@@ -13,6 +13,7 @@ import { MemoryHub, type MemoryFilter, type MemoryNetwork } from '../../../../p2
 import {
   NetworkError, type GossipHandler, type GossipTopic, type Network, type PeerInfo, type SyncHandler, type SyncResponse, type Verdict,
 } from '../../../../p2p/types.js';
+import { systemClock, type VirtualClock } from '../../../../consensus/bft/clock.js';
 import { BftEngine } from '../../../../consensus/bft/engine.js';
 import {
   decodeCertificate, decodeVote, encodeCertificate, ValidatorSet, verifyCertificate, voteSigningBytes, type Vote,
@@ -45,6 +46,31 @@ export function validatorKeys(n: number): KeyPair[] {
 
 export function validatorSetOf(keys: readonly KeyPair[]): ValidatorSet {
   return new ValidatorSet(keys.map((k) => ({ publicKey: k.publicKey, address: k.address })));
+}
+
+/**
+ * Runs the clock one callback at a time until `cond()` holds: the wait for an event. Fails,
+ * deterministically, when nothing is left to run or `withinMs` of virtual time pass first.
+ */
+export async function runUntil(clock: VirtualClock, cond: () => boolean, what: string | (() => string), withinMs = 60_000): Promise<void> {
+  const deadline = clock.now() + withinMs;
+  await clock.runUntilIdle();
+  while (!cond()) {
+    const next = clock.nextAt();
+    const why = next === null ? 'nothing left to run' : next > deadline ? `not within ${withinMs} virtual ms` : null;
+    if (why) throw new Error(`${why} (t=${clock.now()}) waiting for ${typeof what === 'string' ? what : what()}`);
+    await clock.step();
+  }
+}
+
+/** Runs the clock until `p` settles (e.g. an engine's stop(), which waits for the step in flight). */
+export async function runUntilSettled<T>(clock: VirtualClock, p: Promise<T>, what: string, withinMs = 60_000): Promise<T> {
+  let settled = false;
+  const watched = p.finally(() => {
+    settled = true;
+  });
+  await runUntil(clock, () => settled, what, withinMs);
+  return watched;
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
@@ -101,7 +127,7 @@ export class TestNet {
     for (let i = 0; i < total; i++) {
       const key = i < opts.validators ? this.keys[i]! : null;
       const disk = new FakeDisk(CHAIN_ID);
-      const app = new FakeApp(CHAIN_ID, this.validators, disk, verifier);
+      const app = new FakeApp({ chainId: CHAIN_ID, validators: this.validators, disk, verifier, clock: systemClock });
       const node = { id: key ? `v${i}` : `f${i}`, index: key ? i : -1, key, disk, app, syncing: false, commits: 0 } as TestNode;
       this.nodes.push(node);
       this.boot(node);
