@@ -1,18 +1,22 @@
+/**
+ * A 4-validator TestNet on virtual time under crash faults (isolation, restarts) and one
+ * byzantine proposer. Waits are for events (heights reached, a step entered) bounded in virtual
+ * ms; "nothing was decided" is asserted after an idle point and a stretch of virtual time in
+ * which several rounds time out.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeBlock } from '../../../../protocol/block.js';
-import type { MemoryNetwork } from '../../../../p2p/memory.js';
 import type { GossipHandler, GossipTopic, Network } from '../../../../p2p/types.js';
 import { decodeProposal, encodeProposal, signProposal } from '../../../../consensus/bft/messages.js';
 import { decodeSignState } from '../../../../consensus/bft/sign-state.js';
-import { TestNet, waitFor, type TestNode } from './harness.js';
+import { TestNet, type TestNode } from './harness.js';
+import type { SimNetwork } from './sim-network.js';
 
 let net: TestNet | null = null;
 afterEach(async () => {
   await net?.stop();
   net = null;
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('BftEngine under faults', () => {
   it('one isolated validator: the other three keep committing; after heal it catches up and votes again', async () => {
@@ -27,6 +31,7 @@ describe('BftEngine under faults', () => {
     net.heal(3);
     const healed = net.heads([0, 1, 2]).reduce((a, b) => (a > b ? a : b));
     await net.waitHeads(healed + 4n);
+    expect(net.votedHeights(3).some((h) => h > healed), 'v3 votes again after the heal').toBe(true);
     net.assertConsistent();
     net.assertNoEquivocation();
     net.assertCertificates();
@@ -37,12 +42,14 @@ describe('BftEngine under faults', () => {
     await net.start();
     await net.waitHeads(2n);
     net.isolate(2, 3);
-    await sleep(400); // let a commit already in flight land
-    const max = (): bigint => net!.heads().reduce((a, b) => (a > b ? a : b));
-    const top = max();
-    await sleep(1_000);
-    // No new height was decided anywhere (v0 and v1 may still sync what one of them had).
-    expect(max()).toBe(top);
+    await net.idle(); // a commit already in flight lands
+    const top = net.maxHead();
+    const rounds = (): number[] => net!.nodes.map((n) => n.engine.status().round);
+    // 60 virtual seconds: at these timeouts every node goes through several rounds of the height...
+    await net.advance(60_000);
+    expect(Math.min(...rounds()), net.describe()).toBeGreaterThanOrEqual(3);
+    // ...and no new height was decided anywhere (v0 and v1 may still sync what one of them had).
+    expect(net.maxHead()).toBe(top);
     net.assertConsistent();
 
     net.heal(2, 3);
@@ -56,7 +63,7 @@ describe('BftEngine under faults', () => {
     // Validator 0 is honest except that each of its proposals goes out twice: the real one to
     // v1 and v2, a different block for the same round to v3; relays mix them further.
     const variants = new Set<string>();
-    const wrapNetwork = (node: TestNode, network: MemoryNetwork): Network => {
+    const wrapNetwork = (node: TestNode, network: SimNetwork): Network => {
       if (node.index !== 0) return network;
       return {
         get peerId() { return network.peerId; },
@@ -101,17 +108,18 @@ describe('BftEngine under faults', () => {
       const i = k % 4;
       const node = net.nodes[i]!;
       // Catch the node just after it signed something in the current height.
-      await waitFor(() => {
+      await net.until(() => {
         const s = node.engine.status();
         return s.step === 'prevote' || s.step === 'precommit';
-      }, 10_000, `v${i} to vote`);
+      }, `v${i} to vote`);
       const signedAt = node.engine.status().height;
-      await net.restart(i, k % 2 === 0 ? 0 : 150);
+      // Every other restart stays down for a propose timeout.
+      await net.restart(i, k % 2 === 0 ? 0 : net.timeouts.proposeMs);
       const state = decodeSignState(node.disk.signState!);
       if (state.height === signedAt && node.app.head().height + 1n === signedAt) resumed++;
       await net.waitHeads(net.head((i + 1) % 4) + 2n);
     }
-    const top = net.heads().reduce((a, b) => (a > b ? a : b));
+    const top = net.maxHead();
     await net.waitHeads(top + 3n);
     net.assertConsistent();
     net.assertNoEquivocation();
