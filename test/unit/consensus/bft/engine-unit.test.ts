@@ -147,13 +147,21 @@ describe('BftEngine rules', () => {
     await r.net.deliver('proposal', proposalBytes(1n, 0, block));
     await r.idle();
     expect(sent(r, 'prevote', 1n, 0).map((v) => toHexRaw(v.blockHash))).toEqual([toHexRaw(block.hash)]);
-    for (const i of [1, 2]) await r.net.deliver('vote', encodeVote(vote(i, 'prevote', 1n, 0, block.hash)));
+    // Its own prevote and one more are 2 of 4: no polka yet.
+    await r.net.deliver('vote', encodeVote(vote(1, 'prevote', 1n, 0, block.hash)));
+    await r.idle();
+    expect(sent(r, 'precommit', 1n, 0)).toHaveLength(0);
+    await r.net.deliver('vote', encodeVote(vote(2, 'prevote', 1n, 0, block.hash)));
     await r.idle();
     expect(sent(r, 'precommit', 1n, 0).map((v) => toHexRaw(v.blockHash))).toEqual([toHexRaw(block.hash)]);
     expect(r.engine.status()).toMatchObject({ lockedRound: 0, validRound: 0 });
     // The lock reached the disk before the precommit was sent.
     expect(decodeSignState(r.disk.signState!)).toMatchObject({ height: 1n, lockedRound: 0, step: 'precommit' });
-    for (const i of [1, 3]) await r.net.deliver('vote', encodeVote(vote(i, 'precommit', 1n, 0, block.hash)));
+    // Two precommits (its own and v1's) do not decide.
+    await r.net.deliver('vote', encodeVote(vote(1, 'precommit', 1n, 0, block.hash)));
+    await r.idle();
+    expect(r.app.head().height).toBe(0n);
+    await r.net.deliver('vote', encodeVote(vote(3, 'precommit', 1n, 0, block.hash)));
     await r.idle();
     expect(r.app.head().height).toBe(1n);
     expect(r.engine.lastCertificate!.signatures.map((s) => s.validatorIndex)).toEqual([0, 1, 3]);

@@ -119,6 +119,8 @@ export class TestNet {
   schedule: DeliverySchedule | null = null;
   /** slot (height/round/type/validator) -> block hashes voted for, as seen on the wire. */
   private readonly observedVotes = new Map<string, Set<string>>();
+  /** Engines that stopped because the app refused a block they decided (a bad certificate or block: a bug here). */
+  readonly halted: { id: string; error: unknown }[] = [];
 
   constructor(private readonly opts: TestNetOptions) {
     this.keys = validatorKeys(opts.validators);
@@ -172,6 +174,7 @@ export class TestNet {
         this.opts.onCommit?.(node);
       },
       onBehind: (_height, from) => void this.sync(node, from),
+      onFatal: (error) => void this.halted.push({ id: node.id, error }),
     });
   }
 
@@ -242,8 +245,12 @@ export class TestNet {
     }).join('; ');
   }
 
-  /** Every node's chain is a prefix of every longer one: no two nodes committed different blocks at a height. */
+  /**
+   * Every node's chain is a prefix of every longer one: no two nodes committed different blocks
+   * at a height. Also no engine halted (one that stopped committing would pass the rest vacuously).
+   */
   assertConsistent(): void {
+    if (this.halted.length > 0) throw new Error(`${this.halted[0]!.id} halted: ${String(this.halted[0]!.error)}`);
     const chains = this.nodes.map((n) => n.app.chain);
     const longest = chains.reduce((a, b) => (b.length > a.length ? b : a));
     for (const [i, c] of chains.entries()) {
