@@ -127,6 +127,45 @@ describe('BftEngine under faults', () => {
     expect(resumed).toBeGreaterThan(0);
     expect(net.observedSlots).toBeGreaterThan(0);
   });
+  it('a validator that decided alone and was cut off right after: the rest, locked on its block, never decide another (line 22), and sync it after the heal', async () => {
+    // Height 1, round 0 (v1 proposes B): v3 gets none of the prevotes, so it never sees the
+    // polka; only v0 gets the precommits, so only v0 decides; v0 is cut off as it commits, so
+    // neither its next height nor sync tells the others. v3's fresh proposal in round 2 must
+    // then get nil from v1 and v2, which are locked on B: prevoting it would let v1-v3 decide
+    // another block at height 1.
+    let cut = false;
+    net = new TestNet({
+      validators: 4,
+      onCommit: (node) => {
+        if (node.index === 0 && !cut) {
+          cut = true;
+          net!.isolate(0);
+        }
+      },
+    });
+    net.drop = (_from, to, topic, data) => {
+      if (topic !== 'vote') return true;
+      const v = decodeVote(data);
+      if (v.height !== 1n || v.round !== 0) return true;
+      return v.type === 'prevote' ? to !== 'v3' : to === 'v0';
+    };
+    await net.start();
+    await net.idle();
+    expect(net.heads()).toEqual([1n, 0n, 0n, 0n]);
+    expect(net.nodes.slice(1).map((n) => n.engine.status().lockedRound)).toEqual([0, 0, -1]);
+    net.drop = null;
+    // A minute of rounds among v1-v3, v3 proposing a fresh block every fourth one.
+    await net.advance(60_000);
+    net.assertConsistent();
+    expect(net.heads()).toEqual([1n, 0n, 0n, 0n]);
+    expect(Math.min(...net.nodes.slice(1).map((n) => n.engine.status().round)), net.describe()).toBeGreaterThanOrEqual(3);
+
+    net.heal(0);
+    await net.waitHeads(3n);
+    net.assertConsistent();
+    net.assertNoEquivocation();
+    net.assertCertificates();
+  });
 });
 
 describe('BftEngine liveness gap (known, pinned)', () => {

@@ -202,6 +202,22 @@ describe('BftEngine rules', () => {
     expect(r.app.executions.get(toHexRaw(Y.hash))).toBe(1);
   });
 
+  it('precommits nil as soon as 2f+1 prevotes are nil (line 44), without waiting for a timeout', async () => {
+    const r = rig(0);
+    await r.engine.start();
+    const bad = makeBlock({ ...blockAt1(r.app, 1).header, stateRoot: new Uint8Array(32).fill(1) }, []);
+    await r.net.deliver('proposal', proposalBytes(1n, 0, bad));
+    await r.idle();
+    expect(sent(r, 'prevote', 1n, 0).map((v) => v.blockHash)).toEqual([NIL_HASH]);
+    await r.net.deliver('vote', encodeVote(vote(1, 'prevote', 1n, 0)));
+    await r.idle();
+    expect(sent(r, 'precommit', 1n, 0)).toHaveLength(0);
+    await r.net.deliver('vote', encodeVote(vote(2, 'prevote', 1n, 0)));
+    await r.idle();
+    expect(sent(r, 'precommit', 1n, 0).map((v) => v.blockHash)).toEqual([NIL_HASH]);
+    expect(r.engine.status()).toMatchObject({ round: 0, step: 'precommit', lockedRound: -1 });
+  });
+
   it('prevotes nil for an invalid block and for a block more than 30 s in the future', async () => {
     const r = rig(0, { clock: new VirtualClock({ start: 1_000_000 }) });
     await r.engine.start();
