@@ -1,7 +1,7 @@
 /**
- * The engine under schedules chosen by fast-check: the fate of every delivery (dropped, or
- * delayed by up to two propose timeouts, which reorders messages), partitions that come and
- * go, and how long each validator takes to execute a block.
+ * The engine under schedules chosen by fast-check: the fate of every message at every receiver
+ * (never arrives, or arrives late by up to two propose timeouts, which reorders messages),
+ * partitions that come and go, and how long each validator takes to execute a block.
  *
  *  - Safety, whatever the schedule: no two nodes commit different blocks at a height and no
  *    honest validator signs conflicting votes, during the hostile stretch and after it.
@@ -11,24 +11,25 @@
  *
  * Everything runs on the TestNet's virtual clock; the schedule is the generated input and
  * nothing else is random or timed, so a failure replays exactly: fast-check prints `seed` and
- * `path`, and BFT_PROPERTY_SEED=<seed> BFT_PROPERTY_PATH=<path> reruns that case
- * (BFT_PROPERTY_RUNS=<n> runs more cases).
+ * `path`, and `BFT_PROPERTY_SEED=<seed> BFT_PROPERTY_PATH=<path> npx vitest run <this file> -t
+ * '<test name>'` reruns that case (BFT_PROPERTY_RUNS=<n> runs more cases).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sha256 } from '../../../../protocol/hash.js';
 import { toHexRaw } from '../../../../protocol/hex.js';
 import { TestNet, TESTNET_T0 } from './harness.js';
 import type { Delivery } from './sim-network.js';
 
 const VALIDATORS = 4;
 /** Heights every node should reach in the hostile stretch if the schedule allows it. */
-const TARGET_HEIGHT = 5n;
-/** Virtual time the hostile stretch may last (a dozen rounds at the node's timeouts). */
-const HOSTILE_MS = 40_000;
-/** After stabilisation, when no message was lost: every node commits two more heights within this. */
+const TARGET_HEIGHT = 4n;
+/** Virtual time the hostile stretch may last (half a dozen rounds or more at the node's timeouts). */
+const HOSTILE_MS = 30_000;
+/** After stabilisation, when no message was lost: every node passes the highest head within this. */
 const RECOVERY_MS = 60_000;
 /** After stabilisation, when messages were lost: how long safety is still watched (liveness is not promised, see README). */
-const WATCH_MS = 20_000;
+const WATCH_MS = 10_000;
 
 interface Partition {
   /** Validators cut off from the others. */
@@ -38,11 +39,14 @@ interface Partition {
 }
 
 interface Schedule {
-  /** Percent of deliveries dropped while the script lasts. */
+  /** Percent of (message, receiver) pairs dropped while the script lasts. */
   readonly dropPercent: number;
   /** Longest delay of a delivery (ms); the propose timeout is 3,000. */
   readonly maxDelayMs: number;
-  /** One per delivery, in send order, until they run out: roll % 100 < dropPercent drops it, floor(roll / 100) scales its delay. */
+  /**
+   * One per (message, receiver), in the order they first come up, until they run out: roll % 100 <
+   * dropPercent drops it, floor(roll / 100) scales its delay.
+   */
   readonly rolls: readonly number[];
   readonly partitions: readonly Partition[];
   /** Per validator: how long executing a block takes (ms). */
@@ -79,7 +83,7 @@ const losslessArb: fc.Arbitrary<Schedule> = fc.record({
 
 const losesMessages = (s: Schedule): boolean => (s.dropPercent > 0 && s.rolls.length > 0) || s.partitions.length > 0;
 
-/** The fate of the k-th delivery: a delay in virtual ms, or 'drop'. After the script: at once. */
+/** The fate of the k-th (message, receiver) pair: a delay in virtual ms, or 'drop'. After the script: at once. */
 function fate(s: Schedule, k: number): number | 'drop' {
   const roll = s.rolls[k];
   if (roll === undefined) return 0;
@@ -108,7 +112,7 @@ interface Outcome {
  * Runs one schedule: the hostile stretch (until every node reaches TARGET_HEIGHT or HOSTILE_MS
  * pass), then stabilisation (every link up, every message delivered at once). Throws on a
  * safety violation at any point; if the schedule lost no message, also unless every node
- * commits two more heights within RECOVERY_MS. (A lost message may cost liveness for good:
+ * commits a height no node had reached at stabilisation, within RECOVERY_MS. (A lost message may cost liveness for good:
  * nothing re-sends old votes, see consensus/bft/README.md.)
  */
 async function runSchedule(s: Schedule): Promise<Outcome> {
@@ -117,8 +121,15 @@ async function runSchedule(s: Schedule): Promise<Outcome> {
     validators: VALIDATORS,
     onCommit: (node) => trace.push(`${net.clock.now() - TESTNET_T0} ${node.id} ${node.app.head().height} ${toHexRaw(node.app.head().hash)}`),
   });
-  let k = 0;
-  net.schedule = (_d: Delivery) => fate(s, k++);
+  // A message's fate is drawn once per receiver and holds for every copy relayed to it, so a
+  // drop means that node never gets that message (relays through other nodes do not rescue it).
+  const fates = new Map<string, number | 'drop'>();
+  net.schedule = (d: Delivery) => {
+    const key = `${d.to} ${d.topic} ${toHexRaw(sha256(d.data))}`;
+    let f = fates.get(key);
+    if (f === undefined) fates.set(key, (f = fate(s, fates.size)));
+    return f;
+  };
   for (const [i, ms] of s.executeMs.entries()) net.nodes[i]!.app.executeMs = ms;
   const active: Partition[] = [];
   const partitionTimers = s.partitions.flatMap((p) => [
@@ -143,7 +154,7 @@ async function runSchedule(s: Schedule): Promise<Outcome> {
     active.length = 0;
     applyPartitions(net, active);
     net.schedule = null;
-    const goal = net.maxHead() + 2n;
+    const goal = net.maxHead() + 1n;
     trace.push(`gst ${net.clock.now() - TESTNET_T0} goal ${goal}`);
     if (losesMessages(s)) {
       const end = net.clock.now() + WATCH_MS;
