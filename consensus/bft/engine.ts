@@ -11,6 +11,9 @@
  * commits blocks on its own); the engine re-reads it after every await (`abandoned`) and at
  * every turn of `run` (`followHead`).
  *
+ * Time comes only from `deps.clock` (clock.ts): every timeout is set on it and every reading of
+ * the wall clock goes through it, so tests drive the engine on virtual time.
+ *
  * Where this differs from the paper, and why:
  *  - Lines 36 and 49 accept the block from any proposal of the height with that hash, not only
  *    the proposal of that round (CometBFT does the same with block parts): safety rests on
@@ -41,6 +44,7 @@ import {
 import {
   checkProposal, checkVote, decodeSignState, emptySignState, encodeSignState, voteFromRecord, withProposal, withVote, type SignState,
 } from './sign-state.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { BlockValidationError, type BftApp, type BftTimeouts, type ConsensusStatus, type ExecutedBlock, type RoundStep } from './types.js';
 
 /** Proposals whose block timestamp is further ahead of local time than this are prevoted nil. */
@@ -65,8 +69,11 @@ export interface BftEngineDeps<E extends ExecutedBlock> {
   readonly network: Network;
   readonly verifier: SignatureVerifier;
   readonly logger: Logger;
-  /** Wall clock (ms); only for the proposer's block timestamp and the future-timestamp check. */
-  readonly now?: () => number;
+  /**
+   * Wall clock and timers: the proposer's block timestamp, the future-timestamp check, the
+   * onBehind throttle, and every timeout. Default systemClock; tests pass a VirtualClock.
+   */
+  readonly clock?: Clock;
   /** After each block this engine committed (not blocks the sync service committed). */
   readonly onCommit?: (executed: E, certificate: CommitCertificate) => void;
   /**
@@ -181,7 +188,7 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
   private readonly verifier: SignatureVerifier;
   private readonly validators: ValidatorSet;
   private readonly logger: Logger;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly timeouts: BftTimeouts;
   private readonly maxFutureBlockMs: number;
   private readonly key: KeyPair | null;
@@ -219,8 +226,8 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
   private stopped = false;
   private queue: Promise<void> = Promise.resolve();
   private runPending = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private behindTimer: NodeJS.Timeout | null = null;
+  private readonly timers = new Set<TimerHandle>();
+  private behindTimer: TimerHandle | null = null;
   private lastBehind: { height: bigint; at: number } | null = null;
   private lastCommitInfo: ConsensusStatus['lastCommit'] = null;
   private lastCert: CommitCertificate | null = null;
@@ -232,7 +239,7 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
     this.verifier = deps.verifier;
     this.validators = deps.app.validators;
     this.logger = deps.logger.child('bft');
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
     this.timeouts = opts.timeouts;
     this.maxFutureBlockMs = opts.maxFutureBlockMs ?? MAX_FUTURE_BLOCK_MS;
     this.index = opts.key ? this.validators.indexOf(opts.key.address) : -1;
@@ -287,9 +294,9 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
   async stop(): Promise<void> {
     if (!this.stopped) {
       this.stopped = true;
-      for (const t of this.timers) clearTimeout(t);
+      for (const t of this.timers) this.clock.clearTimeout(t);
       this.timers.clear();
-      if (this.behindTimer) clearTimeout(this.behindTimer);
+      if (this.behindTimer) this.clock.clearTimeout(this.behindTimer);
       this.behindTimer = null;
     }
     await this.queue;
@@ -434,14 +441,14 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
       return;
     }
     if (this.behindTimer) return;
-    this.behindTimer = setTimeout(() => {
+    this.behindTimer = this.clock.setTimeout(() => {
       this.behindTimer = null;
       if (!this.stopped && this.height < height) this.reportBehind(height, from);
     }, this.timeout('propose', 0));
   }
 
   private reportBehind(height: bigint, from: string): void {
-    const now = this.now();
+    const now = this.clock.now();
     const last = this.lastBehind;
     if (last && height <= last.height && now - last.at < this.timeout('propose', 0)) return;
     this.lastBehind = { height, at: now };
@@ -483,7 +490,7 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
 
   private after(ms: number, task: () => Promise<void> | void): void {
     if (this.stopped) return;
-    const t = setTimeout(() => {
+    const t = this.clock.setTimeout(() => {
       this.timers.delete(t);
       void this.enqueue(task);
     }, ms);
@@ -601,7 +608,7 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
         return;
       }
       const parent = this.app.head();
-      const now = BigInt(Math.floor(this.now()));
+      const now = BigInt(Math.floor(this.clock.now()));
       let executed: E;
       try {
         executed = await this.app.buildBlock(now > parent.timestamp ? now : parent.timestamp, key.address);
@@ -786,7 +793,7 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
     const ex = await this.execute(block);
     if (ex === ABANDONED) return ABANDONED;
     if (!ex.ok) return false;
-    const limit = BigInt(Math.floor(this.now())) + BigInt(this.maxFutureBlockMs);
+    const limit = BigInt(Math.floor(this.clock.now())) + BigInt(this.maxFutureBlockMs);
     if (block.header.timestamp > limit) {
       this.logger.warn('proposed block timestamp is too far in the future; prevoting nil', { height: this.height, timestamp: block.header.timestamp });
       return false;
@@ -929,8 +936,10 @@ export class BftEngine<E extends ExecutedBlock = ExecutedBlock> {
   private halt(error: unknown): void {
     this.logger.error('could not commit a decided block; consensus stops', { height: this.height, error: String(error) });
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers.clear();
+    if (this.behindTimer) this.clock.clearTimeout(this.behindTimer);
+    this.behindTimer = null;
     try {
       this.deps.onFatal?.(error);
     } catch (e) {

@@ -3,7 +3,7 @@ import { makeBlock } from '../../../../protocol/block.js';
 import { bytesEqual } from '../../../../protocol/hex.js';
 import { generateKeyPair } from '../../../../protocol/keys.js';
 import { encodeProposal, encodeVote, signProposal, signVote, verifyCertificate, NIL_HASH } from '../../../../consensus/bft/messages.js';
-import { CHAIN_ID, TestNet, verifier, waitFor } from './harness.js';
+import { CHAIN_ID, TestNet, verifier } from './harness.js';
 
 let net: TestNet | null = null;
 afterEach(async () => {
@@ -11,7 +11,7 @@ afterEach(async () => {
   net = null;
 });
 
-describe('BftEngine on a memory network', () => {
+describe('BftEngine on a simulated network (virtual time)', () => {
   it('4 validators and a follower commit 12 heights with the same blocks and certificates that verify', async () => {
     net = new TestNet({ validators: 4, followers: 1 });
     await net.start();
@@ -68,7 +68,9 @@ describe('BftEngine on a memory network', () => {
     ];
     for (const [topic, data] of messages) await attacker.publish(topic, data);
 
-    await waitFor(() => net!.nodes.every((n) => n.network.penalties.filter((p) => p.peerId === 'attacker').length === messages.length), 5_000, 'every node to reject every attack message');
+    // By the next idle point every node has rejected every attack message.
+    await net.idle();
+    for (const n of net.nodes) expect(n.network.penalties.filter((p) => p.peerId === 'attacker'), n.id).toHaveLength(messages.length);
     const before = net.head(0);
     await net.waitHeads(before + 4n);
     net.assertConsistent();

@@ -4,12 +4,15 @@
  * proposals for one height always differ and every node can re-check a block by recomputing
  * it. The "disk" (blocks, certificates, sign state) is a separate object so a test can throw
  * the engine away and start a new one over the same disk, as a restarted process would.
+ * Execution takes `executeMs` on the test's clock (a 0 ms timer by default): the engine is
+ * waiting on it like on a real executor, and messages delivered meanwhile get in first.
  */
 import { Writer } from '../../../../protocol/codec.js';
 import { sha256Concat, ZERO_HASH } from '../../../../protocol/hash.js';
 import { bytesEqual, toHexRaw } from '../../../../protocol/hex.js';
 import { makeBlock, type Block } from '../../../../protocol/block.js';
 import type { SignatureVerifier } from '../../../../protocol/verify.js';
+import type { Clock } from '../../../../consensus/bft/clock.js';
 import { verifyCertificate, type CommitCertificate, type ValidatorSet } from '../../../../consensus/bft/messages.js';
 import { BlockValidationError, type BftApp, type ExecutedBlock } from '../../../../consensus/bft/types.js';
 
@@ -40,13 +43,35 @@ function stateRootOf(parent: Block, proposer: Uint8Array, timestamp: bigint): Ui
   return sha256Concat(parent.header.stateRoot, proposer, new Writer(8).u64(timestamp).finish());
 }
 
+export interface FakeAppDeps {
+  readonly chainId: number;
+  readonly validators: ValidatorSet;
+  readonly disk: FakeDisk;
+  readonly verifier: SignatureVerifier;
+  /** The test's clock; executeBlock waits `executeMs` on it. */
+  readonly clock: Clock;
+}
+
 export class FakeApp implements BftApp<FakeExecuted> {
+  readonly chainId: number;
+  readonly validators: ValidatorSet;
+  readonly disk: FakeDisk;
   /** executeBlock calls per block hash (the engine must not execute a block twice at a height). */
   readonly executions = new Map<string, number>();
   /** Set to make every executeBlock fail (a node whose state diverged). */
   failExecution = false;
+  /** How long executeBlock takes on the clock. */
+  executeMs = 0;
+  private readonly verifier: SignatureVerifier;
+  private readonly clock: Clock;
 
-  constructor(readonly chainId: number, readonly validators: ValidatorSet, readonly disk: FakeDisk, private readonly verifier: SignatureVerifier) {}
+  constructor(deps: FakeAppDeps) {
+    this.chainId = deps.chainId;
+    this.validators = deps.validators;
+    this.disk = deps.disk;
+    this.verifier = deps.verifier;
+    this.clock = deps.clock;
+  }
 
   get chain(): readonly Block[] {
     return this.disk.blocks;
@@ -74,7 +99,7 @@ export class FakeApp implements BftApp<FakeExecuted> {
   async executeBlock(block: Block): Promise<FakeExecuted> {
     const k = toHexRaw(block.hash);
     this.executions.set(k, (this.executions.get(k) ?? 0) + 1);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.executeMs));
     this.check(block);
     return { block };
   }

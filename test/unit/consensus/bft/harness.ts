@@ -1,7 +1,13 @@
 /**
- * Test networks of BftEngines over a MemoryHub and FakeApps, with a minimal block sync (the
- * engine's onBehind asks that peer for blocks over requestSync) and a wire observer that
- * records every vote so a test can check no honest validator ever signed two for one slot.
+ * Test networks of BftEngines over a SimHub (an in-memory network on a VirtualClock) and
+ * FakeApps, with a minimal block sync (the engine's onBehind asks that peer for blocks over
+ * requestSync) and a wire observer that records every vote so a test can check no honest
+ * validator ever signed two for one slot.
+ *
+ * Nothing here waits on real time: a test moves the network's clock (`advance`), runs it to
+ * the next idle point (`idle`: nothing due at the current virtual time, no message left to
+ * deliver now), or runs it one callback at a time until a condition holds (`until`,
+ * `waitHeads`), with a bound in virtual ms. A run is a function of the test's inputs.
  */
 import { expect } from 'vitest';
 import { decodeBlock, encodeBlock } from '../../../../protocol/block.js';
@@ -9,35 +15,38 @@ import { bytesEqual, toHex, toHexRaw } from '../../../../protocol/hex.js';
 import { devValidatorKeyPair, type KeyPair } from '../../../../protocol/keys.js';
 import { createLogger, silentLogger, type Logger, type LogLevel } from '../../../../protocol/logger.js';
 import { createVerifier } from '../../../../protocol/verify.js';
-import { MemoryHub, type MemoryFilter, type MemoryNetwork } from '../../../../p2p/memory.js';
 import {
   NetworkError, type GossipHandler, type GossipTopic, type Network, type PeerInfo, type SyncHandler, type SyncResponse, type Verdict,
 } from '../../../../p2p/types.js';
+import { VirtualClock } from '../../../../consensus/bft/clock.js';
 import { BftEngine } from '../../../../consensus/bft/engine.js';
 import {
   decodeCertificate, decodeVote, encodeCertificate, ValidatorSet, verifyCertificate, voteSigningBytes, type Vote,
 } from '../../../../consensus/bft/messages.js';
-import type { BftTimeouts } from '../../../../consensus/bft/types.js';
+import { DEFAULT_BFT_TIMEOUTS, type BftTimeouts } from '../../../../consensus/bft/types.js';
 import { FakeApp, FakeDisk, importBlock, type FakeExecuted } from './fake-app.js';
+import { SimHub, type Delivery, type DeliverySchedule, type SimNetwork } from './sim-network.js';
 
 export const CHAIN_ID = 4242;
 
-/** Short enough for many heights per second, long enough for 2 busy cores. */
-export const TEST_TIMEOUTS: BftTimeouts = {
-  proposeMs: 150, proposeDeltaMs: 50, prevoteMs: 60, prevoteDeltaMs: 30, precommitMs: 60, precommitDeltaMs: 30, maxMs: 600, blockTimeMs: 15,
-};
+/** The node's own timeouts and block time: on virtual time a round costs events, not wall time. */
+export const TEST_TIMEOUTS: BftTimeouts = { ...DEFAULT_BFT_TIMEOUTS, blockTimeMs: 1_000 };
 
 /** For single-engine tests that must not move on by themselves. */
 export const LONG_TIMEOUTS: BftTimeouts = {
   proposeMs: 60_000, proposeDeltaMs: 0, prevoteMs: 60_000, prevoteDeltaMs: 0, precommitMs: 60_000, precommitDeltaMs: 0, maxMs: 60_000, blockTimeMs: 0,
 };
 
+/** Where a TestNet's clock starts (a plausible wall-clock time, so block timestamps look like ones). */
+export const TESTNET_T0 = 1_700_000_000_000;
+
 export function testLogger(): Logger {
   const level = process.env.BFT_TEST_LOG as LogLevel | undefined;
   return level ? createLogger(level, 'test') : silentLogger;
 }
 
-export const verifier = createVerifier('native');
+/** The node's default (libsodium where it loads): every implementation accepts the same signatures (test/unit/protocol/verify.test.ts). */
+export const verifier = createVerifier();
 
 export function validatorKeys(n: number): KeyPair[] {
   return Array.from({ length: n }, (_, i) => devValidatorKeyPair(i));
@@ -47,12 +56,29 @@ export function validatorSetOf(keys: readonly KeyPair[]): ValidatorSet {
   return new ValidatorSet(keys.map((k) => ({ publicKey: k.publicKey, address: k.address })));
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Runs the clock one callback at a time until `cond()` holds: the wait for an event. Fails,
+ * deterministically, when nothing is left to run or `withinMs` of virtual time pass first.
+ */
+export async function runUntil(clock: VirtualClock, cond: () => boolean, what: string | (() => string), withinMs = 60_000): Promise<void> {
+  const deadline = clock.now() + withinMs;
+  await clock.runUntilIdle();
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 5));
+    const next = clock.nextAt();
+    const why = next === null ? 'nothing left to run' : next > deadline ? `not within ${withinMs} virtual ms` : null;
+    if (why) throw new Error(`${why} (t=${clock.now()}) waiting for ${typeof what === 'string' ? what : what()}`);
+    await clock.step();
   }
+}
+
+/** Runs the clock until `p` settles (e.g. an engine's stop(), which waits for the step in flight). */
+export async function runUntilSettled<T>(clock: VirtualClock, p: Promise<T>, what: string, withinMs = 60_000): Promise<T> {
+  let settled = false;
+  const watched = p.finally(() => {
+    settled = true;
+  });
+  await runUntil(clock, () => settled, what, withinMs);
+  return watched;
 }
 
 export interface TestNode {
@@ -62,7 +88,7 @@ export interface TestNode {
   readonly key: KeyPair | null;
   readonly disk: FakeDisk;
   readonly app: FakeApp;
-  network: MemoryNetwork;
+  network: SimNetwork;
   engine: BftEngine<FakeExecuted>;
   syncing: boolean;
   commits: number;
@@ -73,35 +99,43 @@ export interface TestNetOptions {
   followers?: number;
   timeouts?: BftTimeouts;
   /** Lets a test put a misbehaving layer between engine i and its network. */
-  wrapNetwork?: (node: TestNode, network: MemoryNetwork) => Network;
+  wrapNetwork?: (node: TestNode, network: SimNetwork) => Network;
   /** Validators (by index) whose votes may conflict (byzantine in the test): excluded from the equivocation check. */
   byzantine?: readonly number[];
+  /** Called after every block an engine commits (the property test traces a run with it). */
+  onCommit?: (node: TestNode) => void;
 }
 
 export class TestNet {
-  readonly hub = new MemoryHub();
+  readonly clock = new VirtualClock({ start: TESTNET_T0 });
+  readonly hub = new SimHub(this.clock);
   readonly keys: KeyPair[];
   readonly validators: ValidatorSet;
   readonly nodes: TestNode[] = [];
   readonly timeouts: BftTimeouts;
-  /** Drop filter under the observer; null delivers everything. */
-  drop: MemoryFilter | null = null;
+  /** Drop filter under the observer: false drops the delivery; null delivers everything. */
+  drop: ((from: string, to: string, topic: GossipTopic, data: Uint8Array) => boolean) | null = null;
+  /** Fate of each delivery the drop filter let through: virtual delay in ms, or 'drop'; null delivers at once. */
+  schedule: DeliverySchedule | null = null;
   /** slot (height/round/type/validator) -> block hashes voted for, as seen on the wire. */
   private readonly observedVotes = new Map<string, Set<string>>();
+  /** Engines that stopped because the app refused a block they decided (a bad certificate or block: a bug here). */
+  readonly halted: { id: string; error: unknown }[] = [];
 
   constructor(private readonly opts: TestNetOptions) {
     this.keys = validatorKeys(opts.validators);
     this.validators = validatorSetOf(this.keys);
     this.timeouts = opts.timeouts ?? TEST_TIMEOUTS;
-    this.hub.filter = (from, to, topic, data) => {
-      if (topic === 'vote') this.observe(data);
-      return this.drop ? this.drop(from, to, topic, data) : true;
+    this.hub.schedule = (d: Delivery) => {
+      if (d.topic === 'vote') this.observe(d.data);
+      if (this.drop && !this.drop(d.from, d.to, d.topic, d.data)) return 'drop';
+      return this.schedule ? this.schedule(d) : 0;
     };
     const total = opts.validators + (opts.followers ?? 0);
     for (let i = 0; i < total; i++) {
       const key = i < opts.validators ? this.keys[i]! : null;
       const disk = new FakeDisk(CHAIN_ID);
-      const app = new FakeApp(CHAIN_ID, this.validators, disk, verifier);
+      const app = new FakeApp({ chainId: CHAIN_ID, validators: this.validators, disk, verifier, clock: this.clock });
       const node = { id: key ? `v${i}` : `f${i}`, index: key ? i : -1, key, disk, app, syncing: false, commits: 0 } as TestNode;
       this.nodes.push(node);
       this.boot(node);
@@ -134,32 +168,50 @@ export class TestNet {
       network: engineNet,
       verifier,
       logger: testLogger().child(node.id),
+      clock: this.clock,
       onCommit: () => {
         node.commits++;
+        this.opts.onCommit?.(node);
       },
       onBehind: (_height, from) => void this.sync(node, from),
+      onFatal: (error) => void this.halted.push({ id: node.id, error }),
     });
   }
 
   async start(): Promise<void> {
     for (const n of this.nodes) await n.network.start();
-    await Promise.all(this.nodes.map((n) => n.engine.start()));
+    await runUntilSettled(this.clock, Promise.all(this.nodes.map((n) => n.engine.start())), 'the engines to start');
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.engine.stop()));
+    await runUntilSettled(this.clock, Promise.all(this.nodes.map((n) => n.engine.stop())), 'the engines to stop');
     for (const n of this.nodes) await n.network.stop();
   }
 
-  /** Stops node i (engine then network) and starts a fresh engine over the same disk. */
+  /** Stops node i (engine then network), lets `downMs` of virtual time pass, and starts a fresh engine over the same disk. */
   async restart(i: number, downMs = 0): Promise<void> {
     const node = this.nodes[i]!;
-    await node.engine.stop();
+    await runUntilSettled(this.clock, node.engine.stop(), `v${i} to stop`);
     await node.network.stop();
-    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.clock.advance(downMs);
     this.boot(node);
     await node.network.start();
-    await node.engine.start();
+    await runUntilSettled(this.clock, node.engine.start(), `v${i} to start`);
+  }
+
+  /** Runs to the idle point: nothing due at the current virtual time, no message left to deliver now. */
+  idle(): Promise<void> {
+    return this.hub.idle();
+  }
+
+  /** Moves virtual time forward by `ms`, running everything that falls due. */
+  advance(ms: number): Promise<void> {
+    return this.clock.advance(ms);
+  }
+
+  /** Runs the network one event at a time until `cond()` holds, within `withinMs` of virtual time. */
+  until(cond: () => boolean, what: string | (() => string), withinMs = 120_000): Promise<void> {
+    return runUntil(this.clock, cond, () => `${typeof what === 'string' ? what : what()}; ${this.describe()}`, withinMs);
   }
 
   isolate(...indices: number[]): void {
@@ -178,19 +230,27 @@ export class TestNet {
     return indices.map((i) => this.head(i));
   }
 
-  async waitHeads(height: bigint, indices: readonly number[] = this.nodes.map((_, i) => i), timeoutMs = 20_000): Promise<void> {
-    await waitFor(() => indices.every((i) => this.head(i) >= height), timeoutMs, () => `heads >= ${height}: ${this.describe()}`);
+  maxHead(): bigint {
+    return this.heads().reduce((a, b) => (a > b ? a : b));
+  }
+
+  waitHeads(height: bigint, indices: readonly number[] = this.nodes.map((_, i) => i), withinMs = 120_000): Promise<void> {
+    return this.until(() => indices.every((i) => this.head(i) >= height), `heads >= ${height}`, withinMs);
   }
 
   describe(): string {
-    return this.nodes.map((n) => {
+    return `t=${this.clock.now() - TESTNET_T0} ms: ` + this.nodes.map((n) => {
       const s = n.engine.status();
       return `${n.id}: head ${n.app.head().height} at ${s.height}/${s.round}/${s.step} locked ${s.lockedRound}`;
     }).join('; ');
   }
 
-  /** Every node's chain is a prefix of every longer one: no two nodes committed different blocks at a height. */
+  /**
+   * Every node's chain is a prefix of every longer one: no two nodes committed different blocks
+   * at a height. Also no engine halted (one that stopped committing would pass the rest vacuously).
+   */
   assertConsistent(): void {
+    if (this.halted.length > 0) throw new Error(`${this.halted[0]!.id} halted: ${String(this.halted[0]!.error)}`);
     const chains = this.nodes.map((n) => n.app.chain);
     const longest = chains.reduce((a, b) => (b.length > a.length ? b : a));
     for (const [i, c] of chains.entries()) {
@@ -220,6 +280,16 @@ export class TestNet {
       const validator = Number(slot.split('/')[3]);
       if (!byz.has(validator) && hashes.size > 1) throw new Error(`validator ${validator} signed ${hashes.size} different votes at ${slot}`);
     }
+  }
+
+  /** Heights at which validator `index` was seen voting on the wire. */
+  votedHeights(index: number): bigint[] {
+    const heights = new Set<bigint>();
+    for (const slot of this.observedVotes.keys()) {
+      const [h, , , v] = slot.split('/');
+      if (Number(v) === index) heights.add(BigInt(h!));
+    }
+    return [...heights];
   }
 
   get observedSlots(): number {
