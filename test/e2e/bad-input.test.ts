@@ -144,9 +144,10 @@ describe('JSON-RPC framing', () => {
       const err = await rpcError(client.request(method, params), -32602, 'INVALID_PARAMS');
       expect(err.message, `${method} ${JSON.stringify(params)}`).not.toBe('');
     }
-    // params neither an array nor an object
+    // params neither an array nor an object: the request itself is invalid (-32600), answered even without an id
     const r = await postRaw(node.url, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'account_get', params: 'x' }));
-    expectErrorResponse(r.json, -32602, 'INVALID_PARAMS', 3);
+    expectErrorResponse(r.json, -32600, 'INVALID_REQUEST', 3);
+    expectErrorResponse((await postRaw(node.url, JSON.stringify({ jsonrpc: '2.0', method: 'account_get', params: 'bar' }))).json, -32600, 'INVALID_REQUEST');
   });
 
   it('oversized body: HTTP 413 REQUEST_TOO_LARGE (declared length and chunked)', async () => {
