@@ -63,6 +63,8 @@ export interface RpcContext {
    * RpcError SUBSCRIPTION_LIMIT past the per-connection cap.
    */
   subscribe?: (start: (push: (result: unknown) => void) => () => void) => string;
+  /** Present only on WebSocket. Closes a subscription of this connection; false if it is not open. */
+  unsubscribe?: (id: string) => boolean;
 }
 
 export type RpcHandler = (params: unknown[], ctx: RpcContext) => unknown | Promise<unknown>;
@@ -79,7 +81,7 @@ interface ErrorObject {
   data?: unknown;
 }
 
-/** Method the server answers itself on WebSocket connections. */
+/** Method that closes a subscription (node/rpc/methods/chain.ts, through RpcContext.unsubscribe). */
 export const UNSUBSCRIBE_METHOD = 'chain_unsubscribe';
 /** Method name of the notifications a subscription sends. */
 export const SUBSCRIPTION_NOTIFICATION = 'chain_subscription';
@@ -249,7 +251,7 @@ class WsConnection {
     methods: Record<string, RpcHandler>,
     private readonly onClosed: (conn: WsConnection) => void,
   ) {
-    this.methods = { ...methods, [UNSUBSCRIBE_METHOD]: (params) => this.unsubscribeParam(params) };
+    this.methods = methods;
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -262,7 +264,7 @@ class WsConnection {
     // ws has already checked that text frames are valid UTF-8 (it closes with 1007 otherwise).
     const text = rawToBuffer(data).toString('utf8');
     const message: MessageScope = { opened: [], answered: false };
-    const ctx: RpcContext = { transport: 'ws', subscribe: (start) => this.subscribe(start, message) };
+    const ctx: RpcContext = { transport: 'ws', subscribe: (start) => this.subscribe(start, message), unsubscribe: (id) => this.unsubscribe(id) };
     handleRpcText(text, this.methods, ctx, this.opts, this.log).then(
       (out) => {
         if (out !== null) this.send(out);
@@ -312,12 +314,6 @@ class WsConnection {
       if (!sub.active) return;
       this.notify(sub.id, result);
     }
-  }
-
-  private unsubscribeParam(params: unknown[]): boolean {
-    const id = params[0];
-    if (typeof id !== 'string') throw RpcError.of('INVALID_PARAMS', `invalid params: ${UNSUBSCRIBE_METHOD} expects [subscriptionId: string]`);
-    return this.unsubscribe(id);
   }
 
   unsubscribe(id: string): boolean {

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Logger } from '../../../node/logger.js';
 import { RpcError, RpcCode, invalidParams } from '../../../node/rpc/errors.js';
+import { chainMethods } from '../../../node/rpc/methods/chain.js';
+import { bindMethods } from '../../../node/rpc/params.js';
 import { RpcServer, handleRpcText, defaultRpcServerOptions, type RpcContext, type RpcHandler } from '../../../node/rpc/server.js';
 
 // ------------------------------------------------------------------------------------------
@@ -234,6 +236,8 @@ function makeMethods() {
       manual.set(id, rec);
       return id;
     },
+    // The node's own: it needs nothing from the node, only the connection's unsubscribe.
+    chain_unsubscribe: bindMethods({ chain_unsubscribe: chainMethods.chain_unsubscribe! }, null as never).chain_unsubscribe!,
     sub_counter: (_p, ctx) => {
       const cleaned = deferred();
       counterCleaned.push(cleaned);
@@ -644,8 +648,9 @@ describe('RpcServer over WebSocket', () => {
     expect((await c.request('chain_unsubscribe', [subId], 2)).result).toBe(true);
     expect(rec.cleanups).toBe(1);
     expect((await c.request('chain_unsubscribe', [subId], 3)).result).toBe(false);
-    expect((await c.request('chain_unsubscribe', ['0x1234'], 4)).result).toBe(false);
+    expect((await c.request('chain_unsubscribe', ['0x' + '12'.repeat(16)], 4)).result).toBe(false);
     expect((await c.request('chain_unsubscribe', [5], 5)).error.code).toBe(RpcCode.INVALID_PARAMS);
+    expect((await c.request('chain_unsubscribe', ['0x1234'], 6)).error.code).toBe(RpcCode.INVALID_PARAMS);
 
     // A push after unsubscribe goes nowhere: the next message is the answer to the next request.
     rec.push('late');
@@ -684,9 +689,10 @@ describe('RpcServer over WebSocket', () => {
     await Promise.all([c.close(), d.close()]);
   });
 
-  it('answers a subscription method over HTTP with the handler error (no subscribe there)', async () => {
+  it('answers a subscription method over HTTP with NOT_AVAILABLE (no subscribe there), chain_unsubscribe too', async () => {
     expect((await call({ jsonrpc: '2.0', id: 1, method: 'sub_manual' })).error.code).toBe(RpcCode.NOT_AVAILABLE);
-    expect((await call({ jsonrpc: '2.0', id: 2, method: 'chain_unsubscribe', params: ['0x1'] })).error.code).toBe(RpcCode.METHOD_NOT_FOUND);
+    expect((await call({ jsonrpc: '2.0', id: 2, method: 'chain_unsubscribe', params: ['0x1'] })).error.code).toBe(RpcCode.NOT_AVAILABLE);
+    expect((await call({ jsonrpc: '2.0', id: 3, method: 'chain_unsubscribe', params: ['0x' + '12'.repeat(16)] })).error.code).toBe(RpcCode.NOT_AVAILABLE);
   });
 
   it('rejects binary messages with -32600 and keeps the connection', async () => {
