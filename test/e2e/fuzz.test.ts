@@ -826,6 +826,7 @@ describe('fuzz', () => {
         sinceCheck = 0;
         await Promise.all([...inFlight, wsChain]);
         if (!(await checkpoint(`after ${stats.inputs} inputs`))) break;
+        if (LONG) console.log(`fuzz: ${stats.inputs} inputs, ${Math.round(stats.inputs / ((Date.now() - started) / 1000))}/s, violations ${violations.length}`);
       }
     }
     await Promise.all([...inFlight, wsChain]);
