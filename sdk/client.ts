@@ -128,7 +128,8 @@ export class PelClient {
     return this.request('tx_get', [hash]);
   }
 
-  getBlock(id: number | string = 'latest', opts: { txs?: 'hashes' | 'full' } = {}): Promise<BlockJson | null> {
+  /** `id`: a height (a number: the node refuses "5"), "latest" or a 0x block hash. */
+  getBlock(id: number | string = 'latest', opts: { txs?: 'hashes' | 'full' | 'none'; receipts?: boolean } = {}): Promise<BlockJson | null> {
     return this.request('block_get', [id, opts]);
   }
 

@@ -11,10 +11,15 @@
  *   checked, so `curl -d` works without `-H`.
  * - Named params (`"params": {...}`) reach the handler as a single argument: `[obj]`. Handlers
  *   take positional params; a method that wants named params reads `params[0]` as an object.
+ *   `params` that is neither an array nor an object makes the request invalid (-32600).
  * - A handler that returns `undefined` answers `"result": null` (the spec requires `result`).
  * - Invalid requests are always answered, with their `id` when it is a valid id and `null`
  *   otherwise, even when they lack an `id` (spec section 5 and its examples); valid
  *   notifications are never answered, not even with an error.
+ * - The id goes back exactly as sent: bodies are parsed by node/rpc/json.ts, which keeps a
+ *   number that is not a plain safe integer (2^53 + 1, 1.5, 1e3) as its source text, and the
+ *   answer writes that text back.
+ * - No message echoes more than PREVIEW_CHARS of what the client sent.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +27,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Logger } from '../logger.js';
 import { RpcError } from './errors.js';
+import { JsonNumber, JsonTooDeep, parseJson, PREVIEW_CHARS, preview } from './json.js';
 
 export interface RpcServerOptions {
   /** Interface to bind. Never all interfaces by default: a devnet RPC is not for the internet. */
@@ -57,6 +63,8 @@ export interface RpcContext {
    * RpcError SUBSCRIPTION_LIMIT past the per-connection cap.
    */
   subscribe?: (start: (push: (result: unknown) => void) => () => void) => string;
+  /** Present only on WebSocket. Closes a subscription of this connection; false if it is not open. */
+  unsubscribe?: (id: string) => boolean;
 }
 
 export type RpcHandler = (params: unknown[], ctx: RpcContext) => unknown | Promise<unknown>;
@@ -65,14 +73,15 @@ export interface HttpRoute {
   (): { contentType: string; body: string } | Promise<{ contentType: string; body: string }>;
 }
 
-type JsonRpcId = string | number | null;
+/** A number id that is not a plain safe integer stays a JsonNumber, written back as sent. */
+type JsonRpcId = string | number | JsonNumber | null;
 interface ErrorObject {
   code: number;
   message: string;
   data?: unknown;
 }
 
-/** Method the server answers itself on WebSocket connections. */
+/** Method that closes a subscription (node/rpc/methods/chain.ts, through RpcContext.unsubscribe). */
 export const UNSUBSCRIBE_METHOD = 'chain_unsubscribe';
 /** Method name of the notifications a subscription sends. */
 export const SUBSCRIPTION_NOTIFICATION = 'chain_subscription';
@@ -96,8 +105,12 @@ function toJson(value: unknown): string {
   return JSON.stringify(value, jsonReplacer) ?? 'null';
 }
 
+function idText(id: JsonRpcId): string {
+  return id instanceof JsonNumber ? id.source : JSON.stringify(id);
+}
+
 function errorText(id: JsonRpcId, error: ErrorObject): string {
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":${toJson(error)}}`;
+  return `{"jsonrpc":"2.0","id":${idText(id)},"error":${toJson(error)}}`;
 }
 
 function internalError(): ErrorObject {
@@ -109,11 +122,11 @@ function invalidRequest(message: string): ErrorObject {
 }
 
 function isValidId(id: unknown): id is JsonRpcId {
-  return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+  return id === null || typeof id === 'string' || typeof id === 'number' || id instanceof JsonNumber;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof JsonNumber) && !(v instanceof JsonTooDeep);
 }
 
 function describeError(err: unknown): Record<string, unknown> {
@@ -125,25 +138,24 @@ function describeError(err: unknown): Record<string, unknown> {
 async function dispatchOne(req: unknown, methods: Record<string, RpcHandler>, ctx: RpcContext, log: Logger | undefined): Promise<string | null> {
   if (!isPlainObject(req)) return errorText(null, invalidRequest('invalid request: expected a JSON object'));
   const hasId = Object.hasOwn(req, 'id');
-  const id: JsonRpcId = hasId && isValidId(req.id) ? req.id : null;
   if (hasId && !isValidId(req.id)) return errorText(null, invalidRequest('invalid request: "id" must be a string, a number or null'));
+  const id: JsonRpcId = hasId ? (req.id as JsonRpcId) : null;
   if (req.jsonrpc !== '2.0') return errorText(id, invalidRequest('invalid request: "jsonrpc" must be exactly "2.0"'));
   if (typeof req.method !== 'string') return errorText(id, invalidRequest('invalid request: "method" must be a string'));
   const method = req.method;
-
-  let error: ErrorObject | null = null;
-  let result: unknown = null;
-  let params: unknown[] | null;
+  let params: unknown[];
   if (!Object.hasOwn(req, 'params')) params = [];
   else if (Array.isArray(req.params)) params = req.params;
   // Named params are passed as one positional argument; see the header comment.
   else if (isPlainObject(req.params)) params = [req.params];
-  else params = null;
+  // Invalid, so answered even without an id: a bad request is not silently a notification.
+  else return errorText(id, invalidRequest(`invalid request: "params" must be an array or an object; got ${preview(req.params)}`));
 
-  if (params === null) {
-    error = RpcError.of('INVALID_PARAMS', 'invalid params: "params" must be an array or an object').toJSON();
-  } else if (!Object.hasOwn(methods, method) || typeof methods[method] !== 'function') {
-    error = RpcError.of('METHOD_NOT_FOUND', `method not found: ${method}`, { method }).toJSON();
+  let error: ErrorObject | null = null;
+  let result: unknown = null;
+  if (!Object.hasOwn(methods, method) || typeof methods[method] !== 'function') {
+    const shown = method.length > PREVIEW_CHARS ? `${method.slice(0, PREVIEW_CHARS)}…` : method;
+    error = RpcError.of('METHOD_NOT_FOUND', `method not found: ${preview(method)}`, { method: shown }).toJSON();
   } else {
     try {
       result = await methods[method]!(params, ctx);
@@ -167,7 +179,7 @@ async function dispatchOne(req: unknown, methods: Record<string, RpcHandler>, ct
     }
   }
   try {
-    return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${toJson(result)}}`;
+    return `{"jsonrpc":"2.0","id":${idText(id)},"result":${toJson(result)}}`;
   } catch (err) {
     // Circular structures, throwing toJSON(), nesting too deep for the stack.
     log?.error('rpc result not serialisable', { method, ...describeError(err) });
@@ -189,7 +201,7 @@ export async function handleRpcText(
 ): Promise<string | null> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJson(text);
   } catch {
     return errorText(null, RpcError.of('PARSE_ERROR', 'parse error: the request is not valid JSON').toJSON());
   }
@@ -239,7 +251,7 @@ class WsConnection {
     methods: Record<string, RpcHandler>,
     private readonly onClosed: (conn: WsConnection) => void,
   ) {
-    this.methods = { ...methods, [UNSUBSCRIBE_METHOD]: (params) => this.unsubscribeParam(params) };
+    this.methods = methods;
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -252,7 +264,7 @@ class WsConnection {
     // ws has already checked that text frames are valid UTF-8 (it closes with 1007 otherwise).
     const text = rawToBuffer(data).toString('utf8');
     const message: MessageScope = { opened: [], answered: false };
-    const ctx: RpcContext = { transport: 'ws', subscribe: (start) => this.subscribe(start, message) };
+    const ctx: RpcContext = { transport: 'ws', subscribe: (start) => this.subscribe(start, message), unsubscribe: (id) => this.unsubscribe(id) };
     handleRpcText(text, this.methods, ctx, this.opts, this.log).then(
       (out) => {
         if (out !== null) this.send(out);
@@ -302,12 +314,6 @@ class WsConnection {
       if (!sub.active) return;
       this.notify(sub.id, result);
     }
-  }
-
-  private unsubscribeParam(params: unknown[]): boolean {
-    const id = params[0];
-    if (typeof id !== 'string') throw RpcError.of('INVALID_PARAMS', `invalid params: ${UNSUBSCRIBE_METHOD} expects [subscriptionId: string]`);
-    return this.unsubscribe(id);
   }
 
   unsubscribe(id: string): boolean {

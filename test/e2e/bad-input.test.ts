@@ -117,7 +117,10 @@ describe('JSON-RPC framing', () => {
     const r = await postRaw(node.url, JSON.stringify({ jsonrpc: '2.0', id: 'abc', method: 'eth_blockNumber', params: [] }));
     const err = expectErrorResponse(r.json, -32601, 'METHOD_NOT_FOUND', 'abc');
     expect(err.data.method).toBe('eth_blockNumber');
-    await rpcError(client.request('chain_unsubscribe', ['0x01']), -32601, 'METHOD_NOT_FOUND'); // WebSocket only
+    // WebSocket-only methods over HTTP: NOT_AVAILABLE, whatever the parameters.
+    await rpcError(client.request('chain_unsubscribe', ['0x01']), -32040, 'NOT_AVAILABLE');
+    await rpcError(client.request('chain_unsubscribe', ['0x' + '00'.repeat(16)]), -32040, 'NOT_AVAILABLE');
+    await rpcError(client.request('chain_subscribe', ['newBlocks']), -32040, 'NOT_AVAILABLE');
   });
 
   it('wrong params: -32602 INVALID_PARAMS (missing, wrong type, bad address, bad hash, ...)', async () => {
@@ -144,9 +147,47 @@ describe('JSON-RPC framing', () => {
       const err = await rpcError(client.request(method, params), -32602, 'INVALID_PARAMS');
       expect(err.message, `${method} ${JSON.stringify(params)}`).not.toBe('');
     }
-    // params neither an array nor an object
+    // params neither an array nor an object: the request itself is invalid (-32600), answered even without an id
     const r = await postRaw(node.url, JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'account_get', params: 'x' }));
-    expectErrorResponse(r.json, -32602, 'INVALID_PARAMS', 3);
+    expectErrorResponse(r.json, -32600, 'INVALID_REQUEST', 3);
+    expectErrorResponse((await postRaw(node.url, JSON.stringify({ jsonrpc: '2.0', method: 'account_get', params: 'bar' }))).json, -32600, 'INVALID_REQUEST');
+  });
+
+  it('parameters in their documented form only: heights JSON integers, u64/u128 decimal strings, no null', async () => {
+    const addr = '0x' + '11'.repeat(20);
+    const cases: [string, unknown[]][] = [
+      ['block_get', ['5']], // a height is a JSON integer
+      ['block_get', ['0']],
+      ['block_get', [null]],
+      ['block_get', [0, null]],
+      ['block_get', [0, { txs: 'full', extra: true }]], // unknown option
+      ['block_get', ['LATEST']],
+      ['nft_getToken', [addr, 1]], // a u64 is a decimal string
+      ['nft_getToken', [addr, '01']],
+      ['nft_getToken', [addr, '+1']],
+      ['nft_getToken', [addr, '18446744073709551616']],
+      ['nft_getToken', [addr, '1'.repeat(1000)]],
+      ['tx_send', ['0x00', null]],
+      ['tx_send', ['0x00', { wait: true, timeoutMs: 0 }]],
+      ['account_get', [null]],
+    ];
+    for (const [method, params] of cases) {
+      const err = await rpcError(client.request(method, params), -32602, 'INVALID_PARAMS');
+      expect(err.message.length, `${method} ${JSON.stringify(params)}`).toBeLessThan(200);
+    }
+    // Numbers that are not plain integers, written as the client sent them (1.0e0 === 1 for JSON.parse).
+    for (const [method, params] of [['block_get', '[1.0e0]'], ['block_get', '[1.0]'], ['block_get', '[-0]'], ['dev_mine', '[1e0]'], ['block_get', '[9007199254740993]']]) {
+      const r = await postRaw(node.url, `{"jsonrpc":"2.0","id":1,"method":"${method}","params":${params}}`);
+      expectErrorResponse(r.json, -32602, 'INVALID_PARAMS', 1);
+    }
+    // The documented forms still answer.
+    expect(await client.request('block_get', [0])).toMatchObject({ header: { height: 0 } });
+    expect(await client.request('block_get', ['latest', { txs: 'none', receipts: false }])).toMatchObject({ hash: expect.any(String) });
+    const genesis = (await client.getBlock(0))!;
+    expect(await client.request('block_get', [genesis.hash])).toMatchObject({ hash: genesis.hash });
+    expect(await client.request('block_get', [])).toMatchObject({ hash: expect.any(String) });
+    expect(await client.request('nft_getToken', [addr, '1'])).toBeNull();
+    expect(await client.request('nft_getToken', [addr, '18446744073709551615'])).toBeNull();
   });
 
   it('oversized body: HTTP 413 REQUEST_TOO_LARGE (declared length and chunked)', async () => {

@@ -1,4 +1,10 @@
+/**
+ * The node's JSON-RPC method table: every method with its declared parameters
+ * (node/rpc/params.ts). `buildMethods` binds it to a node for the server; the table itself
+ * needs no node, so docs checks and the fuzz tests enumerate it.
+ */
 import type { PelNode } from '../../node.js';
+import { bindMethods, type RpcMethod } from '../params.js';
 import type { RpcHandler } from '../server.js';
 import { accountMethods } from './account.js';
 import { blockMethods } from './block.js';
@@ -9,10 +15,12 @@ import { txMethods } from './tx.js';
 import { moduleViewMethods } from './modules.js';
 import { netMethods } from './net.js';
 
+export const rpcMethods: Readonly<Record<string, RpcMethod<PelNode>>> = {
+  ...moduleViewMethods,
+  ...chainMethods, ...txMethods, ...accountMethods, ...blockMethods, ...mempoolMethods, ...devMethods,
+  ...netMethods,
+};
+
 export function buildMethods(node: PelNode): Record<string, RpcHandler> {
-  return {
-    ...moduleViewMethods(node),
-    ...chainMethods(node), ...txMethods(node), ...accountMethods(node), ...blockMethods(node), ...mempoolMethods(node), ...devMethods(node),
-    ...netMethods(node),
-  };
+  return bindMethods(rpcMethods, node);
 }

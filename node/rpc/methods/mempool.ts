@@ -1,13 +1,9 @@
 import type { PelNode } from '../../node.js';
-import { arity } from '../params.js';
-import type { RpcHandler } from '../server.js';
+import { methodsOf, type RpcMethod } from '../params.js';
 
-export function mempoolMethods(node: PelNode): Record<string, RpcHandler> {
-  return {
-    /** [] -> {pending, queued, total, senders, capacity}. */
-    mempool_status: (params) => {
-      arity(params, 0, 0, 'no parameters');
-      return node.mempool.stats();
-    },
-  };
-}
+const method = methodsOf<PelNode>();
+
+export const mempoolMethods: Record<string, RpcMethod<PelNode>> = {
+  /** [] -> {pending, queued, total, senders, capacity}. */
+  mempool_status: method([], (_, node) => node.mempool.stats()),
+};

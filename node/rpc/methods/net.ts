@@ -2,45 +2,40 @@
 import { formatAddress } from '../../../protocol/address.js';
 import { toHex } from '../../../protocol/hex.js';
 import type { PelNode } from '../../node.js';
-import { arity } from '../params.js';
-import type { RpcHandler } from '../server.js';
+import { methodsOf, type RpcMethod } from '../params.js';
 
-export function netMethods(node: PelNode): Record<string, RpcHandler> {
-  return {
-    /** [] -> [{peerId, addresses, score}]: connected peers (empty on the single-node devnet). */
-    net_peers: (params) => {
-      arity(params, 0, 0, 'no parameters');
-      return (node.network?.peers() ?? []).map((p) => ({ peerId: p.peerId, addresses: p.addresses, score: p.score }));
-    },
+const method = methodsOf<PelNode>();
 
-    /** [] -> this node's view of consensus: mode, height and round in progress, step, locks, validator set, last commit, sync. */
-    consensus_status: (params) => {
-      arity(params, 0, 0, 'no parameters');
-      const validators = node.chain.genesis.validators.map((v, index) => ({ index, address: formatAddress(v.address), publicKey: toHex(v.publicKey) }));
-      const self = node.validatorAddress;
-      const engine = node.consensus;
-      if (!engine) {
-        return {
-          mode: 'solo', height: Number(node.chain.height + 1n), round: 0, step: 'propose', lockedRound: -1, lockedBlockHash: null, validRound: -1,
-          proposer: validators[0]?.address ?? null, validators, self, lastCommit: null, peerId: null, sync: null,
-        };
-      }
-      const s = engine.status();
+export const netMethods: Record<string, RpcMethod<PelNode>> = {
+  /** [] -> [{peerId, addresses, score}]: connected peers (empty on the single-node devnet). */
+  net_peers: method([], (_, node) => (node.network?.peers() ?? []).map((p) => ({ peerId: p.peerId, addresses: p.addresses, score: p.score }))),
+
+  /** [] -> this node's view of consensus: mode, height and round in progress, step, locks, validator set, last commit, sync. */
+  consensus_status: method([], (_, node) => {
+    const validators = node.chain.genesis.validators.map((v, index) => ({ index, address: formatAddress(v.address), publicKey: toHex(v.publicKey) }));
+    const self = node.validatorAddress;
+    const engine = node.consensus;
+    if (!engine) {
       return {
-        mode: 'bft',
-        height: Number(s.height),
-        round: s.round,
-        step: s.step,
-        lockedRound: s.lockedRound,
-        lockedBlockHash: s.lockedBlockHash ? toHex(s.lockedBlockHash) : null,
-        validRound: s.validRound,
-        proposer: formatAddress(s.proposer),
-        validators,
-        self,
-        lastCommit: s.lastCommit ? { height: Number(s.lastCommit.height), round: s.lastCommit.round, blockHash: toHex(s.lastCommit.blockHash), signers: s.lastCommit.signers } : null,
-        peerId: node.network?.peerId ?? null,
-        sync: node.sync ? node.syncStatusJson() : null,
+        mode: 'solo', height: Number(node.chain.height + 1n), round: 0, step: 'propose', lockedRound: -1, lockedBlockHash: null, validRound: -1,
+        proposer: validators[0]?.address ?? null, validators, self, lastCommit: null, peerId: null, sync: null,
       };
-    },
-  };
-}
+    }
+    const s = engine.status();
+    return {
+      mode: 'bft',
+      height: Number(s.height),
+      round: s.round,
+      step: s.step,
+      lockedRound: s.lockedRound,
+      lockedBlockHash: s.lockedBlockHash ? toHex(s.lockedBlockHash) : null,
+      validRound: s.validRound,
+      proposer: formatAddress(s.proposer),
+      validators,
+      self,
+      lastCommit: s.lastCommit ? { height: Number(s.lastCommit.height), round: s.lastCommit.round, blockHash: toHex(s.lastCommit.blockHash), signers: s.lastCommit.signers } : null,
+      peerId: node.network?.peerId ?? null,
+      sync: node.sync ? node.syncStatusJson() : null,
+    };
+  }),
+};

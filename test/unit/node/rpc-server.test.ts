@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Logger } from '../../../node/logger.js';
 import { RpcError, RpcCode, invalidParams } from '../../../node/rpc/errors.js';
+import { chainMethods } from '../../../node/rpc/methods/chain.js';
+import { bindMethods } from '../../../node/rpc/params.js';
 import { RpcServer, handleRpcText, defaultRpcServerOptions, type RpcContext, type RpcHandler } from '../../../node/rpc/server.js';
 
 // ------------------------------------------------------------------------------------------
@@ -234,6 +236,8 @@ function makeMethods() {
       manual.set(id, rec);
       return id;
     },
+    // The node's own: it needs nothing from the node, only the connection's unsubscribe.
+    chain_unsubscribe: bindMethods({ chain_unsubscribe: chainMethods.chain_unsubscribe! }, null as never).chain_unsubscribe!,
     sub_counter: (_p, ctx) => {
       const cleaned = deferred();
       counterCleaned.push(cleaned);
@@ -370,14 +374,40 @@ describe('RpcServer over HTTP', () => {
     expect(await call({ jsonrpc: '2.0', id: 7, method: 'transport' })).toEqual({ jsonrpc: '2.0', id: 7, result: { transport: 'http', canSubscribe: false } });
   });
 
-  it('maps params: absent -> [], array as is, object -> [object], anything else -> -32602', async () => {
+  it('sends the id back exactly as written, numbers beyond 2^53 and fractions included', async () => {
+    for (const id of ['9007199254740993', '-9007199254740993', '18446744073709551616', '1.5', '1.0e0', '-0', '1E+400', '0', '"x"', '""', 'null']) {
+      const r = await post(`{"jsonrpc":"2.0","id":${id},"method":"echo","params":[1]}`);
+      expect(r.text, id).toBe(`{"jsonrpc":"2.0","id":${id},"result":[1]}`);
+      const e = await post(`{"jsonrpc":"2.0","id":${id},"method":"no_such_method"}`);
+      expect(e.text.startsWith(`{"jsonrpc":"2.0","id":${id},"error":`), id).toBe(true);
+    }
+    // A string id comes back as the same string (escapes may be written differently).
+    const escaped = await post('{"jsonrpc":"2.0","id":"\\u00e9\\ud83d\\ude00\\"","method":"echo"}');
+    expect(escaped.json).toEqual({ jsonrpc: '2.0', id: 'é😀"', result: [] });
+    const batch = await post('[{"jsonrpc":"2.0","id":9007199254740993,"method":"echo"},{"jsonrpc":"2.0","id":9007199254740995,"method":"echo"}]');
+    expect(batch.text).toBe('[{"jsonrpc":"2.0","id":9007199254740993,"result":[]},{"jsonrpc":"2.0","id":9007199254740995,"result":[]}]');
+  });
+
+  it('bounds what an error echoes of the request: a long method name shows 32 characters', async () => {
+    const method = 'm'.repeat(MAX_BODY - 100);
+    const r = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method }));
+    expect(r.json).toMatchObject({ id: 1, error: { code: RpcCode.METHOD_NOT_FOUND, data: { code: 'METHOD_NOT_FOUND', method: 'm'.repeat(32) + '…' } } });
+    expect(r.text.length).toBeLessThan(300);
+    const p = await post(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo', params: 'p'.repeat(MAX_BODY - 100) }));
+    expect(p.json).toMatchObject({ id: 2, error: { code: RpcCode.INVALID_REQUEST } });
+    expect(p.text.length).toBeLessThan(300);
+  });
+
+  it('maps params: absent -> [], array as is, object -> [object], anything else -> -32600 (answered even without an id)', async () => {
     expect((await call({ jsonrpc: '2.0', id: 1, method: 'echo' })).result).toEqual([]);
     expect((await call({ jsonrpc: '2.0', id: 2, method: 'echo', params: [] })).result).toEqual([]);
     expect((await call({ jsonrpc: '2.0', id: 3, method: 'echo', params: { a: 1, b: [2] } })).result).toEqual([{ a: 1, b: [2] }]);
     for (const params of ['x', 1, null, true]) {
       const r = await call({ jsonrpc: '2.0', id: 4, method: 'echo', params });
-      expect(r).toMatchObject({ jsonrpc: '2.0', id: 4, error: { code: RpcCode.INVALID_PARAMS, data: { code: 'INVALID_PARAMS' } } });
+      expect(r).toMatchObject({ jsonrpc: '2.0', id: 4, error: { code: RpcCode.INVALID_REQUEST, data: { code: 'INVALID_REQUEST' } } });
       expect(r).not.toHaveProperty('result');
+      // Without an id it is still answered: an invalid request is not a notification.
+      expect(await call({ jsonrpc: '2.0', method: 'echo', params })).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: RpcCode.INVALID_REQUEST } });
     }
   });
 
@@ -477,13 +507,15 @@ describe('RpcServer over HTTP', () => {
       { jsonrpc: '2.0', id: 'b', method: 'double', params: [4] },
       { jsonrpc: '2.0', id: 'c', method: 'no_such_method' },
       { jsonrpc: '2.0', id: 'd', method: 'echo', params: 'bad' },
+      { jsonrpc: '2.0', method: 'echo', params: 'bad' }, // invalid, not a notification: answered with id null
     ]);
     expect(r).toEqual([
       { jsonrpc: '2.0', id: 'a', result: 2 },
       { jsonrpc: '2.0', id: null, error: expect.objectContaining({ code: RpcCode.INVALID_REQUEST }) },
       { jsonrpc: '2.0', id: 'b', result: 8 },
       { jsonrpc: '2.0', id: 'c', error: expect.objectContaining({ code: RpcCode.METHOD_NOT_FOUND }) },
-      { jsonrpc: '2.0', id: 'd', error: expect.objectContaining({ code: RpcCode.INVALID_PARAMS }) },
+      { jsonrpc: '2.0', id: 'd', error: expect.objectContaining({ code: RpcCode.INVALID_REQUEST }) },
+      { jsonrpc: '2.0', id: null, error: expect.objectContaining({ code: RpcCode.INVALID_REQUEST }) },
     ]);
   });
 
@@ -616,8 +648,9 @@ describe('RpcServer over WebSocket', () => {
     expect((await c.request('chain_unsubscribe', [subId], 2)).result).toBe(true);
     expect(rec.cleanups).toBe(1);
     expect((await c.request('chain_unsubscribe', [subId], 3)).result).toBe(false);
-    expect((await c.request('chain_unsubscribe', ['0x1234'], 4)).result).toBe(false);
+    expect((await c.request('chain_unsubscribe', ['0x' + '12'.repeat(16)], 4)).result).toBe(false);
     expect((await c.request('chain_unsubscribe', [5], 5)).error.code).toBe(RpcCode.INVALID_PARAMS);
+    expect((await c.request('chain_unsubscribe', ['0x1234'], 6)).error.code).toBe(RpcCode.INVALID_PARAMS);
 
     // A push after unsubscribe goes nowhere: the next message is the answer to the next request.
     rec.push('late');
@@ -656,9 +689,10 @@ describe('RpcServer over WebSocket', () => {
     await Promise.all([c.close(), d.close()]);
   });
 
-  it('answers a subscription method over HTTP with the handler error (no subscribe there)', async () => {
+  it('answers a subscription method over HTTP with NOT_AVAILABLE (no subscribe there), chain_unsubscribe too', async () => {
     expect((await call({ jsonrpc: '2.0', id: 1, method: 'sub_manual' })).error.code).toBe(RpcCode.NOT_AVAILABLE);
-    expect((await call({ jsonrpc: '2.0', id: 2, method: 'chain_unsubscribe', params: ['0x1'] })).error.code).toBe(RpcCode.METHOD_NOT_FOUND);
+    expect((await call({ jsonrpc: '2.0', id: 2, method: 'chain_unsubscribe', params: ['0x1'] })).error.code).toBe(RpcCode.NOT_AVAILABLE);
+    expect((await call({ jsonrpc: '2.0', id: 3, method: 'chain_unsubscribe', params: ['0x' + '12'.repeat(16)] })).error.code).toBe(RpcCode.NOT_AVAILABLE);
   });
 
   it('rejects binary messages with -32600 and keeps the connection', async () => {
