@@ -26,7 +26,7 @@ import { NodeCache, type NodeCacheOptions, type NodeCacheStats } from './node-ca
 import { stateKeyHashH32, type SmtChange } from './smt.js';
 import { StateError } from './state-error.js';
 import {
-  bitAt, decodeNode, decodePosKey, depthOfNumeric, InternalNode, LeafNode, MAX_POS_KEY_BYTES, posKeyOfId, treeHashCount,
+  bitAt, childPos, decodeNode, decodePosKey, depthOfNumeric, InternalNode, LeafNode, MAX_POS_KEY_BYTES, posKeyOfId, treeHashCount,
   type PosId, type TreeNode,
 } from './tree-node.js';
 
@@ -80,24 +80,6 @@ interface Change {
 interface Item {
   readonly key: H32;
   readonly value: H32;
-}
-
-/** The child position of a PosId (bit b below it). */
-function childPos(pos: PosId, b: number): PosId {
-  if (typeof pos === 'number' && pos < 2 ** 48) return 2 * pos + b;
-  // Depth >= 48: via the LMDB key (a string id). Never reached with fewer than ~2^24 keys.
-  const key = new Uint8Array(MAX_POS_KEY_BYTES);
-  const { bits } = decodePosKey(key.subarray(0, posKeyOfId(pos, key)));
-  bits.push(b);
-  const d = bits.length;
-  const len = Math.floor(d / 5) + 1;
-  let s = '';
-  for (let j = 0, i = 0; j < len; j++) {
-    let v = 0;
-    for (let k = 0; k < 5; k++, i++) v = v * 3 + (i < d ? bits[i]! : i === d ? 2 : 0);
-    s += String.fromCharCode(v);
-  }
-  return s;
 }
 
 function splitPoint(items: readonly { readonly key: H32 }[], lo: number, hi: number, depth: number): number {

@@ -7,6 +7,10 @@
  *   values  state key (ASCII bytes) -> value bytes          sorted by key: entries() is in key order
  *   nodes   tree position key (tree-node.ts) -> 65-byte record
  *   meta    'height' u64 | 'root' [32] | 'size' u64 | 'format' u32 (| 'loading' during a bulk load)
+ *
+ * Pitfall (lmdb-js): a `transactionSync` callback must not return what `put` returns (a
+ * promise-like): the transaction then stays open until it settles, and the next
+ * `transactionSync` calls silently join it instead of committing on their own.
  */
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import type { StateTables } from './state-commit.js';

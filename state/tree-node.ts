@@ -208,6 +208,24 @@ export function posKeyOfId(id: PosId, out: Uint8Array): number {
   return len;
 }
 
+/** The child position of a PosId (bit b below it). */
+export function childPos(pos: PosId, b: number): PosId {
+  if (typeof pos === 'number' && pos < 2 ** 48) return 2 * pos + b;
+  // Depth >= 48: via the LMDB key (a string id). Never reached with fewer than ~2^24 keys.
+  const key = new Uint8Array(MAX_POS_KEY_BYTES);
+  const { bits } = decodePosKey(key.subarray(0, posKeyOfId(pos, key)));
+  bits.push(b);
+  const d = bits.length;
+  const len = Math.floor(d / 5) + 1;
+  let s = '';
+  for (let j = 0, i = 0; j < len; j++) {
+    let v = 0;
+    for (let k = 0; k < 5; k++, i++) v = v * 3 + (i < d ? bits[i]! : i === d ? 2 : 0);
+    s += String.fromCharCode(v);
+  }
+  return s;
+}
+
 /** Depth and path bits (as 0/1 array) of an LMDB position key; throws STATE_CORRUPT if malformed. */
 export function decodePosKey(key: Uint8Array): { depth: number; bits: number[] } {
   const bits: number[] = [];
