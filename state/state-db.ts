@@ -83,6 +83,8 @@ export class StateSnapshot {
   constructor(
     private readonly tables: StateTables,
     private txn: Transaction | null,
+    /** The store's open/closed flag: after close() the environment ended every transaction. */
+    private readonly store: { closed: boolean },
   ) {
     this.read = { transaction: txn! };
     let meta: StoredMeta | undefined;
@@ -100,6 +102,7 @@ export class StateSnapshot {
 
   private live(): void {
     if (this.txn === null) throw new StateError('STATE_SNAPSHOT_RELEASED', 'read from a state snapshot after its last release()');
+    if (this.store.closed) throw new StateError('STATE_CLOSED', 'read from a state snapshot of a closed store');
   }
 
   private getFrom(db: StateTables['meta'] | StateTables['values'], key: string, copy: boolean): Uint8Array | undefined {
@@ -155,7 +158,8 @@ export class StateSnapshot {
   release(): void {
     if (this.txn === null) return;
     if (--this.refs === 0) {
-      this.txn.done();
+      // A closed store has aborted every read transaction already.
+      if (!this.store.closed) this.txn.done();
       this.txn = null;
     }
   }
@@ -179,7 +183,8 @@ export class StateDb implements NodeSource {
   readonly readOnly: boolean;
   private readonly env: StateEnv;
   private latestSnap: StateSnapshot;
-  private closed = false;
+  /** Shared with the snapshots this store hands out. */
+  private readonly state = { closed: false };
   private failure: StateError | null = null;
   /** Height and root after the last commit handed to the writer (the tip commits must extend). */
   private queuedHeight: bigint | undefined;
@@ -211,13 +216,13 @@ export class StateDb implements NodeSource {
   }
 
   private check(): void {
-    if (this.closed) throw new StateError('STATE_CLOSED', `the state store at ${this.path} is closed`);
+    if (this.state.closed) throw new StateError('STATE_CLOSED', `the state store at ${this.path} is closed`);
   }
 
   private newSnapshot(): StateSnapshot {
     // Detach any read transaction this thread holds, so the one we take is fresh.
     this.env.root.resetReadTxn();
-    return new StateSnapshot(this.env.tables, this.env.root.useReadTransaction());
+    return new StateSnapshot(this.env.tables, this.env.root.useReadTransaction(), this.state);
   }
 
   /**
@@ -322,7 +327,7 @@ export class StateDb implements NodeSource {
     });
     w.on('error', (e) => this.failAll(e));
     w.on('exit', (code) => {
-      if (!this.closed) this.failAll(new Error(`state writer thread exited (code ${code})`));
+      if (!this.state.closed) this.failAll(new Error(`state writer thread exited (code ${code})`));
     });
     w.unref();
     const { writer: _w, ...envOpts } = this.opts;
@@ -378,10 +383,10 @@ export class StateDb implements NodeSource {
 
   /** Waits for pending commits, stops the writer thread and closes the environment in this thread. */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.state.closed) return;
     await Promise.all(this.pending.map((p) => p.settled));
-    this.closed = true;
     this.latestSnap.release();
+    this.state.closed = true;
     if (this.writer !== null) {
       const w = this.writer;
       this.writer = null;
