@@ -14,7 +14,7 @@ import type { Database } from 'lmdb';
 import { fromH32 } from '../protocol/hash.js';
 import type { TreeDelta } from './disk-smt.js';
 import { StateError } from './state-error.js';
-import { encodeNode, MAX_POS_KEY_BYTES, NODE_RECORD_BYTES, posKeyOfId } from './tree-node.js';
+import { encodeNode, MAX_POS_KEY_BYTES, NODE_RECORD_BYTES, posKeyLength, posKeyOfId } from './tree-node.js';
 import { STATE_KEY_RE, type WriteSet } from './types.js';
 
 const MAGIC = 0x31435350;
@@ -93,8 +93,7 @@ export function packCommit(height: bigint, writeSet: WriteSet, tree: TreeDelta):
     checkWrite(k, v);
     bytes += 3 + k.length + (v === null ? 0 : 4 + v.length);
   }
-  const posKey = new Uint8Array(MAX_POS_KEY_BYTES);
-  for (const [pos, node] of tree.writes) bytes += 2 + posKeyOfId(pos, posKey) + (node === null ? 0 : NODE_RECORD_BYTES);
+  tree.writes.forEach((node, pos) => (bytes += 2 + posKeyLength(pos) + (node === null ? 0 : NODE_RECORD_BYTES)));
   const out = new Uint8Array(bytes);
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC, true);
@@ -117,17 +116,18 @@ export function packCommit(height: bigint, writeSet: WriteSet, tree: TreeDelta):
       o += 4 + v.length;
     }
   }
-  for (const [pos, node] of tree.writes) {
+  const posKey = new Uint8Array(MAX_POS_KEY_BYTES);
+  tree.writes.forEach((node, pos) => {
     const len = posKeyOfId(pos, posKey);
     out[o] = node === null ? 0 : 1;
     out[o + 1] = len;
-    out.set(posKey.subarray(0, len), o + 2);
+    for (let i = 0; i < len; i++) out[o + 2 + i] = posKey[i]!;
     o += 2 + len;
     if (node !== null) {
       encodeNode(node, out, o);
       o += NODE_RECORD_BYTES;
     }
-  }
+  });
   return out;
 }
 

@@ -176,9 +176,30 @@ export function posOf(key: H32, d: number, flipLast = false): PosId {
 
 /** Depth of a numeric PosId. */
 export function depthOfNumeric(id: number): number {
+  if (id < 2147483648) return 31 - Math.clz32(id);
   const hi = Math.floor(id / 2 ** 32);
   return hi > 0 ? 32 + (31 - Math.clz32(hi)) : 31 - Math.clz32(id);
 }
+
+/** Length of a PosId's LMDB key, without encoding it. */
+export function posKeyLength(id: PosId): number {
+  return typeof id === 'string' ? id.length : Math.floor(depthOfNumeric(id) / 5) + 1;
+}
+
+/** Base-3 byte of 5 path bits (most significant first). */
+const TERN5 = Array.from({ length: 32 }, (_, b) => {
+  let v = 0;
+  for (let k = 4; k >= 0; k--) v = v * 3 + ((b >> k) & 1);
+  return v;
+});
+/** Base-3 byte of the last group: r path bits, the terminator 2, then 0s. */
+const TERN_LAST = Array.from({ length: 5 }, (_, r) =>
+  Array.from({ length: 1 << r }, (_, b) => {
+    let v = 0;
+    for (let k = 0; k < 5; k++) v = v * 3 + (k < r ? (b >> (r - 1 - k)) & 1 : k === r ? 2 : 0);
+    return v;
+  }),
+);
 
 /** The LMDB key of a PosId, into out[0..); returns its length. */
 export function posKeyOfId(id: PosId, out: Uint8Array): number {
@@ -187,26 +208,22 @@ export function posKeyOfId(id: PosId, out: Uint8Array): number {
     return id.length;
   }
   const d = depthOfNumeric(id);
-  const prefix = id - 2 ** d;
-  // Bits of the prefix, most significant first, as two exact 24-bit halves.
-  const hi = Math.floor(prefix / 2 ** 24);
-  const lo = prefix % 2 ** 24;
-  const len = Math.floor(d / 5) + 1;
-  let i = 0;
-  for (let j = 0; j < len; j++) {
-    let v = 0;
-    for (let k = 0; k < 5; k++, i++) {
-      let digit = 0;
-      if (i < d) {
-        const shift = d - 1 - i; // bit i of the prefix counted from its top
-        digit = shift >= 24 ? (hi >>> (shift - 24)) & 1 : (lo >>> shift) & 1;
-      } else if (i === d) digit = 2;
-      v = v * 3 + digit;
-    }
-    out[j] = v;
+  // The d-bit prefix (< 2^48) as two exact 24-bit integers, so groups come out by shifts.
+  const prefix = id - POW2[d]!;
+  const hi = Math.floor(prefix / 16777216);
+  const lo = prefix - hi * 16777216;
+  const full = (d / 5) | 0;
+  for (let j = 0; j < full; j++) {
+    const q = d - 5 * j - 5; // position of the group's lowest bit, counted from the prefix's end
+    const g = q >= 24 ? hi >>> (q - 24) : q + 5 <= 24 ? lo >>> q : (lo >>> q) | (hi << (24 - q));
+    out[j] = TERN5[g & 31]!;
   }
-  return len;
+  const r = d - 5 * full;
+  out[full] = TERN_LAST[r]![lo & ((1 << r) - 1)]!;
+  return full + 1;
 }
+
+const POW2 = Array.from({ length: 64 }, (_, i) => 2 ** i);
 
 /** The child position of a PosId (bit b below it). */
 export function childPos(pos: PosId, b: number): PosId {

@@ -105,7 +105,7 @@ describe('DiskSmt against the in-memory SparseMerkleTree', () => {
         }
         expect([...v.entries()].map(([k, x]) => hex(k) + hex(x))).toEqual([...ref.entries()].map(([k, x]) => hex(k) + hex(x)));
       }),
-      { numRuns: 120 },
+      { numRuns: 60 },
     );
   });
 
@@ -131,7 +131,7 @@ describe('DiskSmt against the in-memory SparseMerkleTree', () => {
         const again = v2.withChanges(b0);
         expect(hex(again.root)).toBe(hex(ref1.withChanges(b2).withChanges(b0).root));
       }),
-      { numRuns: 200 },
+      { numRuns: 80 },
     );
   });
 
