@@ -1,0 +1,355 @@
+/**
+ * pel bench state: the LMDB state store and disk tree (state/state-db.ts, disk-smt.ts) at a
+ * given number of accounts, against the in-memory tree (state/smt.ts) measured in the same
+ * run where it fits. Prints JSON.
+ *
+ *   node dist/bench/state.js --accounts 1000000 --changes 20000 --json
+ *
+ * Phases: bulk load (time, peak RSS, disk); restart (close, reopen store + facade: the O(1)
+ * start-up); blocks of --changes writes (half existing accounts, half new) through
+ * prepare / write / commit with their node reads, store reads, hashes and ms; the same
+ * prepare with the node cache off and on a hot-account block (cache pays for itself?);
+ * gets of random accounts, first touch after reopen vs warm (and page-cache-cold with
+ * --evict-page-cache, which drops the store file's pages with posix_fadvise via python3).
+ * Accounts are `coin/balance/<40 hex>` with 16-byte values from a fixed xorshift sequence, so
+ * runs are comparable. Roots are checked against the in-memory tree where it runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { toHex } from '../protocol/hex.js';
+import { bulkLoad } from '../state/bulk-load.js';
+import { DiskSmt } from '../state/disk-smt.js';
+import { DiskWorldState } from '../state/disk-world.js';
+import { SparseMerkleTree, smtHashCount } from '../state/smt.js';
+import { StateDb } from '../state/state-db.js';
+import { treeHashCount } from '../state/tree-node.js';
+import { sortWriteSet, type WriteSet } from '../state/types.js';
+import { median, num, output, parseBenchArgs, positiveInt, round } from './util.js';
+
+const HELP = `node dist/bench/state.js [flags] — LMDB state store + disk tree, JSON out
+  --accounts N        accounts bulk-loaded [100000]
+  --changes M         writes per block (half updates, half new accounts) [20000]
+  --blocks B          measured blocks (after one cold block) [5]
+  --reads R           random gets per read measurement [20000]
+  --baseline-max N    also run the in-memory tree when accounts <= N [2000000]
+  --pinned-depth D    node cache: pinned top levels [16]
+  --lru-nodes L       node cache: LRU entries below them [131072]
+  --writer W          thread | inline [thread]
+  --durability D      process-crash | power-loss [process-crash]
+  --evict-page-cache  measure cold gets after dropping the store's pages (python3 posix_fadvise)
+  --dir PATH          where to put the store [a temp dir, removed afterwards]
+  --json              one line of JSON`;
+
+const HEX = '0123456789abcdef';
+
+/** Account i's key: 40 hex digits from a xorshift stream seeded by i (deterministic, spread). */
+export function accountKey(i: number): string {
+  let x = (Math.imul(i + 1, 2654435761) ^ 0x9e3779b9) >>> 0 || 1;
+  let s = 'coin/balance/';
+  for (let j = 0; j < 40; j++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    s += HEX[x & 15];
+  }
+  return s;
+}
+
+/** A 16-byte value (u128 LE) carrying n. */
+function balance(n: number): Uint8Array {
+  const v = new Uint8Array(16);
+  new DataView(v.buffer).setUint32(0, n >>> 0, true);
+  v[4] = Math.floor(n / 2 ** 32) & 0xff;
+  return v;
+}
+
+function xorshift(seed: number): () => number {
+  let x = seed | 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+/** Anonymous and file-backed RSS (Linux /proc), MB. */
+function rss(): { anonMB: number; fileMB: number; totalMB: number } {
+  try {
+    const s = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+    return { anonMB: round(kb('RssAnon') / 1024, 1), fileMB: round(kb('RssFile') / 1024, 1), totalMB: round(kb('VmRSS') / 1024, 1) };
+  } catch {
+    const r = process.memoryUsage().rss / 2 ** 20;
+    return { anonMB: NaN, fileMB: NaN, totalMB: round(r, 1) };
+  }
+}
+
+function diskBytes(dir: string): { apparentMB: number; allocatedMB: number } {
+  let apparent = 0;
+  let allocated = 0;
+  for (const f of readdirSync(dir)) {
+    const st = statSync(join(dir, f));
+    if (!st.isFile()) continue;
+    apparent += st.size;
+    allocated += st.blocks * 512;
+  }
+  return { apparentMB: round(apparent / 1e6, 1), allocatedMB: round(allocated / 1e6, 1) };
+}
+
+/** Drops the store file's pages from the OS page cache (only this file). False if not possible. */
+function evictPageCache(dir: string): boolean {
+  try {
+    execFileSync('python3', ['-c', `import os\nfd=os.open(${JSON.stringify(join(dir, 'data.mdb'))}, os.O_RDONLY)\nos.fsync(fd) if False else None\nos.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Keys to read: random existing accounts, a fixed sequence. */
+function readKeys(accounts: number, n: number, seed: number): string[] {
+  const next = xorshift(seed);
+  return Array.from({ length: n }, () => accountKey(next() % accounts));
+}
+
+function timeGets(read: (k: string) => Uint8Array | undefined, keys: readonly string[]): number {
+  const t = performance.now();
+  let found = 0;
+  for (const k of keys) if (read(k) !== undefined) found++;
+  const us = ((performance.now() - t) * 1000) / keys.length;
+  if (found !== keys.length) throw new Error(`bench: ${keys.length - found} of ${keys.length} accounts not found`);
+  return us;
+}
+
+export interface StateBenchOptions {
+  accounts: number;
+  changes: number;
+  blocks: number;
+  reads: number;
+  baselineMax: number;
+  pinnedDepth: number;
+  lruNodes: number;
+  writer: 'thread' | 'inline';
+  durability: 'process-crash' | 'power-loss';
+  evictPageCache: boolean;
+  dir?: string;
+  log?: (s: string) => void;
+}
+
+export async function runStateBench(o: StateBenchOptions): Promise<Record<string, unknown>> {
+  const log = o.log ?? (() => {});
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'pel-bench-state-'));
+  const cache = { pinnedDepth: o.pinnedDepth, lruNodes: o.lruNodes };
+  const result: Record<string, unknown> = { bench: 'state', accounts: o.accounts, changes: o.changes, blocks: o.blocks, cache, writer: o.writer, durability: o.durability };
+  try {
+    // --- bulk load
+    log(`bulk load of ${o.accounts} accounts into ${dir} ...`);
+    let db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+    let peak = rss().totalMB;
+    let peakAnon = rss().anonMB;
+    const sample = (): void => {
+      const r = rss();
+      peak = Math.max(peak, r.totalMB);
+      peakAnon = Math.max(peakAnon, r.anonMB);
+    };
+    const load = await bulkLoad(db, {
+      count: o.accounts,
+      entry: (i) => {
+        if (i % 65536 === 0) sample();
+        return [accountKey(i), balance(i)];
+      },
+      height: 0n,
+    });
+    sample();
+    result.bulkLoad = {
+      ms: round(load.ms.total, 0),
+      phasesMs: { generate: round(load.ms.generate, 0), values: round(load.ms.values, 0), tree: round(load.ms.tree, 0) },
+      usPerAccount: round((load.ms.total * 1000) / Math.max(1, o.accounts), 2),
+      nodes: load.nodes,
+      peakRssMB: peak,
+      peakRssAnonMB: peakAnon,
+      disk: diskBytes(dir),
+      root: toHex(load.root),
+    };
+
+    // --- in-memory baseline (build) where it fits
+    let ref: SparseMerkleTree | null = null;
+    if (o.accounts <= o.baselineMax) {
+      log('in-memory tree build (baseline) ...');
+      const entries: [string, Uint8Array][] = [];
+      for (let i = 0; i < o.accounts; i++) entries.push([accountKey(i), balance(i)]);
+      const before = rss().anonMB;
+      const t = performance.now();
+      ref = SparseMerkleTree.ofState(entries);
+      result.inMemoryBuild = { ms: round(performance.now() - t, 0), heapGrowthMB: round(rss().anonMB - before, 0) };
+      if (toHex(ref.root) !== toHex(load.root)) throw new Error('bench: bulk-loaded root differs from the in-memory tree');
+    }
+
+    // --- restart: O(1) open of store + facade
+    await db.close();
+    await new Promise<void>((r) => setImmediate(r));
+    let t = performance.now();
+    db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+    let world = DiskWorldState.open(db, { cache });
+    result.restartOpenMs = round(performance.now() - t, 2);
+    await db.ready();
+
+    // --- reads: first touch after reopen vs warm (and page-cache cold if asked)
+    const keys = readKeys(o.accounts, o.reads, 0xbeef);
+    const reads: Record<string, unknown> = {};
+    if (o.evictPageCache) {
+      world.close();
+      await db.close();
+      const evicted = evictPageCache(dir);
+      db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+      world = DiskWorldState.open(db, { cache });
+      reads.pageCacheColdUs = evicted ? round(timeGets((k) => world.get(k), keys), 3) : null;
+    }
+    reads.firstTouchUs = round(timeGets((k) => world.get(k), readKeys(o.accounts, o.reads, 0xcafe)), 3);
+    reads.warmUs = round(median([0, 1, 2].map(() => timeGets((k) => world.get(k), keys))), 3);
+    reads.warmNoCopyUs = round(median([0, 1, 2].map(() => timeGets((k) => db.latest.getUnsafe(k), keys))), 3);
+    if (ref !== null) {
+      const m = new Map<string, Uint8Array>();
+      for (let i = 0; i < Math.min(o.accounts, 2_000_000); i++) m.set(accountKey(i), balance(i));
+      reads.inMemoryMapUs = round(median([0, 1, 2].map(() => timeGets((k) => m.get(k), keys))), 3);
+    }
+    result.gets = reads;
+
+    // --- blocks: prepare / write / commit
+    const next = xorshift(0x5eed);
+    let fresh = o.accounts;
+    // Hot blocks update accounts drawn from a fixed set (1% of the state, at least one block's
+    // worth), so the same paths come back block after block.
+    const hotSet = Math.min(o.accounts, Math.max(o.changes, Math.floor(o.accounts / 100)));
+    result.hotAccounts = hotSet;
+    const makeBlock = (hot: boolean): WriteSet => {
+      const ws = new Map<string, Uint8Array>();
+      const updates = o.changes >> 1;
+      for (let tries = 0; ws.size < updates && tries < 20 * o.changes; tries++) ws.set(accountKey(next() % (hot ? hotSet : o.accounts)), balance(next()));
+      while (ws.size < o.changes) ws.set(accountKey(fresh++), balance(next()));
+      return sortWriteSet(ws);
+    };
+    interface BlockStat { prepareMs: number; nodeReads: number; storeReads: number; hashes: number; commitMainMs: number; commitMs: number }
+    const runBlock = async (h: number, ws: WriteSet): Promise<BlockStat> => {
+      const s0 = world.smt.stats();
+      const h0 = treeHashCount();
+      const t0 = performance.now();
+      const p = world.prepare(ws);
+      const t1 = performance.now();
+      const s1 = world.smt.stats();
+      const written = world.write(p, BigInt(h));
+      const t2 = performance.now();
+      await written;
+      const t3 = performance.now();
+      world.commit(p);
+      if (ref !== null) {
+        const r0 = smtHashCount();
+        const tr = performance.now();
+        ref = ref.withWrites(ws);
+        refStats.push({ ms: performance.now() - tr, hashes: smtHashCount() - r0 });
+        if (toHex(ref.root) !== toHex(world.root)) throw new Error(`bench: root of block ${h} differs from the in-memory tree`);
+      }
+      return { prepareMs: t1 - t0, nodeReads: s1.nodeReads - s0.nodeReads, storeReads: s1.storeReads - s0.storeReads, hashes: treeHashCount() - h0, commitMainMs: t2 - t1, commitMs: t3 - t1 };
+    };
+    const refStats: { ms: number; hashes: number }[] = [];
+    const summarize = (xs: BlockStat[]): Record<string, number> => ({
+      prepareMs: round(median(xs.map((x) => x.prepareMs)), 1),
+      nodeReadsPerChange: round(median(xs.map((x) => x.nodeReads)) / o.changes, 2),
+      storeReadsPerChange: round(median(xs.map((x) => x.storeReads)) / o.changes, 2),
+      hashesPerChange: round(median(xs.map((x) => x.hashes)) / o.changes, 2),
+      commitMainThreadMs: round(median(xs.map((x) => x.commitMainMs)), 1),
+      commitMs: round(median(xs.map((x) => x.commitMs)), 1),
+    });
+    log(`blocks of ${o.changes} changes ...`);
+    let height = 1;
+    const cold = await runBlock(height++, makeBlock(false));
+    refStats.length = 0;
+    const warm: BlockStat[] = [];
+    for (let b = 0; b < o.blocks; b++) {
+      warm.push(await runBlock(height++, makeBlock(false)));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const hot: BlockStat[] = [];
+    for (let b = 0; b < o.blocks; b++) hot.push(await runBlock(height++, makeBlock(true)));
+    result.blocks = {
+      coldFirst: summarize([cold]),
+      random: summarize(warm),
+      hot: summarize(hot),
+      inMemory: refStats.length ? { updateMs: round(median(refStats.slice(0, o.blocks).map((x) => x.ms)), 1), hashesPerChange: round(median(refStats.slice(0, o.blocks).map((x) => x.hashes)) / o.changes, 2) } : null,
+    };
+
+    // --- does the node cache pay for itself? The same prepares (nothing committed) through a
+    // tree with no cache over the same store.
+    const nocache = new DiskSmt(db, db.root, db.size, { cache: { pinnedDepth: 0, lruNodes: 0 } });
+    const cmp = (hotBlock: boolean): Record<string, number> => {
+      const on: number[] = [];
+      const off: number[] = [];
+      for (let b = 0; b < o.blocks; b++) {
+        const ws = makeBlock(hotBlock);
+        // Alternate which goes first, so neither always meets the other's page-cache warmth.
+        const runs: [number[], () => void][] = [
+          [on, () => world.prepare(ws)],
+          [off, () => nocache.durable.withWrites(ws)],
+        ];
+        if (b % 2 === 1) runs.reverse();
+        for (const [acc, f] of runs) {
+          const t0 = performance.now();
+          f();
+          acc.push(performance.now() - t0);
+        }
+      }
+      return { withCacheMs: round(median(on), 1), noCacheMs: round(median(off), 1) };
+    };
+    result.cache = { random: cmp(false), hot: cmp(true), stats: world.smt.cache.snapshotStats() };
+
+    result.afterBlocks = { rss: rss(), disk: diskBytes(dir), nodes: db.latest.nodeCount(), keys: db.size };
+    world.close();
+    await db.close();
+  } finally {
+    if (o.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+  return result;
+}
+
+export async function runStateBenchCli(args: string[]): Promise<number> {
+  const f = parseBenchArgs(args, {
+    accounts: { type: 'string' }, changes: { type: 'string' }, blocks: { type: 'string' }, reads: { type: 'string' },
+    'baseline-max': { type: 'string' }, 'pinned-depth': { type: 'string' }, 'lru-nodes': { type: 'string' },
+    writer: { type: 'string' }, durability: { type: 'string' }, 'evict-page-cache': { type: 'boolean' }, dir: { type: 'string' },
+  });
+  if (f.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const writer = (f.writer as string | undefined) ?? 'thread';
+  const durability = (f.durability as string | undefined) ?? 'process-crash';
+  if (writer !== 'thread' && writer !== 'inline') throw new Error('--writer must be thread or inline');
+  if (durability !== 'process-crash' && durability !== 'power-loss') throw new Error('--durability must be process-crash or power-loss');
+  const json = f.json === true;
+  const res = await runStateBench({
+    accounts: positiveInt(f.accounts, 100_000, 'accounts'),
+    changes: positiveInt(f.changes, 20_000, 'changes'),
+    blocks: positiveInt(f.blocks, 5, 'blocks'),
+    reads: positiveInt(f.reads, 20_000, 'reads'),
+    baselineMax: num(f['baseline-max'], 2_000_000, 'baseline-max'),
+    pinnedDepth: num(f['pinned-depth'], 16, 'pinned-depth'),
+    lruNodes: num(f['lru-nodes'], 131_072, 'lru-nodes'),
+    writer,
+    durability,
+    evictPageCache: f['evict-page-cache'] === true,
+    dir: f.dir as string | undefined,
+    log: (s) => (json ? process.stderr.write(s + '\n') : console.log(s)),
+  });
+  output(res, json);
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await runStateBenchCli(process.argv.slice(2));
+}

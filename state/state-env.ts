@@ -1,0 +1,92 @@
+/**
+ * Opening the state store's LMDB environment the same way on every thread (main, Block-STM
+ * workers, the writer thread): same flags (LMDB refuses a second open with conflicting sync
+ * flags), same tables, same key encodings.
+ *
+ * Tables (LMDB named databases):
+ *   values  state key (ASCII bytes) -> value bytes          sorted by key: entries() is in key order
+ *   nodes   tree position key (tree-node.ts) -> 65-byte record
+ *   meta    'height' u64 | 'root' [32] | 'size' u64 | 'format' u32 (| 'loading' during a bulk load)
+ *
+ * Pitfall (lmdb-js): a `transactionSync` callback must not return what `put` returns (a
+ * promise-like): the transaction then stays open until it settles, and the next
+ * `transactionSync` calls silently join it instead of committing on their own.
+ */
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
+import type { StateTables } from './state-commit.js';
+import { StateError } from './state-error.js';
+
+/**
+ * Durability of a commit (docs in state/README.md, "Durability"):
+ *   'process-crash'  LMDB NOSYNC: a commit is in the OS page cache when it resolves. Survives the
+ *                    process being killed (kill -9, OOM); an OS crash or power loss can lose
+ *                    recent commits AND may leave the file inconsistent (LMDB's own caveat):
+ *                    like the node's LevelDB writes, which are not fsynced either.
+ *   'power-loss'     lmdb-js default (fsync, overlapping with the next transaction): a commit
+ *                    resolves once it is flushed; an OS crash loses nothing that resolved.
+ */
+export type StateDurability = 'process-crash' | 'power-loss';
+
+export interface StateEnvOptions {
+  readonly path: string;
+  readonly readOnly?: boolean;
+  readonly durability?: StateDurability;
+  /** Address space reserved for the map (not disk, not RAM). Default 1 TiB. */
+  readonly mapSizeBytes?: number;
+  /** Concurrent read transactions (main + workers + held snapshots). Default 254. */
+  readonly maxReaders?: number;
+}
+
+export const STATE_ENV_DEFAULTS = { durability: 'process-crash' as StateDurability, mapSizeBytes: 2 ** 40, maxReaders: 254 };
+
+/** Keys as ASCII strings (state keys, meta names); raw bytes are written as given (the writer's packed keys). */
+interface KeyTarget extends Uint8Array {
+  latin1Write(s: string, offset: number): number;
+  latin1Slice(start: number, end: number): string;
+}
+const asciiKeys = {
+  writeKey(key: string | Uint8Array, target: KeyTarget, start: number): number {
+    if (typeof key === 'string') return start + target.latin1Write(key, start);
+    target.set(key, start);
+    return start + key.length;
+  },
+  readKey(source: KeyTarget, start: number, end: number): string {
+    return source.latin1Slice(start, end);
+  },
+};
+
+export interface StateEnv {
+  readonly root: RootDatabase;
+  readonly tables: StateTables;
+}
+
+export function openStateEnv(opts: StateEnvOptions): StateEnv {
+  const o = { ...STATE_ENV_DEFAULTS, ...opts };
+  let root: RootDatabase;
+  try {
+    root = open({
+      path: o.path,
+      readOnly: o.readOnly ?? false,
+      mapSize: o.mapSizeBytes,
+      maxReaders: o.maxReaders,
+      maxDbs: 4,
+      noMemInit: true,
+      // Safe: lmdb-js refuses noSync on an env another thread opened with overlappingSync, so
+      // every thread must pass the same durability.
+      ...(o.durability === 'process-crash' ? { noSync: true } : {}),
+    });
+  } catch (cause) {
+    throw new StateError('STATE_OPEN_FAILED', `cannot open the state store at ${o.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  try {
+    const tables: StateTables = {
+      values: root.openDB({ name: 'values', encoding: 'binary', keyEncoder: asciiKeys } as DatabaseOptions & { name: string }) as Database<Uint8Array, string | Uint8Array>,
+      nodes: root.openDB({ name: 'nodes', encoding: 'binary', keyEncoding: 'binary' }) as Database<Uint8Array, Uint8Array>,
+      meta: root.openDB({ name: 'meta', encoding: 'binary', keyEncoder: asciiKeys } as DatabaseOptions & { name: string }) as Database<Uint8Array, string>,
+    };
+    return { root, tables };
+  } catch (cause) {
+    void root.close();
+    throw new StateError('STATE_OPEN_FAILED', `cannot open the tables of the state store at ${o.path} (read-only before its first commit?): ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
