@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import type { LogLevel } from '../protocol/logger.js';
+import type { RpcServerOptions } from './rpc/server.js';
 
 /** The commands that run a node from options. */
 export type NodeCommand = 'devnet' | 'node';
@@ -67,6 +68,8 @@ const list = (o: Omit<ListOption, 'kind'>): ListOption => ({ kind: 'list', ...o 
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const MiB = 1024 * 1024;
+/** Longest timeout a timer can hold (2^31 - 1 ms), rounded down to a day. */
+const MAX_TIMEOUT_MS = 86_400_000;
 const BOTH: readonly NodeCommand[] = ['devnet', 'node'];
 const DEVNET: readonly NodeCommand[] = ['devnet'];
 
@@ -101,8 +104,54 @@ export const NODE_OPTIONS = {
   mempoolMaxPerSender: int({ default: 2_048, min: 1, max: MAX, flag: 'mempool-max-per-sender', commands: BOTH, json: 'mempoolMaxPerSender', arg: 'N', help: 'pending txs per sender' }),
   rpcMaxBodyBytes: int({ default: 8 * MiB, min: 1024, max: MAX, flag: 'rpc-max-body', commands: BOTH, json: 'rpcMaxBodyBytes', arg: 'BYTES', help: 'HTTP body / WebSocket message limit' }),
   rpcMaxBatchSize: int({ default: 2_000, min: 1, max: MAX, flag: 'rpc-max-batch', commands: BOTH, json: 'rpcMaxBatchSize', arg: 'N', help: 'JSON-RPC batch limit' }),
-  rpcMaxWsConnections: int({ default: 256, min: 1, max: 1_000_000 }),
-  rpcMaxSubscriptions: int({ default: 64, min: 1, max: 1_000_000 }),
+  rpcMaxConnections: int({
+    default: 512, min: 1, max: 1_000_000, flag: 'rpc-max-connections', commands: BOTH, json: 'rpcMaxConnections', arg: 'N',
+    help: 'open HTTP connections (WebSockets apart); then 503 CONNECTION_LIMIT',
+  }),
+  rpcMaxConnectionsPerIp: int({
+    default: 128, min: 1, max: 1_000_000, flag: 'rpc-max-connections-per-ip', commands: BOTH, json: 'rpcMaxConnectionsPerIp', arg: 'N',
+    help: 'open HTTP connections from one IP address; then 503 CONNECTION_LIMIT',
+  }),
+  rpcMaxWsConnections: int({
+    default: 256, min: 1, max: 1_000_000, flag: 'rpc-max-ws', commands: BOTH, json: 'rpcMaxWsConnections', arg: 'N',
+    help: 'open WebSocket connections; then 503 CONNECTION_LIMIT',
+  }),
+  rpcMaxWsConnectionsPerIp: int({
+    default: 64, min: 1, max: 1_000_000, flag: 'rpc-max-ws-per-ip', commands: BOTH, json: 'rpcMaxWsConnectionsPerIp', arg: 'N',
+    help: 'open WebSocket connections from one IP address; then 503 CONNECTION_LIMIT',
+  }),
+  rpcMaxSubscriptions: int({
+    default: 64, min: 1, max: 1_000_000, flag: 'rpc-max-subscriptions', commands: BOTH, json: 'rpcMaxSubscriptions', arg: 'N',
+    help: 'subscriptions per WebSocket connection; then SUBSCRIPTION_LIMIT',
+  }),
+  rpcMaxSubscriptionsTotal: int({
+    default: 4_096, min: 1, max: 10_000_000, flag: 'rpc-max-subscriptions-total', commands: BOTH, json: 'rpcMaxSubscriptionsTotal', arg: 'N',
+    help: 'subscriptions across all connections; then SUBSCRIPTION_LIMIT',
+  }),
+  rpcWsBufferBytes: int({
+    default: 4 * MiB, min: 64 * 1024, max: MAX, flag: 'rpc-ws-buffer', commands: BOTH, json: 'rpcWsBufferBytes', arg: 'BYTES',
+    help: 'unsent output one WebSocket may hold; then it is closed, code 4008',
+  }),
+  rpcWsBufferTotalBytes: int({
+    default: 64 * MiB, min: 64 * 1024, max: MAX, flag: 'rpc-ws-buffer-total', commands: BOTH, json: 'rpcWsBufferTotalBytes', arg: 'BYTES',
+    help: 'unsent WebSocket output in all; then the connections holding\nthe most are closed, code 4009',
+  }),
+  rpcHeaderTimeoutMs: int({
+    default: 10_000, min: 1, max: MAX_TIMEOUT_MS, flag: 'rpc-header-timeout', commands: BOTH, json: 'rpcHeaderTimeoutMs', arg: 'MS',
+    help: 'time to send a request\'s headers; then 408 REQUEST_TIMEOUT',
+  }),
+  rpcRequestTimeoutMs: int({
+    default: 30_000, min: 1, max: MAX_TIMEOUT_MS, flag: 'rpc-request-timeout', commands: BOTH, json: 'rpcRequestTimeoutMs', arg: 'MS',
+    help: 'time to send a whole request; then 408 REQUEST_TIMEOUT',
+  }),
+  rpcKeepAliveTimeoutMs: int({
+    default: 5_000, min: 1, max: MAX_TIMEOUT_MS, flag: 'rpc-keepalive-timeout', commands: BOTH, json: 'rpcKeepAliveTimeoutMs', arg: 'MS',
+    help: 'an idle keep-alive HTTP connection is closed after MS',
+  }),
+  rpcIdleTimeoutMs: int({
+    default: 60_000, min: 1, max: MAX_TIMEOUT_MS, flag: 'rpc-idle-timeout', commands: BOTH, json: 'rpcIdleTimeoutMs', arg: 'MS',
+    help: 'an HTTP connection whose response is not read for MS is closed\n(a request the node still works on, e.g. tx_send wait, is not cut)',
+  }),
   txWaitTimeoutMs: int({ default: 30_000, min: 1, max: 600_000 }),
   warmupTxs: int({
     default: 8_000, min: 0, max: 1_000_000, flag: 'warmup', commands: BOTH, json: 'warmupTxs', arg: 'N',
@@ -209,7 +258,33 @@ export function validateConfig(c: NodeConfig, sources: ConfigSources = {}): Node
     if (!c.nodeKeyPath) throw new ConfigError('a BFT node needs a node key file (pel testnet init writes one)');
     if (c.blockTimeMs < 1) throw new ConfigError(`a BFT network needs ${label('blockTimeMs')} >= 1 ms`);
   }
+  // node:http refuses a header timeout longer than the request timeout.
+  if (c.rpcHeaderTimeoutMs > c.rpcRequestTimeoutMs) {
+    throw new ConfigError(`${label('rpcHeaderTimeoutMs')} (${c.rpcHeaderTimeoutMs}) must not exceed ${label('rpcRequestTimeoutMs')} (${c.rpcRequestTimeoutMs}): the headers are part of the request`);
+  }
   return c;
+}
+
+/** The JSON-RPC server's options from the node's. */
+export function rpcServerOptionsOf(c: NodeConfig): RpcServerOptions {
+  return {
+    host: c.host,
+    port: c.port,
+    maxBodyBytes: c.rpcMaxBodyBytes,
+    maxBatchSize: c.rpcMaxBatchSize,
+    maxConnections: c.rpcMaxConnections,
+    maxConnectionsPerIp: c.rpcMaxConnectionsPerIp,
+    maxWsConnections: c.rpcMaxWsConnections,
+    maxWsConnectionsPerIp: c.rpcMaxWsConnectionsPerIp,
+    maxSubscriptionsPerConnection: c.rpcMaxSubscriptions,
+    maxSubscriptionsTotal: c.rpcMaxSubscriptionsTotal,
+    maxWsBufferedBytes: c.rpcWsBufferBytes,
+    maxWsBufferedBytesTotal: c.rpcWsBufferTotalBytes,
+    headersTimeoutMs: c.rpcHeaderTimeoutMs,
+    requestTimeoutMs: c.rpcRequestTimeoutMs,
+    keepAliveTimeoutMs: c.rpcKeepAliveTimeoutMs,
+    idleTimeoutMs: c.rpcIdleTimeoutMs,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,10 +19,12 @@ import {
   NODE_HOME_DEFAULTS,
   NODE_OPTIONS,
   nodeFlagOptions,
+  rpcServerOptionsOf,
   validateConfig,
   type NodeOption,
   type NodeOptionKey,
 } from '../../../node/config.js';
+import { defaultRpcServerOptions } from '../../../node/rpc/server.js';
 
 const entries = Object.entries(NODE_OPTIONS) as [NodeOptionKey, NodeOption][];
 const FILE = '/x/node0/config.json';
@@ -90,6 +92,18 @@ describe('NODE_OPTIONS generates', () => {
   });
 });
 
+describe('the JSON-RPC server options', () => {
+  it('come from the node options, and the node defaults are the server defaults', () => {
+    expect(rpcServerOptionsOf(DEFAULT_CONFIG)).toEqual(defaultRpcServerOptions);
+    const { config } = parse(['--rpc-max-connections', '7', '--rpc-max-connections-per-ip', '6', '--rpc-max-ws', '5', '--rpc-max-ws-per-ip', '4', '--rpc-max-subscriptions', '3', '--rpc-max-subscriptions-total', '9',
+      '--rpc-ws-buffer', '65536', '--rpc-ws-buffer-total', '131072', '--rpc-header-timeout', '100', '--rpc-request-timeout', '200', '--rpc-keepalive-timeout', '300', '--rpc-idle-timeout', '400'], 'devnet');
+    expect(rpcServerOptionsOf(config)).toMatchObject({
+      maxConnections: 7, maxConnectionsPerIp: 6, maxWsConnections: 5, maxWsConnectionsPerIp: 4, maxSubscriptionsPerConnection: 3, maxSubscriptionsTotal: 9,
+      maxWsBufferedBytes: 65_536, maxWsBufferedBytesTotal: 131_072, headersTimeoutMs: 100, requestTimeoutMs: 200, keepAliveTimeoutMs: 300, idleTimeoutMs: 400,
+    });
+  });
+});
+
 describe('flags that existed before the table keep their spelling, default and commands', () => {
   const before: [string, NodeOptionKey, unknown, ('devnet' | 'node')[]][] = [
     ['host', 'host', '127.0.0.1', ['devnet', 'node']],
@@ -131,6 +145,17 @@ describe('parsing and validation name the source of a bad value', () => {
     expect(config).toMatchObject({ port: 0, inMemory: true, mining: 'manual', rpcMaxBatchSize: 3, genesisPath: '/g.json' });
     expect(sources).toEqual({ port: '--port', inMemory: '--in-memory', mining: '--mining', rpcMaxBatchSize: '--rpc-max-batch', genesisPath: '--genesis' });
     expect(validateConfig(config, sources)).toBe(config);
+  });
+
+  it('a bad limit names its flag, or config.json and its key', () => {
+    const flag = parse(['--rpc-max-ws', '0'], 'node');
+    expect(errorOf(() => validateConfig(flag.config, flag.sources)).message).toBe('--rpc-max-ws must be an integer between 1 and 1000000, got 0');
+    const json = applyHomeJson(NODE_HOME_DEFAULTS, { rpcMaxWsConnections: 'lots' }, FILE);
+    expect(errorOf(() => validateConfig(json.config, json.sources)).message).toBe(`${FILE}: rpcMaxWsConnections must be an integer between 1 and 1000000, got "lots"`);
+    const t = parse(['--rpc-header-timeout', '20000', '--rpc-request-timeout', '10000'], 'devnet');
+    expect(errorOf(() => validateConfig(t.config, t.sources)).message).toBe('--rpc-header-timeout (20000) must not exceed --rpc-request-timeout (10000): the headers are part of the request');
+    const home = applyHomeJson(NODE_HOME_DEFAULTS, { rpcHeaderTimeoutMs: 40_000 }, FILE);
+    expect(errorOf(() => validateConfig({ ...home.config, nodeKeyPath: '/k' }, home.sources)).message).toMatch(new RegExp(`^${FILE}: rpcHeaderTimeoutMs \\(40000\\) must not exceed --rpc-request-timeout`));
   });
 
   it('a bad flag names the flag', () => {
@@ -183,10 +208,10 @@ describe('parsing and validation name the source of a bad value', () => {
 describe('pel devnet --validators N', () => {
   it('passes on every node flag given that pel node takes, except --host, --port and --reset', () => {
     const { values } = parseArgs({
-      args: ['--reset', '--workers', '1', '--rpc-max-batch', '9', '--accounts', '3', '--mempool-max', '10', '--block-time', '50', '--in-memory'],
+      args: ['--reset', '--workers', '1', '--rpc-max-batch', '9', '--accounts', '3', '--mempool-max', '10', '--block-time', '50', '--in-memory', '--rpc-max-ws', '9', '--rpc-ws-buffer', '65536'],
       options: nodeFlagOptions('devnet'),
       strict: true,
     });
-    expect(flagArgs(values, 'node', ['host', 'port', 'reset'])).toEqual(['--block-time', '50', '--workers', '1', '--mempool-max', '10', '--rpc-max-batch', '9']);
+    expect(flagArgs(values, 'node', ['host', 'port', 'reset'])).toEqual(['--block-time', '50', '--workers', '1', '--mempool-max', '10', '--rpc-max-batch', '9', '--rpc-max-ws', '9', '--rpc-ws-buffer', '65536']);
   });
 });
