@@ -812,9 +812,15 @@ export class RpcServer {
    * waiting to be written: that is the node working (tx_send with wait), not the peer stalling.
    */
   private onIdle(socket: Socket): void {
-    if ((this.inHandler.get(socket) ?? 0) > 0 && socket.writableLength === 0) return;
-    this.log.debug('http connection idle, closing', { remote: socket.remoteAddress, unsentBytes: socket.writableLength });
-    socket.destroy();
+    // Decided after this loop turn's I/O: when the event loop was held up past the timeout, a
+    // request may be waiting unread in the socket, and a keep-alive close would reset it.
+    const read = socket.bytesRead;
+    setImmediate(() => {
+      if (socket.destroyed || socket.bytesRead !== read) return;
+      if ((this.inHandler.get(socket) ?? 0) > 0 && socket.writableLength === 0) return;
+      this.log.debug('http connection idle, closing', { remote: socket.remoteAddress, unsentBytes: socket.writableLength });
+      socket.destroy();
+    });
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -351,6 +351,24 @@ describe('HTTP timeouts', () => {
     await within(c.closed, 'keep-alive connection closed');
   });
 
+  it('a request that arrived while the event loop was held up past the keep-alive timeout is answered, not reset', async () => {
+    const { port } = await startServer({ keepAliveTimeoutMs: 1 }); // node:http adds 1 s to what it announces
+    const c = await raw(port);
+    c.socket.write(REQUEST());
+    expect((await c.nextResponse('first answer')).status).toBe(200);
+    c.chunks.length = 0;
+    // In the check phase (after this turn's reads) the next request reaches the server's socket
+    // buffer, then this whole process stalls past the keep-alive timer: when the stall ends, the
+    // loop runs that expired timer before it reads the request (a reset, before the fix).
+    await new Promise<void>((resolve) => setImmediate(() => {
+      c.socket.write(REQUEST('{"jsonrpc":"2.0","id":2,"method":"ping"}'));
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_500);
+      resolve();
+    }));
+    const r = await c.nextResponse('answer to the request sent before the stall');
+    expect(r.json).toMatchObject({ id: 2, result: 'pong' });
+  });
+
   it('the idle timeout cuts a peer that does not read its response, not a request the server still works on', async () => {
     const { port, server, toys } = await startServer({ idleTimeoutMs: 200, keepAliveTimeoutMs: 60_000 });
     // Held by the server: no byte moves until `wait` returns.
