@@ -82,6 +82,8 @@ export interface RpcContext {
    * function that sends a notification, and returns a cleanup function called on
    * unsubscribe or disconnect. Returns the subscription id (a 0x-hex string). Throws
    * RpcError SUBSCRIPTION_LIMIT past the per-connection or the server-wide cap.
+   * An object pushed to many subscriptions is serialised once: push the same object to all
+   * of them, and do not change an object once pushed.
    */
   subscribe?: (start: (push: (result: unknown) => void) => () => void) => string;
 }
@@ -271,6 +273,8 @@ interface WsShared {
   readonly budget: SendBudget;
   /** Open subscriptions across the server. */
   subscriptions: number;
+  /** JSON of results pushed to subscriptions, by object: one serialisation for all subscribers. */
+  readonly resultJson: WeakMap<object, string>;
 }
 
 /**
@@ -438,7 +442,12 @@ class WsConnection implements BufferHolder {
 
   private notificationText(id: string, result: unknown): string | null {
     try {
-      return `{"jsonrpc":"2.0","method":"${SUBSCRIPTION_NOTIFICATION}","params":{"subscription":${JSON.stringify(id)},"result":${toJson(result)}}}`;
+      let json: string | undefined;
+      if (typeof result === 'object' && result !== null) {
+        json = this.shared.resultJson.get(result);
+        if (json === undefined) this.shared.resultJson.set(result, (json = toJson(result)));
+      } else json = toJson(result);
+      return `{"jsonrpc":"2.0","method":"${SUBSCRIPTION_NOTIFICATION}","params":{"subscription":${JSON.stringify(id)},"result":${json}}}`;
     } catch (err) {
       this.log.error('subscription result not serialisable', { subscription: id, ...describeError(err) });
       return null;
@@ -692,7 +701,7 @@ export class RpcServer {
     checkOptions(this.opts);
     this.log = deps.logger;
     this.routes = deps.routes ?? {};
-    this.shared = { opts: this.opts, log: this.log, budget: new SendBudget(this.opts.maxWsBufferedBytesTotal), subscriptions: 0 };
+    this.shared = { opts: this.opts, log: this.log, budget: new SendBudget(this.opts.maxWsBufferedBytesTotal), subscriptions: 0, resultJson: new WeakMap() };
     this.httpConns = new ConnectionCounter(this.opts.maxConnections, this.opts.maxConnectionsPerIp);
     this.wsConns = new ConnectionCounter(this.opts.maxWsConnections, this.opts.maxWsConnectionsPerIp);
   }

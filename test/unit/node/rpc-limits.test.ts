@@ -440,6 +440,18 @@ describe('unsent WebSocket output', () => {
     await until(() => server.stats().wsBufferedBytes === 0, 'every byte released');
   });
 
+  it('serialises an object pushed to many subscriptions once', async () => {
+    const { wsUrl, toys } = await startServer({});
+    const clients = [await Ws.open(wsUrl), await Ws.open(wsUrl)];
+    for (const c of clients) for (let i = 0; i < 2; i++) await c.call('sub');
+    let serialised = 0;
+    const block = { height: 7, toJSON: () => (serialised++, { height: 7 }) };
+    for (const rec of toys.subs.values()) rec.push(block);
+    for (const c of clients) await until(() => c.messages.filter((m) => m.method === 'chain_subscription').length === 2, 'two notifications each');
+    expect(clients.flatMap((c) => c.messages.filter((m) => m.method === 'chain_subscription').map((m) => m.params.result))).toEqual(Array(4).fill({ height: 7 }));
+    expect(serialised).toBe(1);
+  });
+
   it('counts notifications held back until their subscription id is sent', async () => {
     const { wsUrl, server, toys } = await startServer({ maxWsBufferedBytes: 1024 * 1024 });
     const c = await Ws.open(wsUrl);
