@@ -9,7 +9,7 @@
  * slow clients: a fresh node's RSS grows by ~150 MB over its first blocks whatever the clients
  * do, and that is not what is under test. The node must then stay under
  *
- *   idle + --rpc-ws-buffer-total (64 MiB) + SLACK (128 MiB)        (at most 256 MB above idle)
+ *   idle + --rpc-ws-buffer-total (64 MiB) + SLACK (160 MiB)        (at most 256 MB above idle)
  *
  * close every slow client with 4008 (its own buffer) or 4009 (the node's total), keep serving a
  * client that reads (a notification for every block) and the HTTP submissions, and come back
@@ -20,13 +20,14 @@
  * client's port, then resumes that client and reads through to the close frame.
  */
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { signTxFast } from '../../bench/sign.js';
 import { devKeyPair } from '../../protocol/keys.js';
 import { v } from '../../protocol/value.js';
 import { formatAddress, generateKeyPair, PelClient } from '../../sdk/index.js';
-import { postRaw, startNode, useE2eCleanup, waitFor, WsClient } from './harness.js';
+import { startNode, useE2eCleanup, waitFor, WsClient } from './harness.js';
 
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 60_000 });
 useE2eCleanup();
@@ -46,10 +47,12 @@ const MiB = 1024 * 1024;
 /** The node's default --rpc-ws-buffer-total. */
 const BUFFER_TOTAL = 64 * MiB;
 /**
- * What the node may hold beyond idle and the send buffers while it serves this: blocks in
- * flight, their JSON for 2,560 subscriptions, garbage not yet collected. Documented in README.md.
+ * What the node may hold beyond idle and the send buffers while it serves this: heap growth,
+ * garbage such as the dropped output of the connections it closed (up to 4 MiB each).
+ * Measured +128 to +141 MB in all; the bound, idle + 224 MiB, is within the issue's "at most
+ * 256 MB above idle". Documented in README.md ("Limits").
  */
-const SLACK = 128 * MiB;
+const SLACK = 160 * MiB;
 /** How close to idle RSS must come back once the slow clients are gone. */
 const RETURN_SLACK = 64 * MiB;
 
@@ -58,6 +61,26 @@ async function rssAnon(pid: number): Promise<number> {
   const m = /RssAnon:\s+(\d+) kB/.exec(status);
   if (!m) throw new Error(`no RssAnon in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
+}
+
+/**
+ * POST on a connection of its own: a batch is not idempotent once partly committed, and a
+ * reused keep-alive connection can be closed by the node just as the batch is sent when this
+ * machine is loaded (the keep-alive race every HTTP/1.1 client has).
+ */
+function postOnce(port: number, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { 'content-type': 'application/json' }, timeout: 60_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer to a tx_send batch within 60 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 const mb = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MB`;
@@ -113,9 +136,9 @@ describe('WebSocket clients that never read', () => {
       const lane = async (): Promise<void> => {
         while (next < raws.length) {
           const chunk = raws.slice(next, (next += BATCH));
-          const res = await postRaw(node.url, JSON.stringify(chunk.map((r, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_send', params: [r] }))));
+          const res = await postOnce(node.port, JSON.stringify(chunk.map((r, i) => ({ jsonrpc: '2.0', id: i, method: 'tx_send', params: [r] }))));
           expect(res.status).toBe(200);
-          const bad = (res.json as { error?: unknown }[]).filter((r) => r.error !== undefined);
+          const bad = (JSON.parse(res.text) as { error?: unknown }[]).filter((r) => r.error !== undefined);
           expect(bad, JSON.stringify(bad[0])).toEqual([]);
         }
       };
@@ -124,9 +147,19 @@ describe('WebSocket clients that never read', () => {
 
     const [load1, load2] = [phase(0), phase(1)];
 
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await rssAnon(pid).catch(() => 0));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
     // Phase 1, no slow clients: brings the node to the size this load gives it.
     await submit(load1);
     await committedAll(TXS_PER_PHASE);
+    const loadPeak = peak;
     const samples: number[] = [];
     for (let i = 0; i < 5; i++) {
       samples.push(await rssAnon(pid));
@@ -141,14 +174,7 @@ describe('WebSocket clients that never read', () => {
     const slow: SlowClient[] = [];
     for (let i = 0; i < SLOW_CLIENTS; i++) slow.push(await slowClient(node.wsUrl));
 
-    let peak = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        peak = Math.max(peak, await rssAnon(pid).catch(() => 0));
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    peak = 0;
     // Resume each slow client once the node has said it closed it, so it reads its close frame.
     const byPort = new Map(slow.map((c) => [c.port, c]));
     let watching = true;
@@ -171,7 +197,7 @@ describe('WebSocket clients that never read', () => {
       await committedAll(2 * TXS_PER_PHASE);
       sampling = false;
       await sampler;
-      console.log(`RssAnon: idle ${mb(idle)}, peak with ${SLOW_CLIENTS} slow clients ${mb(peak)} (+${mb(peak - idle)})`);
+      console.log(`RssAnon: idle ${mb(idle)}, peak of the same load without slow clients ${mb(loadPeak)} (+${mb(loadPeak - idle)}), with ${SLOW_CLIENTS} slow clients ${mb(peak)} (+${mb(peak - idle)})`);
       expect(peak, `peak ${mb(peak)} against idle ${mb(idle)} + buffer total + slack`).toBeLessThanOrEqual(idle + BUFFER_TOTAL + SLACK);
 
       await waitFor(() => slow.every((c) => c.resumed), { timeoutMs: 60_000, what: () => `the node's close of every slow client (${slow.filter((c) => c.resumed).length}/${SLOW_CLIENTS})` });
