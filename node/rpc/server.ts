@@ -5,6 +5,11 @@
  * subscriptions' plumbing. What each method does lives in the namespace modules that hand
  * their handlers in; nothing here knows about chains, blocks or transactions.
  *
+ * Limits (node/rpc/limits.ts; docs/PROTOCOL.md, "Limits and close codes"): connections in all
+ * and per IP (503 CONNECTION_LIMIT), subscriptions per connection and in all
+ * (SUBSCRIPTION_LIMIT), unsent WebSocket output per connection and in all (close 4008 / 4009),
+ * header, request, keep-alive and idle timeouts (408 REQUEST_TIMEOUT, or a close).
+ *
  * Decisions a client can observe (see docs/PROTOCOL.md, "JSON-RPC"):
  * - Every JSON-RPC answer, error or not, is HTTP 200, except an oversized body (413) and a
  *   request made only of notifications (204, no body). The Content-Type of the request is not
@@ -455,12 +460,13 @@ class WsConnection implements BufferHolder {
   }
 
   /**
-   * Whether `bytes` more may be buffered here. A message to a connection that holds nothing is
-   * always taken (one notification larger than the limit does not close every subscriber).
+   * Whether `bytes` more may be buffered here. A message to a connection with nothing queued
+   * (at most what its socket is writing) is always taken: one notification or response larger
+   * than the limit does not close a client that reads.
    */
   private admit(bytes: number): boolean {
     const now = this.bufferedBytes;
-    if (now === 0 || now + bytes <= this.opts.maxWsBufferedBytes) return true;
+    if (this.droppableBytes === 0 || now + bytes <= this.opts.maxWsBufferedBytes) return true;
     this.closeSlow(WsCloseCode.SLOW_CONSUMER, `SLOW_CONSUMER: over ${this.opts.maxWsBufferedBytes} bytes unsent; read faster or subscribe to less`, {
       bufferedBytes: now + bytes,
       limit: this.opts.maxWsBufferedBytes,

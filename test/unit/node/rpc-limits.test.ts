@@ -410,6 +410,18 @@ describe('unsent WebSocket output', () => {
     await until(() => server.stats().wsBufferedBytes === 0 && server.stats().wsConnections === 0, 'every byte released');
   });
 
+  it('takes a message bigger than the limit when nothing else is queued, even with a message still being written', async () => {
+    const { wsUrl, toys } = await startServer({ maxWsBufferedBytes: 1024 * 1024 });
+    const c = await Ws.open(wsUrl);
+    const rec = toys.subs.get((await c.call('sub')).result)!;
+    // In one turn of the event loop: the first is handed to the socket, whose write completes later.
+    rec.push(CHUNK);
+    rec.push('z'.repeat(3 * 1024 * 1024));
+    expect(rec.cleanups).toBe(0);
+    await until(() => c.messages.filter((m) => m.method === 'chain_subscription').length === 2, 'both notifications read');
+    expect(c.messages.at(-1).params.result).toHaveLength(3 * 1024 * 1024);
+  });
+
   it('past the total the connection holding the most is closed with 4009 SEND_BUFFERS_FULL; the others are served', async () => {
     // Six notifications (256 KiB and an envelope each) fit the total, a seventh does not; each connection may hold 2 MiB.
     const total = 6 * 256 * 1024 + 8 * 1024;
