@@ -12,7 +12,7 @@ import { parseAmount, parseU64 } from '../protocol/value.js';
 import { DEVNET_ACCOUNT_BALANCE } from '../consensus/genesis.js';
 import { PelClient, PelRpcError } from '../sdk/client.js';
 import { buildTransfer, DEFAULT_EXPIRY_BLOCKS, DEFAULT_GAS_LIMIT, DEFAULT_GAS_PRICE } from '../sdk/tx.js';
-import { ConfigError, DEFAULT_CONFIG, validateConfig, type NodeConfig } from './config.js';
+import { applyFlags, ConfigError, DEFAULT_CONFIG, flagArgs, flagHelpLines, HOME_JSON_KEYS, nodeFlagOptions, validateConfig, type NodeConfig } from './config.js';
 import { PelNode } from './node.js';
 import { tuneNodeHeap } from './heap.js';
 import { MODULE_COMMANDS, runModuleCommand } from './cli-modules.js';
@@ -24,6 +24,22 @@ class UsageError extends Error {}
 
 const DEFAULT_TESTNET_DIR = join(process.env.PEL_HOME ?? join(homedir(), '.pel'), 'testnet');
 const DEFAULT_RPC = process.env.PEL_RPC ?? `http://${DEFAULT_CONFIG.host}:${DEFAULT_CONFIG.port}`;
+
+/** `items` joined with ', ', wrapped at `width` columns, each line indented. */
+function wrapList(items: readonly string[], width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = indent;
+  for (const [i, item] of items.entries()) {
+    const piece = item + (i < items.length - 1 ? ',' : '');
+    if (line.length + piece.length + 1 > width && line.trim() !== '') {
+      lines.push(line.trimEnd());
+      line = indent;
+    }
+    line += piece + ' ';
+  }
+  lines.push(line.trimEnd());
+  return lines.join('\n');
+}
 
 const HELP = `pel — a blockchain node with a Block-STM parallel execution layer
 
@@ -53,30 +69,10 @@ Run 'pel <command> --help' for the flags of a command.`;
 const DEVNET_HELP = `pel devnet — run a local devnet node (single validator, funded dev accounts)
 
 Flags (defaults in brackets):
-  --host HOST               JSON-RPC bind address [${DEFAULT_CONFIG.host}]
-  --port PORT               JSON-RPC port, HTTP and WebSocket; 0 = any free port [${DEFAULT_CONFIG.port}]
-  --data-dir DIR            LevelDB data directory [${DEFAULT_CONFIG.dataDir}]
-  --in-memory               keep everything in memory (nothing survives a restart)
-  --reset                   wipe the data directory first
-  --genesis FILE            genesis JSON (default: a devnet genesis with --accounts dev accounts)
-  --chain-id N              chain id of the generated devnet genesis [${DEFAULT_CONFIG.chainId}]
-  --accounts N              number of funded dev accounts [${DEFAULT_CONFIG.accounts}]
-  --block-time MS           minimum time between blocks; 0 = as fast as possible [${DEFAULT_CONFIG.blockTimeMs}]
-  --max-block-txs N         maximum transactions per block [${DEFAULT_CONFIG.maxBlockTxs}]
-  --mining auto|manual      auto: build blocks when txs are pending; manual: only on dev_mine [${DEFAULT_CONFIG.mining}]
-  --executor KIND           parallel (Block-STM on worker threads, falls back to sequential
-                            per block where parallel cannot win) | sequential [${DEFAULT_CONFIG.executor}]
-  --workers N               worker threads for the parallel executor; 0 = one per core [${DEFAULT_CONFIG.workers}]
-  --mempool-max N           mempool capacity [${DEFAULT_CONFIG.mempoolMaxTotal}]
-  --mempool-max-per-sender N  pending txs per sender [${DEFAULT_CONFIG.mempoolMaxPerSender}]
-  --rpc-max-body BYTES      HTTP body / WebSocket message limit [${DEFAULT_CONFIG.rpcMaxBodyBytes}]
-  --rpc-max-batch N         JSON-RPC batch limit [${DEFAULT_CONFIG.rpcMaxBatchSize}]
-  --warmup N                before serving, run N transfers through a scratch chain of its own
-                            to compile the hot paths (nothing reaches this chain); 0 = off [${DEFAULT_CONFIG.warmupTxs}]
-  --log-level LEVEL         error|warn|info|debug [${DEFAULT_CONFIG.logLevel}]
+${flagHelpLines('devnet').join('\n')}
 
-Local BFT testnet (several validator processes; the flags above except --host, --port,
---data-dir, --genesis and --mining do not apply):
+Local BFT testnet (several validator processes; --host, --port, --data-dir, --in-memory,
+--genesis and --mining do not apply, the other flags above are passed to every node):
   --validators N            run N validators (N >= 2), one process each [1 = the single-node devnet]
   --out DIR                 node folders [${DEFAULT_TESTNET_DIR}]
   --base-port P             node i: JSON-RPC on P + i, peers on P + 100 + i [${DEFAULT_CONFIG.port}]
@@ -106,19 +102,12 @@ const NODE_HELP = `pel node --home DIR — run one node of a BFT network from it
 
 The folder (from 'pel testnet init') holds config.json, genesis.json, validator_key.json,
 node_key.json and data/. Without validator_key.json the node follows the chain without voting.
+config.json may hold (dotted = nested, "rpc": {"port": 8545}):
+${wrapList(HOME_JSON_KEYS, 90, '  ')}
 
-Flags (override config.json):
-  --home DIR          the node folder (required)
-  --host HOST         JSON-RPC bind address
-  --port PORT         JSON-RPC port
-  --executor KIND     parallel | sequential
-  --workers N         worker threads; 0 = one per core
-  --block-time MS     wait MS after each commit before the next height
-  --max-block-txs N   most txs in a block this node proposes
-  --warmup N          transfers run through a scratch chain (own temp store) before serving; 0 = off
-  --reset             wipe data/ first (the node then syncs from its peers; the
-                      validator's sign state is kept, so it cannot double-sign)
-  --log-level LEVEL   error|warn|info|debug`;
+Flags (override config.json; defaults where config.json is silent in brackets):
+  --home DIR                the node folder (required)
+${flagHelpLines('node').join('\n')}`;
 
 const TRANSFER_HELP = `pel transfer — sign and submit a native coin transfer
 
@@ -167,13 +156,7 @@ function loadKey(from: string): KeyPair {
 }
 
 async function cmdDevnet(args: string[]): Promise<number> {
-  const { values: f } = parse(args, {
-    host: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, 'in-memory': { type: 'boolean' }, reset: { type: 'boolean' },
-    genesis: { type: 'string' }, 'chain-id': { type: 'string' }, accounts: { type: 'string' }, 'block-time': { type: 'string' },
-    'max-block-txs': { type: 'string' }, mining: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
-    'mempool-max': { type: 'string' }, 'mempool-max-per-sender': { type: 'string' }, 'rpc-max-body': { type: 'string' }, 'rpc-max-batch': { type: 'string' },
-    'log-level': { type: 'string' }, validators: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' }, warmup: { type: 'string' },
-  });
+  const { values: f } = parse(args, { ...nodeFlagOptions('devnet'), validators: { type: 'string' }, out: { type: 'string' }, 'base-port': { type: 'string' } });
   if (f.help) {
     console.log(DEVNET_HELP);
     return 0;
@@ -182,8 +165,11 @@ async function cmdDevnet(args: string[]): Promise<number> {
   const validators = intFlag(f.validators, 'validators', 1);
   if (validators > 1) {
     for (const k of ['host', 'port', 'data-dir', 'in-memory', 'genesis', 'mining']) if (f[k] !== undefined) throw new UsageError(`--${k} does not apply with --validators (see pel devnet --help)`);
-    const extra: string[] = [];
-    for (const k of ['executor', 'workers', 'log-level', 'max-block-txs', 'block-time', 'warmup']) if (typeof f[k] === 'string') extra.push(`--${k}`, f[k] as string);
+    // Every other flag pel node takes goes to each node; --reset here means a new testnet, not a node's reset.
+    const extra = flagArgs(f, 'node', ['host', 'port', 'reset']);
+    // Checked here, so a bad value fails now and names its flag, not in every node's log.
+    const { config: forNodes, sources } = applyFlags(DEFAULT_CONFIG, f, 'node');
+    validateConfig(forNodes, sources);
     const initOnly = ['accounts', 'chain-id', 'base-port'].filter((k) => f[k] !== undefined).map((k) => `--${k}`);
     const { runLocalTestnet } = await import('./testnet.js');
     return runLocalTestnet({
@@ -193,29 +179,8 @@ async function cmdDevnet(args: string[]): Promise<number> {
     }, (line) => console.log(line));
   }
   for (const k of ['out', 'base-port']) if (f[k] !== undefined) throw new UsageError(`--${k} needs --validators N (N >= 2)`);
-  const config: NodeConfig = validateConfig({
-    ...d,
-    host: (f.host as string | undefined) ?? d.host,
-    port: intFlag(f.port, 'port', d.port),
-    dataDir: (f['data-dir'] as string | undefined) ?? d.dataDir,
-    inMemory: f['in-memory'] === true,
-    reset: f.reset === true,
-    genesisPath: (f.genesis as string | undefined) ?? null,
-    chainId: intFlag(f['chain-id'], 'chain-id', d.chainId),
-    accounts: intFlag(f.accounts, 'accounts', d.accounts),
-    blockTimeMs: intFlag(f['block-time'], 'block-time', d.blockTimeMs),
-    maxBlockTxs: intFlag(f['max-block-txs'], 'max-block-txs', d.maxBlockTxs),
-    mining: ((f.mining as string | undefined) ?? d.mining) as NodeConfig['mining'],
-    executor: ((f.executor as string | undefined) ?? d.executor) as NodeConfig['executor'],
-    workers: intFlag(f.workers, 'workers', d.workers),
-    mempoolMaxTotal: intFlag(f['mempool-max'], 'mempool-max', d.mempoolMaxTotal),
-    mempoolMaxPerSender: intFlag(f['mempool-max-per-sender'], 'mempool-max-per-sender', d.mempoolMaxPerSender),
-    rpcMaxBodyBytes: intFlag(f['rpc-max-body'], 'rpc-max-body', d.rpcMaxBodyBytes),
-    rpcMaxBatchSize: intFlag(f['rpc-max-batch'], 'rpc-max-batch', d.rpcMaxBatchSize),
-    warmupTxs: intFlag(f.warmup, 'warmup', d.warmupTxs),
-    logLevel: ((f['log-level'] as string | undefined) ?? d.logLevel) as NodeConfig['logLevel'],
-  });
-  return serveNode(config);
+  const { config, sources } = applyFlags(DEFAULT_CONFIG, f, 'devnet');
+  return serveNode(validateConfig(config, sources));
 }
 
 async function cmdTestnet(args: string[]): Promise<number> {
@@ -242,29 +207,15 @@ async function cmdTestnet(args: string[]): Promise<number> {
 }
 
 async function cmdNode(args: string[]): Promise<number> {
-  const { values: f } = parse(args, {
-    home: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, executor: { type: 'string' }, workers: { type: 'string' },
-    'block-time': { type: 'string' }, reset: { type: 'boolean' }, 'log-level': { type: 'string' }, 'max-block-txs': { type: 'string' }, warmup: { type: 'string' },
-  });
+  const { values: f } = parse(args, { home: { type: 'string' }, ...nodeFlagOptions('node') });
   if (f.help) {
     console.log(NODE_HELP);
     return 0;
   }
   if (typeof f.home !== 'string') throw new UsageError('--home DIR is required (make node folders with pel testnet init)');
-  const c = await loadHomeConfig(f.home);
-  const config = validateConfig({
-    ...c,
-    host: (f.host as string | undefined) ?? c.host,
-    port: intFlag(f.port, 'port', c.port),
-    executor: ((f.executor as string | undefined) ?? c.executor) as NodeConfig['executor'],
-    workers: intFlag(f.workers, 'workers', c.workers),
-    blockTimeMs: intFlag(f['block-time'], 'block-time', c.blockTimeMs),
-    maxBlockTxs: intFlag(f['max-block-txs'], 'max-block-txs', c.maxBlockTxs),
-    warmupTxs: intFlag(f.warmup, 'warmup', c.warmupTxs),
-    reset: f.reset === true,
-    logLevel: ((f['log-level'] as string | undefined) ?? c.logLevel) as NodeConfig['logLevel'],
-  });
-  return serveNode(config);
+  const home = await loadHomeConfig(f.home);
+  const { config, sources } = applyFlags(home.config, f, 'node', home.sources);
+  return serveNode(validateConfig(config, sources));
 }
 
 /** Starts a node, prints its banner, and stops it cleanly on SIGINT / SIGTERM. */

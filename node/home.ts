@@ -18,7 +18,9 @@ import { fromHex } from '../protocol/hex.js';
 import { describeKeyPair, generateKeyPair, keyPairFromPrivateKey, type KeyPair } from '../protocol/keys.js';
 import { devnetGenesis, genesisToJson, type Genesis } from '../consensus/genesis.js';
 import { loadOrCreateNodeKey } from '../p2p/keys.js';
-import { ConfigError, DEFAULT_CONFIG, type NodeConfig } from './config.js';
+import { applyHomeJson, ConfigError, DEFAULT_TESTNET_BLOCK_TIME_MS, homeJsonOf, NODE_HOME_DEFAULTS, type ConfigSources, type NodeConfig } from './config.js';
+
+export { DEFAULT_TESTNET_BLOCK_TIME_MS };
 
 export const HOME_FILES = {
   config: 'config.json',
@@ -27,20 +29,6 @@ export const HOME_FILES = {
   nodeKey: 'node_key.json',
   data: 'data',
 } as const;
-
-/** config.json. Every field is optional; missing ones take the node defaults. */
-export interface HomeConfigJson {
-  moniker?: string;
-  rpc?: { host?: string; port?: number };
-  p2p?: { listen?: string[]; peers?: string[] };
-  blockTimeMs?: number;
-  maxBlockTxs?: number;
-  executor?: 'parallel' | 'sequential';
-  workers?: number;
-  logLevel?: NodeConfig['logLevel'];
-}
-
-export const DEFAULT_TESTNET_BLOCK_TIME_MS = 1_000;
 
 export interface TestnetInitOptions {
   validators: number;
@@ -120,56 +108,41 @@ export async function initTestnet(o: TestnetInitOptions): Promise<TestnetNodeInf
     nodes.push({ index: i, home, rpcPort: o.basePort + i, p2pPort: o.basePort + 100 + i, peerId: peerIdFromPrivateKey(nodeKey).toString(), validatorAddress: d.address });
   }
   for (const n of nodes) {
-    const cfg: HomeConfigJson = {
+    // config.json: every key is optional (NODE_OPTIONS says which exist); missing ones take the node defaults.
+    const cfg = homeJsonOf({
       moniker: `node${n.index}`,
-      rpc: { host: '127.0.0.1', port: n.rpcPort },
-      p2p: {
-        listen: [`/ip4/127.0.0.1/tcp/${n.p2pPort}`],
-        peers: nodes.filter((p) => p.index !== n.index).map((p) => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`),
-      },
+      host: '127.0.0.1',
+      port: n.rpcPort,
+      p2pListen: [`/ip4/127.0.0.1/tcp/${n.p2pPort}`],
+      peers: nodes.filter((p) => p.index !== n.index).map((p) => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`),
       blockTimeMs: o.blockTimeMs,
       executor: 'parallel',
       workers: 0,
-    };
+    });
     await writeFile(join(n.home, HOME_FILES.config), JSON.stringify(cfg, null, 2) + '\n');
   }
   return nodes;
 }
 
-/** Reads a node folder into a NodeConfig (defaults where config.json is silent). */
-export async function loadHomeConfig(homeDir: string): Promise<NodeConfig> {
+/**
+ * Reads a node folder into a NodeConfig (the node defaults where config.json is silent) and
+ * where each value came from, for validateConfig's messages.
+ */
+export async function loadHomeConfig(homeDir: string): Promise<{ config: NodeConfig; sources: ConfigSources }> {
   const home = resolve(homeDir);
-  let json: HomeConfigJson;
+  const file = join(home, HOME_FILES.config);
+  let json: unknown;
   try {
-    json = JSON.parse(await readFile(join(home, HOME_FILES.config), 'utf8')) as HomeConfigJson;
+    json = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new ConfigError(`${join(home, HOME_FILES.config)}: ${(e as Error).message} (make node folders with 'pel testnet init')`);
+    throw new ConfigError(`${file}: ${(e as Error).message} (make node folders with 'pel testnet init')`);
   }
-  if (typeof json !== 'object' || json === null) throw new ConfigError(`${join(home, HOME_FILES.config)} must hold a JSON object`);
-  const strings = (v: unknown, what: string): string[] => {
-    if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${what} must be an array of multiaddr strings`);
-    return v as string[];
-  };
-  const d = DEFAULT_CONFIG;
-  return {
-    ...d,
-    consensus: 'bft',
+  return applyHomeJson({
+    ...NODE_HOME_DEFAULTS,
     home,
-    host: json.rpc?.host ?? d.host,
-    port: json.rpc?.port ?? d.port,
     dataDir: join(home, HOME_FILES.data),
     genesisPath: join(home, HOME_FILES.genesis),
     validatorKeyPath: join(home, HOME_FILES.validatorKey),
     nodeKeyPath: join(home, HOME_FILES.nodeKey),
-    p2pListen: strings(json.p2p?.listen, 'p2p.listen'),
-    peers: strings(json.p2p?.peers, 'p2p.peers'),
-    blockTimeMs: json.blockTimeMs ?? DEFAULT_TESTNET_BLOCK_TIME_MS,
-    maxBlockTxs: json.maxBlockTxs ?? d.maxBlockTxs,
-    executor: json.executor ?? d.executor,
-    workers: json.workers ?? d.workers,
-    logLevel: json.logLevel ?? d.logLevel,
-    moniker: json.moniker ?? 'node',
-  };
+  }, json, file);
 }
-

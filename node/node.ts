@@ -24,7 +24,7 @@ import { BlockSync } from '../consensus/sync.js';
 import { Libp2pNetwork } from '../p2p/libp2p.js';
 import { loadOrCreateNodeKey } from '../p2p/keys.js';
 import type { Network, Verdict } from '../p2p/types.js';
-import { ConfigError } from './config.js';
+import { ConfigError, rpcServerOptionsOf } from './config.js';
 import { loadValidatorKey } from './home.js';
 import { SequentialExecutor } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
@@ -154,10 +154,7 @@ export class PelNode {
       await node.restoreMempool();
       if (hooks.serveRpc !== false) {
         node.rpc = new RpcServer(
-          {
-            host: config.host, port: config.port, maxBodyBytes: config.rpcMaxBodyBytes, maxBatchSize: config.rpcMaxBatchSize,
-            maxWsConnections: config.rpcMaxWsConnections, maxSubscriptionsPerConnection: config.rpcMaxSubscriptions,
-          },
+          rpcServerOptionsOf(config),
           buildMethods(node),
           { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) } },
         );

@@ -76,7 +76,7 @@ export async function runLocalTestnet(
   try {
     for (let i = 0; i < o.validators; i++) {
       const home = join(out, `node${i}`);
-      const cfg = await loadHomeConfig(home);
+      const { config: cfg } = await loadHomeConfig(home);
       const peerId = peerIdFromPrivateKey(await loadOrCreateNodeKey(join(home, HOME_FILES.nodeKey))).toString();
       const logFile = join(home, 'node.log');
       const fd = openSync(logFile, 'a');

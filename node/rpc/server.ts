@@ -5,6 +5,11 @@
  * subscriptions' plumbing. What each method does lives in the namespace modules that hand
  * their handlers in; nothing here knows about chains, blocks or transactions.
  *
+ * Limits (node/rpc/limits.ts; docs/PROTOCOL.md, "Limits and close codes"): connections in all
+ * and per IP (503 CONNECTION_LIMIT), subscriptions per connection and in all
+ * (SUBSCRIPTION_LIMIT), unsent WebSocket output per connection and in all (close 4008 / 4009),
+ * header, request, keep-alive and idle timeouts (408 REQUEST_TIMEOUT, or a close).
+ *
  * Decisions a client can observe (see docs/PROTOCOL.md, "JSON-RPC"):
  * - Every JSON-RPC answer, error or not, is HTTP 200, except an oversized body (413) and a
  *   request made only of notifications (204, no body). The Content-Type of the request is not
@@ -23,11 +28,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Logger } from '../logger.js';
 import { RpcError } from './errors.js';
 import { JsonNumber, JsonTooDeep, parseJson, PREVIEW_CHARS, preview } from './json.js';
+import { ConnectionCounter, peerKey, SendBudget, WsCloseCode, type BufferHolder, type LimitScope } from './limits.js';
 
 export interface RpcServerOptions {
   /** Interface to bind. Never all interfaces by default: a devnet RPC is not for the internet. */
@@ -38,10 +45,26 @@ export interface RpcServerOptions {
   maxBodyBytes: number;
   /** Largest number of requests in one batch. */
   maxBatchSize: number;
+  /** Open HTTP connections (WebSockets apart), in all and from one IP address; past either, 503 CONNECTION_LIMIT. */
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  /** Open WebSocket connections, in all and from one IP address; past either the upgrade gets 503 CONNECTION_LIMIT. */
   maxWsConnections: number;
+  maxWsConnectionsPerIp: number;
+  /** Subscriptions per connection and across the server; past either, SUBSCRIPTION_LIMIT. */
   maxSubscriptionsPerConnection: number;
-  /** A WebSocket whose unsent output grows past this many bytes is closed as a slow consumer. */
+  maxSubscriptionsTotal: number;
+  /** A WebSocket whose unsent output would grow past this many bytes is closed (4008, slow consumer). */
   maxWsBufferedBytes: number;
+  /** Past this many unsent bytes across all WebSockets, those holding the most are closed (4009). */
+  maxWsBufferedBytesTotal: number;
+  /** HTTP: time to receive a request's headers, and the whole request; past either, 408 REQUEST_TIMEOUT. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** HTTP: an idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** HTTP: a connection on which nothing moves this long is closed, unless the server is still working on its request. */
+  idleTimeoutMs: number;
 }
 
 export const defaultRpcServerOptions: RpcServerOptions = {
@@ -49,9 +72,18 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   port: 8545,
   maxBodyBytes: 8 * 1024 * 1024,
   maxBatchSize: 2000,
+  maxConnections: 512,
+  maxConnectionsPerIp: 128,
   maxWsConnections: 256,
+  maxWsConnectionsPerIp: 64,
   maxSubscriptionsPerConnection: 64,
-  maxWsBufferedBytes: 16 * 1024 * 1024,
+  maxSubscriptionsTotal: 4096,
+  maxWsBufferedBytes: 4 * 1024 * 1024,
+  maxWsBufferedBytesTotal: 64 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 60_000,
 };
 
 export interface RpcContext {
@@ -60,7 +92,9 @@ export interface RpcContext {
    * Present only on WebSocket. Opens a subscription: `start(push)` is called with a push
    * function that sends a notification, and returns a cleanup function called on
    * unsubscribe or disconnect. Returns the subscription id (a 0x-hex string). Throws
-   * RpcError SUBSCRIPTION_LIMIT past the per-connection cap.
+   * RpcError SUBSCRIPTION_LIMIT past the per-connection or the server-wide cap.
+   * An object pushed to many subscriptions is serialised once: push the same object to all
+   * of them, and do not change an object once pushed.
    */
   subscribe?: (start: (push: (result: unknown) => void) => () => void) => string;
   /** Present only on WebSocket. Closes a subscription of this connection; false if it is not open. */
@@ -88,8 +122,16 @@ export const SUBSCRIPTION_NOTIFICATION = 'chain_subscription';
 
 const HEARTBEAT_MS = 30_000;
 const CLOSE_GRACE_MS = 1_000;
-/** Notifications held back while the response that carries their subscription id is not yet sent. */
-const MAX_HELD_NOTIFICATIONS = 10_000;
+/**
+ * A WebSocket's output is handed to its socket only while the socket holds less than this
+ * (plus one message): the rest waits in the connection's own queue, which a slow-consumer
+ * close can drop at once. Whatever sits in a socket's buffer stays until the socket goes.
+ */
+const WRITE_WINDOW_BYTES = 64 * 1024;
+/** Connections over an HTTP connection limit that may wait at once for their 503; more are closed unanswered. */
+const MAX_REFUSING = 64;
+/** How long a refused connection has to send its request and read the 503. */
+const REFUSED_LINGER_MS = 2_000;
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch (no sockets)
@@ -228,8 +270,11 @@ interface Subscription {
   readonly id: string;
   active: boolean;
   cleanup: (() => void) | null;
-  /** Notifications pushed before the response carrying this id went out; null once released. */
-  held: unknown[] | null;
+  /**
+   * Notifications pushed before the response carrying this id went out, already serialised
+   * and counted in the connection's buffered bytes; null once released.
+   */
+  held: { text: string; bytes: number }[] | null;
 }
 
 /** The subscriptions one incoming message opened, held back until its answer is sent. */
@@ -238,20 +283,64 @@ interface MessageScope {
   answered: boolean;
 }
 
-class WsConnection {
+/** What every WebSocket connection of a server shares. */
+interface WsShared {
+  readonly opts: RpcServerOptions;
+  readonly log: Logger;
+  readonly budget: SendBudget;
+  /** Open subscriptions across the server. */
+  subscriptions: number;
+  /** JSON of results pushed to subscriptions, by object: one serialisation for all subscribers. */
+  readonly resultJson: WeakMap<object, string>;
+}
+
+/**
+ * One WebSocket client. Output goes through the connection's own queue: at most
+ * WRITE_WINDOW_BYTES (and one message) are handed to the socket at a time, so when the peer
+ * stops reading, what piles up is here and counted, and a slow-consumer close frees it at once.
+ * Bytes queued, held for a pending subscription id and not yet written by the socket all count
+ * against --rpc-ws-buffer (this connection) and --rpc-ws-buffer-total (SendBudget, all of them).
+ */
+class WsConnection implements BufferHolder {
   readonly subs = new Map<string, Subscription>();
   readonly methods: Record<string, RpcHandler>;
   alive = true;
   closed = false;
+  private readonly queue: { text: string; bytes: number }[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  private heldBytes = 0;
+  /** Handed to ws, write callback not yet called. */
+  private inFlightBytes = 0;
 
   constructor(
     readonly ws: WebSocket,
-    private readonly opts: RpcServerOptions,
-    private readonly log: Logger,
+    readonly peer: { address: string; port: number | undefined },
+    private readonly shared: WsShared,
     methods: Record<string, RpcHandler>,
     private readonly onClosed: (conn: WsConnection) => void,
   ) {
     this.methods = methods;
+  }
+
+  private get opts(): RpcServerOptions {
+    return this.shared.opts;
+  }
+
+  private get log(): Logger {
+    return this.shared.log;
+  }
+
+  get bufferedBytes(): number {
+    return this.queuedBytes + this.heldBytes + this.inFlightBytes;
+  }
+
+  get droppableBytes(): number {
+    return this.queuedBytes + this.heldBytes;
+  }
+
+  get open(): boolean {
+    return !this.closed;
   }
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -282,23 +371,32 @@ class WsConnection {
     if (this.subs.size >= max) {
       throw RpcError.of('SUBSCRIPTION_LIMIT', `at most ${max} subscriptions per connection; close some with ${UNSUBSCRIBE_METHOD} first`, {
         limit: max,
+        scope: 'connection',
+      });
+    }
+    const total = this.opts.maxSubscriptionsTotal;
+    if (this.shared.subscriptions >= total) {
+      throw RpcError.of('SUBSCRIPTION_LIMIT', `this node serves at most ${total} subscriptions in all; try again later or use another node`, {
+        limit: total,
+        scope: 'node',
       });
     }
     // A handler that kept ctx and subscribes after its answer went out has nothing to wait for.
     const sub: Subscription = { id: newSubscriptionId(this.subs), active: true, cleanup: null, held: message.answered ? null : [] };
     this.subs.set(sub.id, sub);
+    this.shared.subscriptions++;
     message.opened.push(sub);
     const push = (result: unknown): void => {
       if (!sub.active) return;
-      if (sub.held === null) return this.notify(sub.id, result);
-      if (sub.held.length >= MAX_HELD_NOTIFICATIONS) return this.closeSlowConsumer();
-      sub.held.push(result);
+      const text = this.notificationText(sub.id, result);
+      if (text === null) return;
+      if (sub.held === null) this.send(text);
+      else this.hold(sub, text);
     };
     try {
       sub.cleanup = start(push);
     } catch (err) {
-      sub.active = false;
-      this.subs.delete(sub.id);
+      this.forget(sub);
       throw err;
     }
     // Unsubscribed or disconnected while start() ran: it has only now handed us its cleanup.
@@ -310,19 +408,36 @@ class WsConnection {
     const held = sub.held;
     sub.held = null;
     if (held === null) return;
-    for (const result of held) {
-      if (!sub.active) return;
-      this.notify(sub.id, result);
+    for (const h of held) {
+      this.heldBytes -= h.bytes;
+      if (!sub.active || this.closed) this.shared.budget.release(h.bytes);
+      else {
+        this.queue.push(h);
+        this.queuedBytes += h.bytes;
+      }
     }
+    this.flush();
   }
 
   unsubscribe(id: string): boolean {
     const sub = this.subs.get(id);
     if (sub === undefined) return false;
-    this.subs.delete(id);
-    sub.active = false;
+    this.forget(sub);
     this.runCleanup(sub);
     return true;
+  }
+
+  /** Removes a subscription from the counts and drops what it holds (cleanup is the caller's). */
+  private forget(sub: Subscription): void {
+    if (!sub.active) return;
+    sub.active = false;
+    this.subs.delete(sub.id);
+    this.shared.subscriptions--;
+    for (const h of sub.held ?? []) {
+      this.heldBytes -= h.bytes;
+      this.shared.budget.release(h.bytes);
+    }
+    if (sub.held !== null) sub.held = [];
   }
 
   private runCleanup(sub: Subscription): void {
@@ -336,44 +451,129 @@ class WsConnection {
     }
   }
 
-  private notify(id: string, result: unknown): void {
-    let text: string;
+  private notificationText(id: string, result: unknown): string | null {
     try {
-      text = `{"jsonrpc":"2.0","method":"${SUBSCRIPTION_NOTIFICATION}","params":{"subscription":${JSON.stringify(id)},"result":${toJson(result)}}}`;
+      let json: string | undefined;
+      if (typeof result === 'object' && result !== null) {
+        json = this.shared.resultJson.get(result);
+        if (json === undefined) this.shared.resultJson.set(result, (json = toJson(result)));
+      } else json = toJson(result);
+      return `{"jsonrpc":"2.0","method":"${SUBSCRIPTION_NOTIFICATION}","params":{"subscription":${JSON.stringify(id)},"result":${json}}}`;
     } catch (err) {
       this.log.error('subscription result not serialisable', { subscription: id, ...describeError(err) });
-      return;
+      return null;
     }
-    this.send(text);
+  }
+
+  /**
+   * Whether `bytes` more may be buffered here. A message to a connection with nothing queued
+   * (at most what its socket is writing) is always taken: one notification or response larger
+   * than the limit does not close a client that reads.
+   */
+  private admit(bytes: number): boolean {
+    const now = this.bufferedBytes;
+    if (this.droppableBytes === 0 || now + bytes <= this.opts.maxWsBufferedBytes) return true;
+    this.closeSlow(WsCloseCode.SLOW_CONSUMER, `SLOW_CONSUMER: over ${this.opts.maxWsBufferedBytes} bytes unsent; read faster or subscribe to less`, {
+      bufferedBytes: now + bytes,
+      limit: this.opts.maxWsBufferedBytes,
+    });
+    return false;
   }
 
   send(text: string): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(text, (err) => {
-      if (err) this.log.debug('ws send failed', { error: err.message });
-    });
-    if (this.ws.bufferedAmount > this.opts.maxWsBufferedBytes) this.closeSlowConsumer();
+    const bytes = Buffer.byteLength(text);
+    if (!this.admit(bytes)) return;
+    this.queue.push({ text, bytes });
+    this.queuedBytes += bytes;
+    this.shared.budget.add(bytes);
+    this.flush();
+    this.shared.budget.shed();
   }
 
-  private closeSlowConsumer(): void {
-    this.log.debug('ws slow consumer closed', { bufferedBytes: this.ws.bufferedAmount, limit: this.opts.maxWsBufferedBytes });
-    // terminate, not close: a close frame would queue behind the output the peer does not read.
+  private hold(sub: Subscription, text: string): void {
+    if (this.closed) return;
+    const bytes = Buffer.byteLength(text);
+    if (!this.admit(bytes)) return;
+    sub.held!.push({ text, bytes });
+    this.heldBytes += bytes;
+    this.shared.budget.add(bytes);
+    this.shared.budget.shed();
+  }
+
+  /** Hands queued output to the socket while it holds less than the write window. */
+  private flush(): void {
+    while (this.queueHead < this.queue.length && this.inFlightBytes < WRITE_WINDOW_BYTES && !this.closed) {
+      const { text, bytes } = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = EMPTY_OUTPUT;
+      this.queuedBytes -= bytes;
+      this.inFlightBytes += bytes;
+      this.ws.send(text, (err) => {
+        this.inFlightBytes -= bytes;
+        this.shared.budget.release(bytes);
+        if (err) this.log.debug('ws send failed', { error: err.message });
+        else this.flush();
+      });
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  /** Drops queued and held output (what the socket holds stays until it goes). */
+  private dropOutput(): void {
+    const dropped = this.queuedBytes + this.heldBytes;
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    for (const sub of this.subs.values()) if (sub.held !== null) sub.held = [];
+    this.heldBytes = 0;
+    this.shared.budget.release(dropped);
+  }
+
+  closeForBudget(total: number, limit: number): void {
+    this.closeSlow(WsCloseCode.SEND_BUFFERS_FULL, 'SEND_BUFFERS_FULL: the node holds too much unsent output and this connection held the most', {
+      bufferedBytes: this.bufferedBytes,
+      totalBytes: total,
+      totalLimit: limit,
+    });
+  }
+
+  terminate(): void {
     this.ws.terminate();
+  }
+
+  /**
+   * Closes a consumer that does not keep up: forgets what it has not yet handed to the socket,
+   * runs its subscriptions' cleanups, and sends the close frame behind what the socket still
+   * holds. A peer that never reads never answers it; ws destroys the socket after its close
+   * timeout (30 s), and until then those few bytes stay counted in the budget.
+   */
+  private closeSlow(code: number, reason: string, ctx: Record<string, unknown>): void {
+    if (this.closed) return;
+    this.log.warn('ws slow consumer closed', { code, remote: this.peer.address, remotePort: this.peer.port, ...ctx });
     this.dispose();
+    this.ws.close(code, reason);
   }
 
   /** Forgets the connection and runs every subscription's cleanup. Idempotent. */
   dispose(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const sub of this.subs.values()) {
-      sub.active = false;
+    for (const sub of [...this.subs.values()]) {
+      this.forget(sub);
       this.runCleanup(sub);
     }
-    this.subs.clear();
+    this.dropOutput();
     this.onClosed(this);
   }
 }
+
+const EMPTY_OUTPUT = { text: '', bytes: 0 };
 
 function newSubscriptionId(taken: Map<string, Subscription>): string {
   for (;;) {
@@ -470,11 +670,34 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | typeof 
 // Server
 // ---------------------------------------------------------------------------------------------
 
+/** What the server holds now (tests, and a look at a live node). */
+export interface RpcServerStats {
+  httpConnections: number;
+  wsConnections: number;
+  subscriptions: number;
+  /** Unsent WebSocket output, all connections (SendBudget). */
+  wsBufferedBytes: number;
+}
+
 export class RpcServer {
   private readonly opts: RpcServerOptions;
   private readonly log: Logger;
   private readonly routes: Record<string, HttpRoute>;
+  /** Open WebSocket connections. */
   private readonly connections = new Set<WsConnection>();
+  /** Every WebSocket whose socket is not yet closed, closing slow consumers included. */
+  private readonly sockets = new Set<WsConnection>();
+  private readonly shared: WsShared;
+  /** HTTP connections by peer IP, counted from accept until they close or become WebSockets. */
+  private readonly httpConns: ConnectionCounter;
+  /** WebSocket connections by peer IP, counted until their socket closes. */
+  private readonly wsConns: ConnectionCounter;
+  private readonly httpCounted = new WeakMap<Duplex, string>();
+  /** Connections over an HTTP limit: answered 503 CONNECTION_LIMIT at their first request. */
+  private readonly refused = new WeakMap<Duplex, LimitScope>();
+  private refusing = 0;
+  /** Requests each HTTP connection has in the handler (the idle timeout leaves those alone). */
+  private readonly inHandler = new WeakMap<Duplex, number>();
   private server: Server | null = null;
   private wss: WebSocketServer | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -490,16 +713,36 @@ export class RpcServer {
     checkOptions(this.opts);
     this.log = deps.logger;
     this.routes = deps.routes ?? {};
+    this.shared = { opts: this.opts, log: this.log, budget: new SendBudget(this.opts.maxWsBufferedBytesTotal), subscriptions: 0, resultJson: new WeakMap() };
+    this.httpConns = new ConnectionCounter(this.opts.maxConnections, this.opts.maxConnectionsPerIp);
+    this.wsConns = new ConnectionCounter(this.opts.maxWsConnections, this.opts.maxWsConnectionsPerIp);
+  }
+
+  stats(): RpcServerStats {
+    return { httpConnections: this.httpConns.size, wsConnections: this.wsConns.size, subscriptions: this.shared.subscriptions, wsBufferedBytes: this.shared.budget.total };
   }
 
   async start(): Promise<{ host: string; port: number; url: string; wsUrl: string }> {
     if (this.server !== null) throw new Error('RpcServer.start() called twice');
-    const server = createServer((req, res) => {
+    const o = this.opts;
+    const server = createServer({
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      // How often node:http looks for requests past those two timeouts (its default is 30 s).
+      connectionsCheckingInterval: Math.min(1_000, Math.max(10, Math.floor(Math.min(o.headersTimeoutMs, o.requestTimeoutMs) / 4))),
+    }, (req, res) => {
+      const socket = req.socket;
+      this.inHandler.set(socket, (this.inHandler.get(socket) ?? 0) + 1);
+      res.once('close', () => this.inHandler.set(socket, (this.inHandler.get(socket) ?? 1) - 1));
       this.onRequest(req, res).catch((err: unknown) => {
         this.log.error('http request handling failed', describeError(err));
         sendHttp(res, 500, errorText(null, internalError()));
       });
     });
+    server.timeout = o.idleTimeoutMs;
+    server.on('timeout', (socket: Socket) => this.onIdle(socket));
+    server.on('connection', (socket: Socket) => this.onSocket(socket));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: this.opts.maxBodyBytes, perMessageDeflate: false });
@@ -532,6 +775,8 @@ export class RpcServer {
     this.closing = true;
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Slow consumers already closed, still waiting for a close handshake their peer will not send.
+    for (const conn of this.sockets) if (!this.connections.has(conn)) conn.ws.terminate();
     for (const conn of [...this.connections]) {
       conn.ws.close(1001, 'server shutting down');
       // A peer that never answers the close frame must not hold shutdown up.
@@ -546,8 +791,66 @@ export class RpcServer {
     this.log.info('rpc server closed');
   }
 
+  /** Counts a new TCP connection as HTTP, or marks it refused (answered at its first request). */
+  private onSocket(socket: Socket): void {
+    const key = peerKey(socket.remoteAddress);
+    const refusedBy = this.httpConns.tryAdd(key);
+    if (refusedBy === null) {
+      this.httpCounted.set(socket, key);
+      socket.once('close', () => {
+        if (this.httpCounted.delete(socket)) this.httpConns.remove(key);
+      });
+      return;
+    }
+    this.log.debug('http connection over limit', { remote: key, scope: refusedBy, connections: this.httpConns.size, fromThisIp: this.httpConns.countOf(key) });
+    if (this.refusing >= MAX_REFUSING) {
+      socket.destroy();
+      return;
+    }
+    this.refusing++;
+    this.refused.set(socket, refusedBy);
+    const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS);
+    linger.unref();
+    socket.once('close', () => {
+      this.refusing--;
+      clearTimeout(linger);
+    });
+  }
+
+  private connectionLimitError(scope: LimitScope, transport: 'http' | 'ws'): RpcError {
+    const perIp = scope === 'ip';
+    const limit = transport === 'http' ? (perIp ? this.opts.maxConnectionsPerIp : this.opts.maxConnections) : perIp ? this.opts.maxWsConnectionsPerIp : this.opts.maxWsConnections;
+    const what = transport === 'http' ? 'HTTP' : 'WebSocket';
+    const message = perIp
+      ? `at most ${limit} ${what} connections from one IP address; close some (or reuse one: keep-alive) and retry`
+      : `this node serves at most ${limit} ${what} connections; retry later`;
+    return RpcError.of('CONNECTION_LIMIT', message, { httpStatus: 503, limit, scope, transport });
+  }
+
+  /**
+   * No byte moved on an HTTP connection for idleTimeoutMs (node:http also fires this for the
+   * keep-alive timeout). Closed unless its request is still in the handler with nothing
+   * waiting to be written: that is the node working (tx_send with wait), not the peer stalling.
+   */
+  private onIdle(socket: Socket): void {
+    // Decided after this loop turn's I/O: when the event loop was held up past the timeout, a
+    // request may be waiting unread in the socket, and a keep-alive close would reset it.
+    const read = socket.bytesRead;
+    setImmediate(() => {
+      if (socket.destroyed || socket.bytesRead !== read) return;
+      if ((this.inHandler.get(socket) ?? 0) > 0 && socket.writableLength === 0) return;
+      this.log.debug('http connection idle, closing', { remote: socket.remoteAddress, unsentBytes: socket.writableLength });
+      socket.destroy();
+    });
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.on('error', (err) => this.log.debug('http response error', { error: err.message }));
+    const refusedBy = this.refused.get(req.socket);
+    if (refusedBy !== undefined) {
+      sendHttp(res, 503, errorText(null, this.connectionLimitError(refusedBy, 'http').toJSON()), { Connection: 'close', 'Retry-After': 1 });
+      return;
+    }
     const path = pathOf(req);
     const method = req.method ?? '';
     // Whatever we answer without reading a body, do not read (or drain) an unbounded one.
@@ -628,33 +931,61 @@ export class RpcServer {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      const body = errorText(null, RpcError.of('REQUEST_TIMEOUT', `request not received within ${this.opts.headersTimeoutMs} ms (headers) / ${this.opts.requestTimeoutMs} ms (whole request); send it faster`, {
+        httpStatus: 408,
+        headersTimeoutMs: this.opts.headersTimeoutMs,
+        requestTimeoutMs: this.opts.requestTimeoutMs,
+      }).toJSON());
+      socket.end(`HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => this.log.debug('ws socket error', { error: err.message }));
     const wss = this.wss;
-    if (wss === null || this.closing) return rejectUpgrade(socket, 503, 'Service Unavailable', 'the server is shutting down');
-    if (pathOf(req) !== '/') return rejectUpgrade(socket, 404, 'Not Found', 'WebSocket JSON-RPC is served on /');
-    if (this.connections.size >= this.opts.maxWsConnections) {
-      this.log.debug('ws connection refused: limit reached', { limit: this.opts.maxWsConnections });
-      return rejectUpgrade(socket, 503, 'Service Unavailable', `at most ${this.opts.maxWsConnections} WebSocket connections; try again later`);
+    if (wss === null || this.closing) return rejectUpgrade(socket, 503, 'Service Unavailable', httpErrorBody(503, 'the server is shutting down'));
+    const refusedBy = this.refused.get(socket);
+    if (refusedBy !== undefined) return rejectUpgrade(socket, 503, 'Service Unavailable', errorText(null, this.connectionLimitError(refusedBy, 'http').toJSON()));
+    if (pathOf(req) !== '/') return rejectUpgrade(socket, 404, 'Not Found', httpErrorBody(404, 'WebSocket JSON-RPC is served on /'));
+    const key = peerKey(req.socket.remoteAddress);
+    const over = this.wsConns.check(key);
+    if (over !== null) {
+      this.log.debug('ws connection refused: limit reached', { remote: key, scope: over, connections: this.wsConns.size, fromThisIp: this.wsConns.countOf(key) });
+      return rejectUpgrade(socket, 503, 'Service Unavailable', errorText(null, this.connectionLimitError(over, 'ws').toJSON()));
     }
-    // handleUpgrade calls back synchronously (no verifyClient), so the count above cannot race.
-    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+    // handleUpgrade calls back synchronously (no verifyClient), so the check above cannot race.
+    wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, key));
   }
 
-  private onConnection(ws: WebSocket): void {
-    const conn = new WsConnection(ws, this.opts, this.log, this.methods, (c) => this.connections.delete(c));
+  private onConnection(ws: WebSocket, req: IncomingMessage, key: string): void {
+    // The socket stops being an HTTP connection and starts being a WebSocket.
+    const socket = req.socket;
+    const httpKey = this.httpCounted.get(socket);
+    if (httpKey !== undefined) {
+      this.httpCounted.delete(socket);
+      this.httpConns.remove(httpKey);
+    }
+    this.wsConns.add(key);
+    const conn = new WsConnection(ws, { address: key, port: socket.remotePort }, this.shared, this.methods, (c) => this.connections.delete(c));
     this.connections.add(conn);
+    this.sockets.add(conn);
+    this.shared.budget.track(conn);
     ws.on('message', (data, isBinary) => conn.onMessage(data, isBinary));
     ws.on('pong', () => {
       conn.alive = true;
     });
     // Invalid frames, oversized messages (1009), invalid UTF-8 (1007): ws reports and closes.
     ws.on('error', (err) => this.log.debug('ws connection error', { error: err.message }));
-    ws.on('close', () => conn.dispose());
+    ws.on('close', () => {
+      conn.dispose();
+      this.wsConns.remove(key);
+      this.sockets.delete(conn);
+      this.shared.budget.untrack(conn);
+    });
   }
 
   private checkHeartbeats(): void {
@@ -671,8 +1002,7 @@ export class RpcServer {
   }
 }
 
-function rejectUpgrade(socket: Duplex, status: number, reason: string, message: string): void {
-  const body = httpErrorBody(status, message);
+function rejectUpgrade(socket: Duplex, status: number, reason: string, body: string): void {
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     () => socket.destroy(),
@@ -682,7 +1012,10 @@ function rejectUpgrade(socket: Duplex, status: number, reason: string, message: 
 function checkOptions(o: RpcServerOptions): void {
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new RangeError(`rpc port must be an integer in 0..65535 (0 = any free port), got ${o.port}`);
   if (typeof o.host !== 'string' || o.host === '') throw new RangeError('rpc host must be a non-empty interface address such as 127.0.0.1');
-  for (const key of ['maxBodyBytes', 'maxBatchSize', 'maxWsConnections', 'maxSubscriptionsPerConnection', 'maxWsBufferedBytes'] as const) {
+  for (const key of [
+    'maxBodyBytes', 'maxBatchSize', 'maxConnections', 'maxConnectionsPerIp', 'maxWsConnections', 'maxWsConnectionsPerIp', 'maxSubscriptionsPerConnection',
+    'maxSubscriptionsTotal', 'maxWsBufferedBytes', 'maxWsBufferedBytesTotal', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'idleTimeoutMs',
+  ] as const) {
     if (!Number.isSafeInteger(o[key]) || o[key] < 1) throw new RangeError(`rpc ${key} must be a positive integer, got ${o[key]}`);
   }
 }
