@@ -17,6 +17,8 @@ import { WebSocket } from 'ws';
 import { silentLogger, type Logger } from '../../../node/logger.js';
 import { RpcCode } from '../../../node/rpc/errors.js';
 import { WsCloseCode } from '../../../node/rpc/limits.js';
+import { chainMethods } from '../../../node/rpc/methods/chain.js';
+import { bindMethods } from '../../../node/rpc/params.js';
 import { RpcServer, type RpcContext, type RpcHandler, type RpcServerOptions } from '../../../node/rpc/server.js';
 
 type Json = any;
@@ -122,6 +124,8 @@ function toyMethods() {
   const subs = new Map<string, ManualSub>();
   let gate = deferred();
   const methods: Record<string, RpcHandler> = {
+    // The node's own unsubscribe (it needs no node: it closes a subscription of the connection).
+    chain_unsubscribe: bindMethods({ chain_unsubscribe: chainMethods.chain_unsubscribe! }, null as never).chain_unsubscribe!,
     ping: () => 'pong',
     big: ([n]) => 'b'.repeat(n as number),
     wait: async () => {
