@@ -65,6 +65,7 @@ export interface VirtualClockOptions {
 /** Callbacks one call may run for a single instant before the clock calls it a livelock. */
 const MAX_CALLBACKS_PER_INSTANT = 1_000_000;
 
+/** One turn of the event loop: every promise continuation queued before it has run when it resolves. */
 export const settleMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**

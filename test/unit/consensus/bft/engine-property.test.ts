@@ -12,7 +12,10 @@
  * Everything runs on the TestNet's virtual clock; the schedule is the generated input and
  * nothing else is random or timed, so a failure replays exactly: fast-check prints `seed` and
  * `path`, and `BFT_PROPERTY_SEED=<seed> BFT_PROPERTY_PATH=<path> npx vitest run <this file> -t
- * '<test name>'` reruns that case (BFT_PROPERTY_RUNS=<n> runs more cases).
+ * '<test name>'` reruns that case. BFT_PROPERTY_RUNS=<n> runs more cases. A failure is reported
+ * as found, unshrunk: shrinking a schedule can take longer than the test timeout, and then
+ * vitest would report only the timeout. BFT_PROPERTY_SHRINK=1 shrinks (give vitest a larger
+ * --testTimeout).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -173,13 +176,14 @@ async function runSchedule(s: Schedule): Promise<Outcome> {
 
 const envInt = (name: string): number | undefined => (process.env[name] ? Number(process.env[name]) : undefined);
 
-/** Fixed seed so CI runs the same cases; BFT_PROPERTY_SEED / _PATH replay a reported failure, BFT_PROPERTY_RUNS runs more. */
+/** Fixed seed so CI runs the same cases; see the header for the environment variables. */
 function params(runs: number): fc.Parameters<[Schedule]> {
   const path = process.env.BFT_PROPERTY_PATH;
   return {
     numRuns: envInt('BFT_PROPERTY_RUNS') ?? runs,
     seed: envInt('BFT_PROPERTY_SEED') ?? 20_260_601,
-    ...(path ? { path, endOnFailure: true } : {}),
+    endOnFailure: process.env.BFT_PROPERTY_SHRINK !== '1',
+    ...(path ? { path } : {}),
   };
 }
 
