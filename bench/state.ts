@@ -7,7 +7,8 @@
  *
  * Phases: bulk load (time, peak RSS, disk); restart (close, reopen store + facade: the O(1)
  * start-up); blocks of --changes writes (half existing accounts, half new) through
- * prepare / write / commit with their node reads, store reads, hashes and ms; the same
+ * prepare / write / commit with their node reads, store reads, hashes, node puts and
+ * deletes and ms (1 in 50 updates deletes its account, so positions are emptied); the same
  * prepare with the node cache off and on a hot-account block (cache pays for itself?);
  * gets of random accounts, first touch after reopen vs warm (and page-cache-cold with
  * --evict-page-cache, which drops the store file's pages with posix_fadvise via python3).
@@ -32,7 +33,7 @@ import { median, num, output, parseBenchArgs, positiveInt, round } from './util.
 
 const HELP = `node dist/bench/state.js [flags] — LMDB state store + disk tree, JSON out
   --accounts N        accounts bulk-loaded [100000]
-  --changes M         writes per block (half updates, half new accounts) [20000]
+  --changes M         writes per block (half existing accounts, 1 in 50 of them deleted; half new) [20000]
   --blocks B          measured blocks (after one cold block) [5]
   --reads R           random gets per read measurement [20000]
   --baseline-max N    also run the in-memory tree when accounts <= N [2000000]
@@ -229,13 +230,17 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     const hotSet = Math.min(o.accounts, Math.max(o.changes, Math.floor(o.accounts / 100)));
     result.hotAccounts = hotSet;
     const makeBlock = (hot: boolean): WriteSet => {
-      const ws = new Map<string, Uint8Array>();
+      const ws = new Map<string, Uint8Array | null>();
       const updates = o.changes >> 1;
-      for (let tries = 0; ws.size < updates && tries < 20 * o.changes; tries++) ws.set(accountKey(next() % (hot ? hotSet : o.accounts)), balance(next()));
+      // Existing accounts: 1 in 50 deleted (emptied positions: stale nodes), the rest rewritten.
+      for (let tries = 0; ws.size < updates && tries < 20 * o.changes; tries++) {
+        const k = accountKey(next() % (hot ? hotSet : o.accounts));
+        ws.set(k, next() % 50 === 0 ? null : balance(next()));
+      }
       while (ws.size < o.changes) ws.set(accountKey(fresh++), balance(next()));
       return sortWriteSet(ws);
     };
-    interface BlockStat { prepareMs: number; nodeReads: number; storeReads: number; hashes: number; commitMainMs: number; commitMs: number }
+    interface BlockStat { prepareMs: number; nodeReads: number; storeReads: number; hashes: number; nodePuts: number; nodeDeletes: number; commitMainMs: number; commitMs: number }
     const runBlock = async (h: number, ws: WriteSet): Promise<BlockStat> => {
       const s0 = world.smt.stats();
       const h0 = treeHashCount();
@@ -243,6 +248,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       const p = world.prepare(ws);
       const t1 = performance.now();
       const s1 = world.smt.stats();
+      const counts = p.tree.writeCounts;
       const written = world.write(p, BigInt(h));
       const t2 = performance.now();
       await written;
@@ -255,7 +261,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
         refStats.push({ ms: performance.now() - tr, hashes: smtHashCount() - r0 });
         if (toHex(ref.root) !== toHex(world.root)) throw new Error(`bench: root of block ${h} differs from the in-memory tree`);
       }
-      return { prepareMs: t1 - t0, nodeReads: s1.nodeReads - s0.nodeReads, storeReads: s1.storeReads - s0.storeReads, hashes: treeHashCount() - h0, commitMainMs: t2 - t1, commitMs: t3 - t1 };
+      return { prepareMs: t1 - t0, nodeReads: s1.nodeReads - s0.nodeReads, storeReads: s1.storeReads - s0.storeReads, hashes: treeHashCount() - h0, nodePuts: counts.puts, nodeDeletes: counts.deletes, commitMainMs: t2 - t1, commitMs: t3 - t1 };
     };
     const refStats: { ms: number; hashes: number }[] = [];
     const summarize = (xs: BlockStat[]): Record<string, number> => ({
@@ -263,6 +269,8 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       nodeReadsPerChange: round(median(xs.map((x) => x.nodeReads)) / o.changes, 2),
       storeReadsPerChange: round(median(xs.map((x) => x.storeReads)) / o.changes, 2),
       hashesPerChange: round(median(xs.map((x) => x.hashes)) / o.changes, 2),
+      nodePutsPerChange: round(median(xs.map((x) => x.nodePuts)) / o.changes, 2),
+      nodeDeletes: median(xs.map((x) => x.nodeDeletes)),
       commitMainThreadMs: round(median(xs.map((x) => x.commitMainMs)), 1),
       commitMs: round(median(xs.map((x) => x.commitMs)), 1),
     });
@@ -308,7 +316,17 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     };
     result.cache = { random: cmp(false), hot: cmp(true), stats: world.smt.cache.snapshotStats() };
 
-    result.afterBlocks = { rss: rss(), disk: diskBytes(dir), nodes: db.latest.nodeCount(), keys: db.size };
+    const mu = process.memoryUsage();
+    result.afterBlocks = {
+      rss: rss(),
+      heapUsedMB: round(mu.heapUsed / 2 ** 20, 1),
+      heapTotalMB: round(mu.heapTotal / 2 ** 20, 1),
+      externalMB: round(mu.external / 2 ** 20, 1),
+      cachedNodes: world.smt.cache.size,
+      disk: diskBytes(dir),
+      nodes: db.latest.nodeCount(),
+      keys: db.size,
+    };
     world.close();
     await db.close();
   } finally {

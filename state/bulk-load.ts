@@ -11,7 +11,8 @@
  *  3. tree: bucket by bucket in key-hash order, a bucket is read, sorted and built bottom-up;
  *     position keys sort in post-order (tree-node.ts), so the nodes of a bottom-up build come
  *     out in key order and are appended too. The top 8 levels are combined across buckets as
- *     they complete.
+ *     they complete. Nodes above depth 16 are stored after all others (tree-node.ts) and are
+ *     appended last.
  * Meta (height, root, size) is written last; until then a 'loading' mark makes an interrupted
  * load refuse to open (STATE_CORRUPT) instead of passing for a small state.
  *
@@ -27,7 +28,7 @@ import { META_LOADING, putMeta } from './state-commit.js';
 import type { StateDb } from './state-db.js';
 import type { StateEnv } from './state-env.js';
 import { StateError } from './state-error.js';
-import { bitAt, childPos, encodeNode, h32At, InternalNode, LeafNode, MAX_POS_KEY_BYTES, NODE_RECORD_BYTES, posKeyOfId, type PosId, type TreeNode } from './tree-node.js';
+import { bitAt, childPos, encodeNode, h32At, InternalNode, LeafNode, MAX_POS_KEY_BYTES, NODE_RECORD_BYTES, posKeyOfId, TOP_LEVELS, type PosId, type TreeNode } from './tree-node.js';
 import { STATE_KEY_RE } from './types.js';
 
 export interface BulkLoadOptions {
@@ -196,13 +197,15 @@ class RunHeap {
 }
 
 const APPEND = { append: true };
+const TOP_LIMIT = 2 ** TOP_LEVELS;
 /** lmdb-js sync transaction flags: synchronous commit, no wait for a flush. */
 const TXN_FLAGS = 2 | 0x10000;
 
 /**
  * Appends node records in key (= post-order) order with no allocation per record: inside a
  * write transaction each goes straight from scratch buffers to LMDB (which copies it);
- * emitted between transactions (top levels, between buckets), it waits for the next one.
+ * emitted between transactions, it waits for the next one. Nodes above TOP_LEVELS sort after
+ * all others (tree-node.ts): they are held (at most 2^16 - 1) and appended by `appendTop`.
  */
 class NodeAppender {
   private readonly key = new Uint8Array(MAX_POS_KEY_BYTES);
@@ -217,9 +220,16 @@ class NodeAppender {
   ) {
     this.keyViews = Array.from({ length: MAX_POS_KEY_BYTES + 1 }, (_, n) => this.key.subarray(0, n));
   }
+  private readonly top: [PosId, TreeNode][] = [];
   emit(pos: PosId, node: TreeNode): void {
-    if (this.inTxn) this.put(pos, node);
+    if (typeof pos === 'number' && pos < TOP_LIMIT) this.top.push([pos, node]);
+    else if (this.inTxn) this.put(pos, node);
     else this.queued.push([pos, node]);
+  }
+  /** The held top-level nodes, in the post-order they were emitted in (call in the last transaction). */
+  appendTop(): void {
+    for (const [pos, node] of this.top) this.put(pos, node);
+    this.top.length = 0;
   }
   private put(pos: PosId, node: TreeNode): void {
     const len = posKeyOfId(pos, this.key);
@@ -439,6 +449,7 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
     const rootH32 = rootNode === null ? ZERO_H32 : rootNode.hash;
     // The last nodes (top levels, root) and meta in one transaction.
     nodes.txn(() => {
+      nodes.appendTop();
       putMeta(tables.meta, { height, root: fromH32(rootH32), size: leaves });
       tables.meta.remove(META_LOADING);
     });

@@ -200,6 +200,18 @@ export class TreeVersion {
     return fromH32(this.rootH32);
   }
 
+  /**
+   * What this version's commit writes: nodes put (new or changed positions) and positions
+   * deleted (emptied: stale nodes). Zero for a durable version. O(writes).
+   */
+  get writeCounts(): { puts: number; deletes: number } {
+    let deletes = 0;
+    this.writes?.forEach((n) => {
+      if (n === null) deletes++;
+    });
+    return { puts: (this.writes?.size ?? 0) - deletes, deletes };
+  }
+
   /** True once the store holds this version (its commit is visible). */
   get isDurable(): boolean {
     return this.writes === null;

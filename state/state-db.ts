@@ -359,7 +359,13 @@ export class StateDb implements NodeSource {
       p.reject(this.failure);
       return;
     }
-    p.tree.committed();
+    try {
+      p.tree.committed();
+    } catch (e) {
+      this.failure = new StateError('STATE_CORRUPT', `height ${p.height} is written but its tree version could not take it over`, { cause: e });
+      p.reject(this.failure);
+      return;
+    }
     p.resolve();
   }
 

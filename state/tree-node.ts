@@ -21,6 +21,12 @@
  * subtree is one contiguous key range, and a bottom-up build emits its nodes in key order
  * (bulk load appends them: MDB_APPEND, full pages, no sort).
  *
+ * Positions above TOP_LEVELS get the prefix byte 0xFF (no base-3 byte reaches it): they sort
+ * after all others, together, in post-order among themselves. Every block of more than a few
+ * thousand changes rewrites nearly all of them; in place they would sit one per page (each at
+ * the end of its large subtree) and a block would dirty ~2^14 pages for them alone, packed they
+ * fill ~1,300 pages for all 65,535.
+ *
  * In memory a position is a PosId: the number 2^d + prefix for d <= 48 (exact in a double; the
  * same number indexes the pinned top levels of the node cache), or for deeper positions (never
  * seen with fewer than ~2^24 keys, but allowed) the LMDB key as a latin1 string. The two kinds
@@ -124,6 +130,9 @@ export type PosId = number | string;
 const NUMERIC_DEPTH = 48;
 /** Longest LMDB position key: depth 256 (two keys sharing 255 bits). */
 export const MAX_POS_KEY_BYTES = 52;
+/** Positions at depth < TOP_LEVELS are stored packed after all others (prefix byte TOP_PREFIX). */
+export const TOP_LEVELS = 16;
+const TOP_PREFIX = 0xff;
 
 /** The first d bits (d <= 48) of a key hash as a number. */
 function prefixNum(key: H32, d: number): number {
@@ -142,9 +151,11 @@ const scratch = new Uint8Array(MAX_POS_KEY_BYTES);
  * batch lies in.
  */
 export function posKeyOf(key: H32, d: number, out: Uint8Array, flipLast = false): number {
-  const len = Math.floor(d / 5) + 1;
+  const top = d < TOP_LEVELS ? 1 : 0;
+  if (top) out[0] = TOP_PREFIX;
+  const len = Math.floor(d / 5) + 1 + top;
   let i = 0;
-  for (let j = 0; j < len; j++) {
+  for (let j = top; j < len; j++) {
     let v = 0;
     for (let k = 0; k < 5; k++, i++) {
       let digit = 0;
@@ -183,7 +194,9 @@ export function depthOfNumeric(id: number): number {
 
 /** Length of a PosId's LMDB key, without encoding it. */
 export function posKeyLength(id: PosId): number {
-  return typeof id === 'string' ? id.length : Math.floor(depthOfNumeric(id) / 5) + 1;
+  if (typeof id === 'string') return id.length;
+  const d = depthOfNumeric(id);
+  return Math.floor(d / 5) + (d < TOP_LEVELS ? 2 : 1);
 }
 
 /** Base-3 byte of 5 path bits (most significant first). */
@@ -212,15 +225,17 @@ export function posKeyOfId(id: PosId, out: Uint8Array): number {
   const prefix = id - POW2[d]!;
   const hi = Math.floor(prefix / 16777216);
   const lo = prefix - hi * 16777216;
+  const top = d < TOP_LEVELS ? 1 : 0;
+  if (top) out[0] = TOP_PREFIX;
   const full = (d / 5) | 0;
   for (let j = 0; j < full; j++) {
     const q = d - 5 * j - 5; // position of the group's lowest bit, counted from the prefix's end
     const g = q >= 24 ? hi >>> (q - 24) : q + 5 <= 24 ? lo >>> q : (lo >>> q) | (hi << (24 - q));
-    out[j] = TERN5[g & 31]!;
+    out[top + j] = TERN5[g & 31]!;
   }
   const r = d - 5 * full;
-  out[full] = TERN_LAST[r]![lo & ((1 << r) - 1)]!;
-  return full + 1;
+  out[top + full] = TERN_LAST[r]![lo & ((1 << r) - 1)]!;
+  return top + full + 1;
 }
 
 const POW2 = Array.from({ length: 64 }, (_, i) => 2 ** i);
@@ -247,7 +262,8 @@ export function childPos(pos: PosId, b: number): PosId {
 export function decodePosKey(key: Uint8Array): { depth: number; bits: number[] } {
   const bits: number[] = [];
   let depth = -1;
-  for (let j = 0; j < key.length; j++) {
+  const top = key[0] === TOP_PREFIX ? 1 : 0;
+  for (let j = top; j < key.length; j++) {
     let v = key[j]!;
     if (v >= 243) throw new StateError('STATE_CORRUPT', `tree position key byte ${v} is not 5 base-3 digits`);
     const digits = [0, 0, 0, 0, 0];
@@ -262,6 +278,8 @@ export function decodePosKey(key: Uint8Array): { depth: number; bits: number[] }
       else bits.push(digit);
     }
   }
-  if (depth < 0 || key.length !== Math.floor(depth / 5) + 1) throw new StateError('STATE_CORRUPT', 'tree position key has no terminator or the wrong length');
+  if (depth < 0 || key.length !== Math.floor(depth / 5) + 1 + top || (top === 1) !== depth < TOP_LEVELS) {
+    throw new StateError('STATE_CORRUPT', 'tree position key has no terminator, the wrong length or the wrong region');
+  }
   return { depth, bits };
 }

@@ -4,7 +4,7 @@ import { DiskSmt, depthOfPos, type TreeVersion } from '../../../state/disk-smt.j
 import { MemoryNodeStore } from '../../../state/memory-node-store.js';
 import { SparseMerkleTree, stateKeyHash, stateValueHash, type SmtChange } from '../../../state/smt.js';
 import { StateError } from '../../../state/state-error.js';
-import { decodePosKey, MAX_POS_KEY_BYTES, posKeyOf, posKeyOfId, posOf } from '../../../state/tree-node.js';
+import { decodePosKey, MAX_POS_KEY_BYTES, posKeyOf, posKeyOfId, posOf, TOP_LEVELS } from '../../../state/tree-node.js';
 import { toH32 } from '../../../protocol/hash.js';
 
 const ZERO = new Uint8Array(32);
@@ -43,15 +43,18 @@ const changeArb: fc.Arbitrary<SmtChange> = fc.tuple(keyHashArb, fc.option(valueA
 const batchArb = fc.array(changeArb, { minLength: 0, maxLength: 24 });
 
 describe('position keys', () => {
-  it('sort in post-order: a node after its subtree, a left subtree before a right one', () => {
+  it('sort in post-order (a node after its subtree, a left subtree before a right one), the top levels packed after the rest', () => {
     const key = (bits: number[]): Uint8Array => {
       const kh = new Uint8Array(32);
       bits.forEach((b, i) => (kh[i >> 3] |= b << (7 - (i & 7))));
       const out = new Uint8Array(MAX_POS_KEY_BYTES);
       return out.slice(0, posKeyOf(toH32(kh), bits.length, out));
     };
-    /** Post-order comparison of two positions given as bit paths. */
+    /** Post-order comparison of two positions given as bit paths; the top levels after all others. */
     const postOrder = (a: number[], b: number[]): number => {
+      const ta = a.length < TOP_LEVELS;
+      const tb = b.length < TOP_LEVELS;
+      if (ta !== tb) return ta ? 1 : -1;
       for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
       return b.length - a.length; // the ancestor (shorter) comes after
     };

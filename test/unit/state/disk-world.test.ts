@@ -157,6 +157,9 @@ describe('DiskWorldState behaves as WorldState', () => {
           same(ref, disk);
           disk.close();
           const again = DiskWorldState.open(db, { verifyReads: true });
+          // Start-up is O(1): meta only, no node read, nothing cached.
+          expect(again.smt.stats().storeReads).toBe(0);
+          expect(again.smt.cache.size).toEqual({ pinned: 0, lru: 0 });
           expect(hex(again.root)).toBe(hex(ref.root));
           expect(dump(again)).toEqual(dump(ref));
           const more = sortWriteSet([['k/0', Uint8Array.of(7)], ['k/new', Uint8Array.of(8)]]);
@@ -185,6 +188,21 @@ describe('DiskWorldState behaves as WorldState', () => {
     await expect(world.write(q, 1n)).rejects.toMatchObject({ code: 'STATE_NOT_NEXT' });
     world.settle();
     expect(hex(world.durable.get('a'))).toBe('01');
+  });
+
+  it("a worker's snapshot older than the overlay's base is refused", async () => {
+    const { db, world } = openWorld();
+    const old = db.beginRead();
+    const p = world.prepare([['a', Uint8Array.of(1)]]);
+    await world.write(p, 0n);
+    world.commit(p);
+    world.apply(world.prepare([['b', Uint8Array.of(2)]]));
+    expect(() => new OverlayReader(old, world.overlay())).toThrow(expect.objectContaining({ code: 'STATE_OUT_OF_ORDER' }));
+    old.release();
+    const now = db.beginRead();
+    const r = new OverlayReader(now, world.overlay());
+    expect([hex(r.get('a')), hex(r.get('b'))]).toEqual(['01', '02']);
+    now.release();
   });
 
   it('holds only the unsettled blocks in memory: a settled block reads from the store', async () => {
