@@ -1011,6 +1011,7 @@ function checkOptions(o: RpcServerOptions): void {
   ] as const) {
     if (!Number.isSafeInteger(o[key]) || o[key] < 1) throw new RangeError(`rpc ${key} must be a positive integer, got ${o[key]}`);
   }
+  if (o.headersTimeoutMs > o.requestTimeoutMs) throw new RangeError(`rpc headersTimeoutMs (${o.headersTimeoutMs}) must not exceed requestTimeoutMs (${o.requestTimeoutMs})`);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
