@@ -105,11 +105,11 @@ export const NODE_OPTIONS = {
   rpcMaxBodyBytes: int({ default: 8 * MiB, min: 1024, max: MAX, flag: 'rpc-max-body', commands: BOTH, json: 'rpcMaxBodyBytes', arg: 'BYTES', help: 'HTTP body / WebSocket message limit' }),
   rpcMaxBatchSize: int({ default: 2_000, min: 1, max: MAX, flag: 'rpc-max-batch', commands: BOTH, json: 'rpcMaxBatchSize', arg: 'N', help: 'JSON-RPC batch limit' }),
   rpcMaxConnections: int({
-    default: 512, min: 1, max: 1_000_000, flag: 'rpc-max-connections', commands: BOTH, json: 'rpcMaxConnections', arg: 'N',
+    default: 1_024, min: 1, max: 1_000_000, flag: 'rpc-max-connections', commands: BOTH, json: 'rpcMaxConnections', arg: 'N',
     help: 'open HTTP connections (WebSockets apart); then 503 CONNECTION_LIMIT',
   }),
   rpcMaxConnectionsPerIp: int({
-    default: 128, min: 1, max: 1_000_000, flag: 'rpc-max-connections-per-ip', commands: BOTH, json: 'rpcMaxConnectionsPerIp', arg: 'N',
+    default: 256, min: 1, max: 1_000_000, flag: 'rpc-max-connections-per-ip', commands: BOTH, json: 'rpcMaxConnectionsPerIp', arg: 'N',
     help: 'open HTTP connections from one IP address; then 503 CONNECTION_LIMIT',
   }),
   rpcMaxWsConnections: int({

@@ -72,8 +72,8 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   port: 8545,
   maxBodyBytes: 8 * 1024 * 1024,
   maxBatchSize: 2000,
-  maxConnections: 512,
-  maxConnectionsPerIp: 128,
+  maxConnections: 1024,
+  maxConnectionsPerIp: 256,
   maxWsConnections: 256,
   maxWsConnectionsPerIp: 64,
   maxSubscriptionsPerConnection: 64,
@@ -1018,6 +1018,7 @@ function checkOptions(o: RpcServerOptions): void {
   ] as const) {
     if (!Number.isSafeInteger(o[key]) || o[key] < 1) throw new RangeError(`rpc ${key} must be a positive integer, got ${o[key]}`);
   }
+  if (o.headersTimeoutMs > o.requestTimeoutMs) throw new RangeError(`rpc headersTimeoutMs (${o.headersTimeoutMs}) must not exceed requestTimeoutMs (${o.requestTimeoutMs})`);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -236,6 +236,13 @@ describe('HTTP connection limits', () => {
     expect((await d.nextResponse('answer after a slot was freed')).status).toBe(200);
   });
 
+  it('the defaults serve 220 requests at once from one address (fetch opens a connection for each; pel bench rpc reads 200 accounts at once)', async () => {
+    const { url, server } = await startServer({});
+    const statuses = await Promise.all(Array.from({ length: 220 }, (_, i) => fetch(url, { method: 'POST', body: `{"jsonrpc":"2.0","id":${i},"method":"ping"}` }).then((r) => r.status)));
+    expect(statuses.filter((st) => st !== 200)).toEqual([]);
+    expect(server.stats().httpConnections).toBeGreaterThan(128);
+  });
+
   it('past the total limit a connection gets 503 CONNECTION_LIMIT (scope node), whatever its IP', async () => {
     const { port, server } = await startServer({ maxConnections: 2, maxConnectionsPerIp: 100 });
     await raw(port);
