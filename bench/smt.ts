@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { SparseMerkleTree, smtHashCount, stateKeyHash, stateValueHash, type SmtChange } from '../state/smt.js';
 import { hash } from 'node:crypto';
+import { rng } from './util.js';
 
 const sha256Latin1 = (data: Uint8Array): string => hash('sha256', data, 'binary');
 
@@ -27,17 +28,6 @@ function median(xs: number[]): number {
 
 function u32(n: number): Uint8Array {
   return Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-}
-
-/** Deterministic pseudo-random sequence (xorshift32) for picking keys to update. */
-function xorshift(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -58,7 +48,7 @@ export async function runSmtBench(opts: SmtBenchOptions): Promise<Record<string,
   // Updates: half rewrite existing keys, half insert new ones; each round starts from the
   // same base tree (persistence makes that free) so rounds are independent. A batch is
   // made just before it is applied, as a block's write set would be.
-  const next = xorshift(0x5eed);
+  const next = rng(0x5eed);
   const makeBatch = (r: number): SmtChange[] => {
     const batch: SmtChange[] = [];
     for (let j = 0; j < changes; j++) {

@@ -29,7 +29,7 @@ import { SparseMerkleTree, smtHashCount } from '../state/smt.js';
 import { StateDb } from '../state/state-db.js';
 import { treeHashCount } from '../state/tree-node.js';
 import { sortWriteSet, type WriteSet } from '../state/types.js';
-import { median, num, output, parseBenchArgs, positiveInt, round } from './util.js';
+import { median, num, output, parseBenchArgs, positiveInt, rng, round } from './util.js';
 
 const HELP = `node dist/bench/state.js [flags] — LMDB state store + disk tree, JSON out
   --accounts N        accounts bulk-loaded [100000]
@@ -69,16 +69,6 @@ function balance(n: number): Uint8Array {
   return v;
 }
 
-function xorshift(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
-
 /** Anonymous and file-backed RSS (Linux /proc), MB. */
 function rss(): { anonMB: number; fileMB: number; totalMB: number } {
   try {
@@ -115,7 +105,7 @@ function evictPageCache(dir: string): boolean {
 
 /** Keys to read: random existing accounts, a fixed sequence. */
 function readKeys(accounts: number, n: number, seed: number): string[] {
-  const next = xorshift(seed);
+  const next = rng(seed);
   return Array.from({ length: n }, () => accountKey(next() % accounts));
 }
 
@@ -223,7 +213,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     result.gets = reads;
 
     // --- blocks: prepare / write / commit
-    const next = xorshift(0x5eed);
+    const next = rng(0x5eed);
     let fresh = o.accounts;
     // Hot blocks update accounts drawn from a fixed set (1% of the state, at least one block's
     // worth), so the same paths come back block after block.

@@ -96,3 +96,16 @@ export function resultTable(result: Record<string, unknown>): string {
 export function output(result: Record<string, unknown>, json: boolean): void {
   process.stdout.write((json ? JSON.stringify(result) : resultTable(result)) + '\n');
 }
+
+/** xorshift32: deterministic pseudo-random numbers for workloads (never for consensus). */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}

@@ -15,19 +15,9 @@ import type { Module } from '../contracts/types.js';
 import { encodePayoutPayload } from '../contracts/dao/payload.js';
 import { executeBlockSequential } from '../execution/sequential.js';
 import { signTxFast } from './sign.js';
+import { rng } from './util.js';
 
-/** xorshift32: deterministic pseudo-random numbers for workloads (never for consensus). */
-export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+export { rng };
 
 export function benchAccounts(n: number): KeyPair[] {
   return Array.from({ length: n }, (_, i) => devKeyPair(i));
