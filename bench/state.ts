@@ -109,13 +109,31 @@ function readKeys(accounts: number, n: number, seed: number): string[] {
   return Array.from({ length: n }, () => accountKey(next() % accounts));
 }
 
-function timeGets(read: (k: string) => Uint8Array | undefined, keys: readonly string[]): number {
-  const t = performance.now();
+/**
+ * Wall and CPU time of f. The machine this runs on is shared: wall time includes waiting for a
+ * core, process CPU time (all threads, user + system) does not, and is what to compare.
+ */
+function clock(): { wall: number; cpu: number } {
+  const c = process.cpuUsage();
+  return { wall: performance.now(), cpu: (c.user + c.system) / 1000 };
+}
+function since(t: { wall: number; cpu: number }): { ms: number; cpuMs: number } {
+  const n = clock();
+  return { ms: n.wall - t.wall, cpuMs: n.cpu - t.cpu };
+}
+
+function timeGets(read: (k: string) => Uint8Array | undefined, keys: readonly string[]): { us: number; cpuUs: number } {
+  const t = clock();
   let found = 0;
   for (const k of keys) if (read(k) !== undefined) found++;
-  const us = ((performance.now() - t) * 1000) / keys.length;
+  const d = since(t);
   if (found !== keys.length) throw new Error(`bench: ${keys.length - found} of ${keys.length} accounts not found`);
-  return us;
+  return { us: round((d.ms * 1000) / keys.length, 3), cpuUs: round((d.cpuMs * 1000) / keys.length, 3) };
+}
+
+/** Medians of repeated get timings. */
+function medianGets(xs: { us: number; cpuUs: number }[]): { us: number; cpuUs: number } {
+  return { us: round(median(xs.map((x) => x.us)), 3), cpuUs: round(median(xs.map((x) => x.cpuUs)), 3) };
 }
 
 export interface StateBenchOptions {
@@ -142,6 +160,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     // --- bulk load
     log(`bulk load of ${o.accounts} accounts into ${dir} ...`);
     let db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+    const loadClock = clock();
     let peak = rss().totalMB;
     let peakAnon = rss().anonMB;
     const sample = (): void => {
@@ -160,6 +179,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     sample();
     result.bulkLoad = {
       ms: round(load.ms.total, 0),
+      cpuMs: round(since(loadClock).cpuMs, 0),
       phasesMs: { generate: round(load.ms.generate, 0), values: round(load.ms.values, 0), tree: round(load.ms.tree, 0) },
       usPerAccount: round((load.ms.total * 1000) / Math.max(1, o.accounts), 2),
       nodes: load.nodes,
@@ -176,16 +196,17 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       const entries: [string, Uint8Array][] = [];
       for (let i = 0; i < o.accounts; i++) entries.push([accountKey(i), balance(i)]);
       const before = rss().anonMB;
-      const t = performance.now();
+      const t = clock();
       ref = SparseMerkleTree.ofState(entries);
-      result.inMemoryBuild = { ms: round(performance.now() - t, 0), heapGrowthMB: round(rss().anonMB - before, 0) };
+      const d = since(t);
+      result.inMemoryBuild = { ms: round(d.ms, 0), cpuMs: round(d.cpuMs, 0), heapGrowthMB: round(rss().anonMB - before, 0) };
       if (toHex(ref.root) !== toHex(load.root)) throw new Error('bench: bulk-loaded root differs from the in-memory tree');
     }
 
     // --- restart: O(1) open of store + facade
     await db.close();
     await new Promise<void>((r) => setImmediate(r));
-    let t = performance.now();
+    const t = performance.now();
     db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
     let world = DiskWorldState.open(db, { cache });
     result.restartOpenMs = round(performance.now() - t, 2);
@@ -200,15 +221,15 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       const evicted = evictPageCache(dir);
       db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
       world = DiskWorldState.open(db, { cache });
-      reads.pageCacheColdUs = evicted ? round(timeGets((k) => world.get(k), keys), 3) : null;
+      reads.pageCacheCold = evicted ? timeGets((k) => world.get(k), keys) : null;
     }
-    reads.firstTouchUs = round(timeGets((k) => world.get(k), readKeys(o.accounts, o.reads, 0xcafe)), 3);
-    reads.warmUs = round(median([0, 1, 2].map(() => timeGets((k) => world.get(k), keys))), 3);
-    reads.warmNoCopyUs = round(median([0, 1, 2].map(() => timeGets((k) => db.latest.getUnsafe(k), keys))), 3);
+    reads.firstTouch = timeGets((k) => world.get(k), readKeys(o.accounts, o.reads, 0xcafe));
+    reads.warm = medianGets([0, 1, 2].map(() => timeGets((k) => world.get(k), keys)));
+    reads.warmNoCopy = medianGets([0, 1, 2].map(() => timeGets((k) => db.latest.getUnsafe(k), keys)));
     if (ref !== null) {
       const m = new Map<string, Uint8Array>();
       for (let i = 0; i < Math.min(o.accounts, 2_000_000); i++) m.set(accountKey(i), balance(i));
-      reads.inMemoryMapUs = round(median([0, 1, 2].map(() => timeGets((k) => m.get(k), keys))), 3);
+      reads.inMemoryMap = medianGets([0, 1, 2].map(() => timeGets((k) => m.get(k), keys)));
     }
     result.gets = reads;
 
@@ -230,32 +251,47 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       while (ws.size < o.changes) ws.set(accountKey(fresh++), balance(next()));
       return sortWriteSet(ws);
     };
-    interface BlockStat { prepareMs: number; nodeReads: number; storeReads: number; hashes: number; nodePuts: number; nodeDeletes: number; commitMainMs: number; commitMs: number }
+    interface BlockStat {
+      prepareMs: number; prepareCpuMs: number; nodeReads: number; storeReads: number; hashes: number; nodePuts: number; nodeDeletes: number;
+      commitMainMs: number; commitMs: number; commitCpuMs: number; inMemoryMs: number | null; inMemoryCpuMs: number | null;
+    }
     const runBlock = async (h: number, ws: WriteSet): Promise<BlockStat> => {
       const s0 = world.smt.stats();
       const h0 = treeHashCount();
-      const t0 = performance.now();
+      const t0 = clock();
       const p = world.prepare(ws);
-      const t1 = performance.now();
+      const prep = since(t0);
       const s1 = world.smt.stats();
       const counts = p.tree.writeCounts;
+      const t1 = clock();
       const written = world.write(p, BigInt(h));
-      const t2 = performance.now();
+      const main = since(t1);
       await written;
-      const t3 = performance.now();
+      const commit = since(t1);
       world.commit(p);
+      let inMemory: { ms: number; cpuMs: number } | null = null;
       if (ref !== null) {
         const r0 = smtHashCount();
-        const tr = performance.now();
+        const tr = clock();
         ref = ref.withWrites(ws);
-        refStats.push({ ms: performance.now() - tr, hashes: smtHashCount() - r0 });
+        inMemory = since(tr);
+        refHashes.push(smtHashCount() - r0);
         if (toHex(ref.root) !== toHex(world.root)) throw new Error(`bench: root of block ${h} differs from the in-memory tree`);
       }
-      return { prepareMs: t1 - t0, nodeReads: s1.nodeReads - s0.nodeReads, storeReads: s1.storeReads - s0.storeReads, hashes: treeHashCount() - h0, nodePuts: counts.puts, nodeDeletes: counts.deletes, commitMainMs: t2 - t1, commitMs: t3 - t1 };
+      return {
+        prepareMs: prep.ms, prepareCpuMs: prep.cpuMs, nodeReads: s1.nodeReads - s0.nodeReads, storeReads: s1.storeReads - s0.storeReads, hashes: treeHashCount() - h0,
+        nodePuts: counts.puts, nodeDeletes: counts.deletes, commitMainMs: main.ms, commitMs: commit.ms, commitCpuMs: commit.cpuMs,
+        inMemoryMs: inMemory?.ms ?? null, inMemoryCpuMs: inMemory?.cpuMs ?? null,
+      };
     };
-    const refStats: { ms: number; hashes: number }[] = [];
-    const summarize = (xs: BlockStat[]): Record<string, number> => ({
+    const refHashes: number[] = [];
+    const med = (xs: BlockStat[], f: (x: BlockStat) => number | null): number | null => (xs[0] !== undefined && f(xs[0]) === null ? null : round(median(xs.map((x) => f(x)!)), 1));
+    const summarize = (xs: BlockStat[]): Record<string, number | null> => ({
       prepareMs: round(median(xs.map((x) => x.prepareMs)), 1),
+      prepareCpuMs: round(median(xs.map((x) => x.prepareCpuMs)), 1),
+      inMemoryUpdateMs: med(xs, (x) => x.inMemoryMs),
+      inMemoryUpdateCpuMs: med(xs, (x) => x.inMemoryCpuMs),
+      prepareOverInMemoryCpu: xs[0]?.inMemoryCpuMs == null ? null : round(median(xs.map((x) => x.prepareCpuMs / Math.max(0.001, x.inMemoryCpuMs!))), 2),
       nodeReadsPerChange: round(median(xs.map((x) => x.nodeReads)) / o.changes, 2),
       storeReadsPerChange: round(median(xs.map((x) => x.storeReads)) / o.changes, 2),
       hashesPerChange: round(median(xs.map((x) => x.hashes)) / o.changes, 2),
@@ -263,11 +299,11 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       nodeDeletes: median(xs.map((x) => x.nodeDeletes)),
       commitMainThreadMs: round(median(xs.map((x) => x.commitMainMs)), 1),
       commitMs: round(median(xs.map((x) => x.commitMs)), 1),
+      commitCpuMs: round(median(xs.map((x) => x.commitCpuMs)), 1),
     });
     log(`blocks of ${o.changes} changes ...`);
     let height = 1;
     const cold = await runBlock(height++, makeBlock(false));
-    refStats.length = 0;
     const warm: BlockStat[] = [];
     for (let b = 0; b < o.blocks; b++) {
       warm.push(await runBlock(height++, makeBlock(false)));
@@ -279,30 +315,33 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       coldFirst: summarize([cold]),
       random: summarize(warm),
       hot: summarize(hot),
-      inMemory: refStats.length ? { updateMs: round(median(refStats.slice(0, o.blocks).map((x) => x.ms)), 1), hashesPerChange: round(median(refStats.slice(0, o.blocks).map((x) => x.hashes)) / o.changes, 2) } : null,
+      inMemoryHashesPerChange: refHashes.length ? round(median(refHashes) / o.changes, 2) : null,
     };
 
     // --- does the node cache pay for itself? The same prepares (nothing committed) through a
     // tree with no cache over the same store.
     const nocache = new DiskSmt(db, db.root, db.size, { cache: { pinnedDepth: 0, lruNodes: 0 } });
     const cmp = (hotBlock: boolean): Record<string, number> => {
-      const on: number[] = [];
-      const off: number[] = [];
+      const on: { ms: number; cpuMs: number }[] = [];
+      const off: { ms: number; cpuMs: number }[] = [];
       for (let b = 0; b < o.blocks; b++) {
         const ws = makeBlock(hotBlock);
         // Alternate which goes first, so neither always meets the other's page-cache warmth.
-        const runs: [number[], () => void][] = [
+        const runs: [{ ms: number; cpuMs: number }[], () => void][] = [
           [on, () => world.prepare(ws)],
           [off, () => nocache.durable.withWrites(ws)],
         ];
         if (b % 2 === 1) runs.reverse();
         for (const [acc, f] of runs) {
-          const t0 = performance.now();
+          const t0 = clock();
           f();
-          acc.push(performance.now() - t0);
+          acc.push(since(t0));
         }
       }
-      return { withCacheMs: round(median(on), 1), noCacheMs: round(median(off), 1) };
+      return {
+        withCacheMs: round(median(on.map((x) => x.ms)), 1), noCacheMs: round(median(off.map((x) => x.ms)), 1),
+        withCacheCpuMs: round(median(on.map((x) => x.cpuMs)), 1), noCacheCpuMs: round(median(off.map((x) => x.cpuMs)), 1),
+      };
     };
     result.cache = { random: cmp(false), hot: cmp(true), stats: world.smt.cache.snapshotStats() };
 

@@ -7,7 +7,7 @@ import { MemoryNodeStore } from '../../../state/memory-node-store.js';
 import { StateDb } from '../../../state/state-db.js';
 import { StateError } from '../../../state/state-error.js';
 import { sortWriteSet } from '../../../state/types.js';
-import { applyToModel, hex, referenceRoot, tempDir } from './helpers.js';
+import { applyToModel, fcRuns, hex, referenceRoot, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -63,7 +63,7 @@ describe('bulkLoad', () => {
           }
         },
       ),
-      { numRuns: 40 },
+      fcRuns(40, 0x57470001),
     );
   });
 

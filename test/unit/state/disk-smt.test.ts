@@ -6,6 +6,7 @@ import { SparseMerkleTree, stateKeyHash, stateValueHash, type SmtChange } from '
 import { StateError } from '../../../state/state-error.js';
 import { decodePosKey, MAX_POS_KEY_BYTES, posKeyOf, posKeyOfId, posOf, TOP_LEVELS } from '../../../state/tree-node.js';
 import { toH32 } from '../../../protocol/hash.js';
+import { fcRuns } from './helpers.js';
 
 const ZERO = new Uint8Array(32);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -64,7 +65,7 @@ describe('position keys', () => {
         expect(Math.sign(c)).toBe(Math.sign(postOrder(a, b)));
         expect(decodePosKey(key(a))).toEqual({ depth: a.length, bits: a });
       }),
-      { numRuns: 500 },
+      fcRuns(500, 0x57470101),
     );
   });
 
@@ -81,7 +82,7 @@ describe('position keys', () => {
         expect(hex(b.subarray(0, posKeyOfId(id, b)))).toBe(hex(a.subarray(0, la)));
         expect(depthOfPos(id)).toBe(d);
       }),
-      { numRuns: 500 },
+      fcRuns(500, 0x57470102),
     );
   });
 });
@@ -108,7 +109,7 @@ describe('DiskSmt against the in-memory SparseMerkleTree', () => {
         }
         expect([...v.entries()].map(([k, x]) => hex(k) + hex(x))).toEqual([...ref.entries()].map(([k, x]) => hex(k) + hex(x)));
       }),
-      { numRuns: 60 },
+      fcRuns(60, 0x57470103),
     );
   });
 
@@ -134,7 +135,7 @@ describe('DiskSmt against the in-memory SparseMerkleTree', () => {
         const again = v2.withChanges(b0);
         expect(hex(again.root)).toBe(hex(ref1.withChanges(b2).withChanges(b0).root));
       }),
-      { numRuns: 80 },
+      fcRuns(80, 0x57470104),
     );
   });
 

@@ -10,7 +10,7 @@ import { StateDb } from '../../../state/state-db.js';
 import { StateError } from '../../../state/state-error.js';
 import { sortWriteSet, type WriteSet } from '../../../state/types.js';
 import { WorldState, type PreparedState, type StateView } from '../../../state/world.js';
-import { hex, tempDir } from './helpers.js';
+import { fcRuns, hex, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -171,7 +171,7 @@ describe('DiskWorldState behaves as WorldState', () => {
           t.cleanup();
         }
       }),
-      { numRuns: 60 },
+      fcRuns(60, 0x57470201),
     );
   });
 

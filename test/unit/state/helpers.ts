@@ -11,6 +11,17 @@ export function tempDir(prefix = 'pel-state-'): { path: string; cleanup: () => v
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * fast-check parameters: a fixed seed per property (runs are deterministic), overridden to
+ * replay a failure with PEL_FC_SEED=<seed fast-check printed>; PEL_FC_RUNS=<n> to run more.
+ */
+export function fcRuns(numRuns: number, seed: number): { numRuns: number; seed: number } {
+  return {
+    numRuns: process.env.PEL_FC_RUNS ? Number(process.env.PEL_FC_RUNS) : numRuns,
+    seed: process.env.PEL_FC_SEED ? Number(process.env.PEL_FC_SEED) : seed,
+  };
+}
+
 export const hex = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString('hex'));
 
 /** The root the in-memory tree gives for a state. */

@@ -4,7 +4,7 @@ import { DiskSmt } from '../../../state/disk-smt.js';
 import { StateDb } from '../../../state/state-db.js';
 import { StateError } from '../../../state/state-error.js';
 import { sortWriteSet, type WriteSet } from '../../../state/types.js';
-import { applyToModel, hex, referenceRoot, tempDir } from './helpers.js';
+import { applyToModel, fcRuns, hex, referenceRoot, tempDir } from './helpers.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -162,7 +162,7 @@ describe('StateDb', () => {
           t.cleanup();
         }
       }),
-      { numRuns: 25 },
+      fcRuns(25, 0x57470301),
     );
   });
 });
