@@ -41,6 +41,7 @@ const HELP = `node dist/bench/state.js [flags] — LMDB state store + disk tree,
   --lru-nodes L       node cache: LRU entries below them [131072]
   --writer W          thread | inline [thread]
   --durability D      process-crash | power-loss [process-crash]
+  --write-map         LMDB WRITEMAP (see state-env.ts)
   --evict-page-cache  measure cold gets after dropping the store's pages (python3 posix_fadvise)
   --dir PATH          where to put the store [a temp dir, removed afterwards]
   --json              one line of JSON`;
@@ -146,6 +147,7 @@ export interface StateBenchOptions {
   lruNodes: number;
   writer: 'thread' | 'inline';
   durability: 'process-crash' | 'power-loss';
+  writeMap: boolean;
   evictPageCache: boolean;
   dir?: string;
   log?: (s: string) => void;
@@ -155,11 +157,11 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
   const log = o.log ?? (() => {});
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'pel-bench-state-'));
   const cache = { pinnedDepth: o.pinnedDepth, lruNodes: o.lruNodes };
-  const result: Record<string, unknown> = { bench: 'state', accounts: o.accounts, changes: o.changes, blocks: o.blocks, cache, writer: o.writer, durability: o.durability };
+  const result: Record<string, unknown> = { bench: 'state', accounts: o.accounts, changes: o.changes, blocks: o.blocks, cache, writer: o.writer, durability: o.durability, writeMap: o.writeMap };
   try {
     // --- bulk load
     log(`bulk load of ${o.accounts} accounts into ${dir} ...`);
-    let db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+    let db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap });
     const loadClock = clock();
     let peak = rss().totalMB;
     let peakAnon = rss().anonMB;
@@ -207,7 +209,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     await db.close();
     await new Promise<void>((r) => setImmediate(r));
     const t = performance.now();
-    db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+    db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap });
     let world = DiskWorldState.open(db, { cache });
     result.restartOpenMs = round(performance.now() - t, 2);
     await db.ready();
@@ -219,7 +221,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       world.close();
       await db.close();
       const evicted = evictPageCache(dir);
-      db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability });
+      db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap });
       world = DiskWorldState.open(db, { cache });
       reads.pageCacheCold = evicted ? timeGets((k) => world.get(k), keys) : null;
     }
@@ -368,7 +370,7 @@ export async function runStateBenchCli(args: string[]): Promise<number> {
   const f = parseBenchArgs(args, {
     accounts: { type: 'string' }, changes: { type: 'string' }, blocks: { type: 'string' }, reads: { type: 'string' },
     'baseline-max': { type: 'string' }, 'pinned-depth': { type: 'string' }, 'lru-nodes': { type: 'string' },
-    writer: { type: 'string' }, durability: { type: 'string' }, 'evict-page-cache': { type: 'boolean' }, dir: { type: 'string' },
+    writer: { type: 'string' }, durability: { type: 'string' }, 'write-map': { type: 'boolean' }, 'evict-page-cache': { type: 'boolean' }, dir: { type: 'string' },
   });
   if (f.help) {
     console.log(HELP);
@@ -389,6 +391,7 @@ export async function runStateBenchCli(args: string[]): Promise<number> {
     lruNodes: num(f['lru-nodes'], 131_072, 'lru-nodes'),
     writer,
     durability,
+    writeMap: f['write-map'] === true,
     evictPageCache: f['evict-page-cache'] === true,
     dir: f.dir as string | undefined,
     log: (s) => (json ? process.stderr.write(s + '\n') : console.log(s)),

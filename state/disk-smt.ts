@@ -151,7 +151,7 @@ export class DiskSmt {
     if (rec === undefined) throw new StateError('STATE_NODE_MISSING', `tree node at position ${String(pos)} is not in the store though its parent names it`);
     if (this.verifyReads && sha256H32(rec) !== hash) throw new StateError('STATE_CORRUPT', `tree node at position ${String(pos)} does not hash to what its parent names`);
     const node = decodeNode(rec, hash);
-    this.cache.put(pos, node);
+    this.cache.putRead(pos, node);
     return node;
   }
 

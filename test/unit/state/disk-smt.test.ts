@@ -184,6 +184,23 @@ describe('DiskSmt against the in-memory SparseMerkleTree', () => {
 });
 
 describe('node cache', () => {
+  it('keeps the paths a commit wrote: re-touching the same keys reads nothing from the store', () => {
+    const { store, smt } = fresh({ pinnedDepth: 4, lruNodes: 10_000 });
+    const all: SmtChange[] = [];
+    for (let i = 0; i < 2000; i++) all.push([stateKeyHash(`acct/${i}`), stateValueHash(Uint8Array.of(i & 0xff))]);
+    store.apply(smt.durable.withChanges(all).delta());
+    const hot = (round: number): SmtChange[] => Array.from({ length: 50 }, (_, i) => [stateKeyHash(`acct/${i * 37}`), stateValueHash(Uint8Array.of(round, i))] as SmtChange);
+    store.apply(smt.durable.withChanges(hot(1)).delta());
+    const before = smt.stats().storeReads;
+    const v = smt.durable.withChanges(hot(2));
+    expect(smt.stats().storeReads - before).toBe(0);
+    // A cold tree over the same store reads them from disk.
+    const cold = new DiskSmt(store, smt.durable.root, smt.durable.size, { cache: { pinnedDepth: 0, lruNodes: 0 } });
+    cold.durable.withChanges(hot(2));
+    expect(cold.stats().storeReads).toBeGreaterThan(50);
+    expect(hex(v.root)).toBe(hex(cold.durable.withChanges(hot(2)).root));
+  });
+
   it('stays within its bounds and is consistent with the store after every commit', () => {
     const pinnedDepth = 4;
     const lruNodes = 50;
