@@ -79,8 +79,8 @@ function checkStore(path: string, writeMap: boolean): number {
 
 describe('crash consistency (kill -9 of the writing process)', () => {
   it.each([
-    ['copied pages (default)', false],
-    ['writeMap (pages written into the map)', true],
+    ['writeMap (default: pages written into the map)', true],
+    ['writeMap off (pages copied)', false],
   ])('%s: after each kill, meta height and root agree with the stored values and nodes; nothing reported committed is lost', async (_name, writeMap) => {
     const t = tempDir();
     cleanups.push(t.cleanup);
