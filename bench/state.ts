@@ -41,7 +41,7 @@ const HELP = `node dist/bench/state.js [flags] — LMDB state store + disk tree,
   --lru-nodes L       node cache: LRU entries below them [131072]
   --writer W          thread | inline [thread]
   --durability D      process-crash | power-loss [process-crash]
-  --write-map         LMDB WRITEMAP (see state-env.ts)
+  --write-map on|off  LMDB WRITEMAP (see state-env.ts) [on]
   --evict-page-cache  measure cold gets after dropping the store's pages (python3 posix_fadvise)
   --dir PATH          where to put the store [a temp dir, removed afterwards]
   --json              one line of JSON`;
@@ -172,11 +172,9 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     };
     const load = await bulkLoad(db, {
       count: o.accounts,
-      entry: (i) => {
-        if (i % 65536 === 0) sample();
-        return [accountKey(i), balance(i)];
-      },
+      entry: (i) => [accountKey(i), balance(i)],
       height: 0n,
+      onProgress: sample,
     });
     sample();
     result.bulkLoad = {
@@ -370,7 +368,7 @@ export async function runStateBenchCli(args: string[]): Promise<number> {
   const f = parseBenchArgs(args, {
     accounts: { type: 'string' }, changes: { type: 'string' }, blocks: { type: 'string' }, reads: { type: 'string' },
     'baseline-max': { type: 'string' }, 'pinned-depth': { type: 'string' }, 'lru-nodes': { type: 'string' },
-    writer: { type: 'string' }, durability: { type: 'string' }, 'write-map': { type: 'boolean' }, 'evict-page-cache': { type: 'boolean' }, dir: { type: 'string' },
+    writer: { type: 'string' }, durability: { type: 'string' }, 'write-map': { type: 'string' }, 'evict-page-cache': { type: 'boolean' }, dir: { type: 'string' },
   });
   if (f.help) {
     console.log(HELP);
@@ -391,7 +389,7 @@ export async function runStateBenchCli(args: string[]): Promise<number> {
     lruNodes: num(f['lru-nodes'], 131_072, 'lru-nodes'),
     writer,
     durability,
-    writeMap: f['write-map'] === true,
+    writeMap: (f['write-map'] ?? 'on') !== 'off',
     evictPageCache: f['evict-page-cache'] === true,
     dir: f.dir as string | undefined,
     log: (s) => (json ? process.stderr.write(s + '\n') : console.log(s)),

@@ -44,6 +44,8 @@ export interface BulkLoadOptions {
   readonly runBytes?: number;
   /** Value appends per LMDB transaction (tree nodes: one transaction per bucket). Default 200,000. */
   readonly txnEntries?: number;
+  /** Called every 65,536 entries generated, after each values transaction and after each bucket. */
+  readonly onProgress?: (phase: 'generate' | 'values' | 'tree', done: number) => void;
 }
 
 export interface BulkLoadResult {
@@ -326,7 +328,9 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
       bucketCount[b]!++;
       runKeys.push(k);
       runValues.push(v);
-      runSize += k.length + v.length + 96;
+      if ((i & 0xffff) === 0xffff) opts.onProgress?.('generate', i + 1);
+      // Heap per buffered entry: the key string, the value's typed array, two array slots.
+      runSize += k.length + v.length + 200;
       if (runSize >= runBytes) writeRun();
     }
     writeRun();
@@ -353,6 +357,7 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
           r = heap.pop();
         }
       }, TXN_FLAGS);
+      opts.onProgress?.('values', valueCount);
     }
     for (const p of runs) rmSync(p, { force: true });
     const t2 = performance.now();
@@ -418,11 +423,13 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
       const pos = 2 ** d + prefix;
       if (d === BUCKET_BITS) {
         // One write transaction per bucket (count / 256 leaves, ~2.5 nodes each).
-        return nodes.txn(() => {
+        const node = nodes.txn(() => {
           const items = loadBucket(prefix);
           if (items.length === 0) return null;
           return build(items, 0, items.length, d, pos);
         });
+        opts.onProgress?.('tree', prefix + 1);
+        return node;
       }
       const hasLeft = below(d + 1, 2 * prefix) > 0;
       const hasRight = below(d + 1, 2 * prefix + 1) > 0;

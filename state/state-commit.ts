@@ -1,8 +1,9 @@
 /**
  * One block's write to the state store, as bytes: what StateDb.commitBlock hands to the
  * writer (its own thread, or inline), and the code that applies it in ONE LMDB write
- * transaction. Packing costs the main thread ~0.1 us per entry; the LMDB work (~1 us per put)
- * then runs wherever the writer runs.
+ * transaction. Packing costs the main thread ~0.5 us per entry (measured: ~125 ms for the
+ * ~255,000 entries of a 20,000-change block at 10M accounts); the LMDB work (~10 us per entry
+ * at 10M, page copies included) then runs wherever the writer runs.
  *
  * Layout (little-endian):
  *   u32 magic 0x31435350 ("PSC1") | u64 height | [32] base root | [32] root | u64 size

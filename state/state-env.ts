@@ -36,16 +36,21 @@ export interface StateEnvOptions {
   /** Concurrent read transactions (main + workers + held snapshots). Default 254. */
   readonly maxReaders?: number;
   /**
-   * LMDB WRITEMAP: a transaction writes its pages straight into the shared file mapping instead
-   * of malloc'd copies written out at commit (less CPU per commit, no heap for dirty pages).
-   * Costs: LMDB extends the file to the map size (a sparse file whose apparent size is
-   * `mapSizeBytes`), and a stray native write could corrupt the file. Off by default; every
-   * thread opening the environment must agree.
+   * LMDB WRITEMAP (default on): a write transaction puts its pages straight into the shared
+   * file mapping. Without it LMDB copies every page a transaction touches into malloc'd memory,
+   * keeps them in a sorted dirty list (insertion is O(dirty pages): 9% of all CPU in a 1M-account
+   * run under perf) and writes them out at commit. Measured per 20,000-change block, CPU of the
+   * commit: 1M accounts 1.65-1.91 s -> 0.93-1.07 s, 10M accounts 6.4 s -> 2.4 s; and the
+   * anonymous RSS that held the copies (~400 MB at 10M) is gone. Costs: LMDB extends the file to
+   * the map size, so `data.mdb` is a sparse file whose apparent size is `mapSizeBytes` (1 TiB;
+   * `du` shows what is used; copy it with a sparse-aware tool or LMDB's backup), and a stray
+   * native write into the map could reach the file. Every thread opening the environment must
+   * agree.
    */
   readonly writeMap?: boolean;
 }
 
-export const STATE_ENV_DEFAULTS = { durability: 'process-crash' as StateDurability, mapSizeBytes: 2 ** 40, maxReaders: 254 };
+export const STATE_ENV_DEFAULTS = { durability: 'process-crash' as StateDurability, mapSizeBytes: 2 ** 40, maxReaders: 254, writeMap: true };
 
 /** Keys as ASCII strings (state keys, meta names); raw bytes are written as given (the writer's packed keys). */
 interface KeyTarget extends Uint8Array {
@@ -79,7 +84,7 @@ export function openStateEnv(opts: StateEnvOptions): StateEnv {
       maxReaders: o.maxReaders,
       maxDbs: 4,
       noMemInit: true,
-      ...(o.writeMap === true ? { useWritemap: true } : {}),
+      ...(o.writeMap ? { useWritemap: true } : {}),
       // Safe: lmdb-js refuses noSync on an env another thread opened with overlappingSync, so
       // every thread must pass the same durability.
       ...(o.durability === 'process-crash' ? { noSync: true } : {}),

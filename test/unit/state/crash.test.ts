@@ -29,9 +29,10 @@ interface Run {
 }
 
 /** Runs the child until `killWhen` says so, then SIGKILLs it and waits for its exit. */
-function runChild(path: string, durability: string, killWhen: (m: { started?: number; committed?: number }) => boolean): Promise<Run> {
+function runChild(path: string, durability: string, writeMap: boolean, killWhen: (m: { started?: number; committed?: number }) => boolean): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url)), [DIST(''), path, durability], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const args = [DIST(''), path, durability, writeMap ? 'writemap' : 'malloc'];
+    const child = fork(fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url)), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     cleanups.push(() => child.kill('SIGKILL'));
     const run: Run = { lastStarted: -1, lastCommitted: -1 };
     let killed = false;
@@ -48,8 +49,8 @@ function runChild(path: string, durability: string, killWhen: (m: { started?: nu
 }
 
 /** Reopens the store and checks it against a replay of blocks 0..height. Returns the height. */
-function checkStore(path: string): number {
-  const db = StateDb.open({ path, writer: 'inline' });
+function checkStore(path: string, writeMap: boolean): number {
+  const db = StateDb.open({ path, writer: 'inline', writeMap });
   try {
     const height = db.height === undefined ? -1 : Number(db.height);
     const model = new Map<string, Uint8Array>();
@@ -77,7 +78,10 @@ function checkStore(path: string): number {
 }
 
 describe('crash consistency (kill -9 of the writing process)', () => {
-  it('after each kill, meta height and root agree with the stored values and nodes; nothing reported committed is lost', async () => {
+  it.each([
+    ['writeMap (default: pages written into the map)', true],
+    ['writeMap off (pages copied)', false],
+  ])('%s: after each kill, meta height and root agree with the stored values and nodes; nothing reported committed is lost', async (_name, writeMap) => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     // Kill points: after a committed block; right after a large block was handed to the writer
@@ -90,8 +94,8 @@ describe('crash consistency (kill -9 of the writing process)', () => {
     ];
     let height = -1;
     for (const plan of plans) {
-      const run = await runChild(t.path, 'process-crash', plan);
-      const after = checkStore(t.path);
+      const run = await runChild(t.path, 'process-crash', writeMap, plan);
+      const after = checkStore(t.path, writeMap);
       expect(after).toBeGreaterThanOrEqual(run.lastCommitted);
       expect(after).toBeLessThanOrEqual(Math.max(run.lastStarted, height));
       expect(after).toBeGreaterThanOrEqual(height);
