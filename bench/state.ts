@@ -1,5 +1,5 @@
 /**
- * pel bench state: the LMDB state store and disk tree (state/state-db.ts, disk-smt.ts) at a
+ * pel bench state: the LMDB state store and bucketed tree (state/state-db.ts, bucket-tree.ts) at a
  * given number of accounts, against the in-memory tree (state/smt.ts) measured in the same
  * run where it fits. Prints JSON.
  *
@@ -9,7 +9,7 @@
  * start-up); blocks of --changes writes (half existing accounts, half new) through
  * prepare / write / commit with their node reads, store reads, hashes, node puts and
  * deletes and ms (1 in 50 updates deletes its account, so positions are emptied); the same
- * prepare with the node cache off and on a hot-account block (cache pays for itself?);
+ * prepare on a hot-account block;
  * gets of random accounts, first touch after reopen vs warm (and page-cache-cold with
  * --evict-page-cache, which drops the store file's pages with posix_fadvise via python3).
  * Accounts are `coin/balance/<40 hex>` with 16-byte values from a fixed xorshift sequence, so
@@ -23,11 +23,10 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { toHex } from '../protocol/hex.js';
 import { bulkLoad } from '../state/bulk-load.js';
-import { DiskSmt } from '../state/disk-smt.js';
+import { bucketTreeHashCount } from '../state/bucket-tree.js';
 import { DiskWorldState } from '../state/disk-world.js';
 import { SparseMerkleTree, smtHashCount } from '../state/smt.js';
 import { StateDb } from '../state/state-db.js';
-import { treeHashCount } from '../state/tree-node.js';
 import { sortWriteSet, type WriteSet } from '../state/types.js';
 import { median, num, output, parseBenchArgs, positiveInt, rng, round } from './util.js';
 
@@ -37,8 +36,7 @@ const HELP = `node dist/bench/state.js [flags] — LMDB state store + disk tree,
   --blocks B          measured blocks (after one cold block) [5]
   --reads R           random gets per read measurement [20000]
   --baseline-max N    also run the in-memory tree when accounts <= N [2000000]
-  --pinned-depth D    node cache: pinned top levels [16]
-  --lru-nodes L       node cache: LRU entries below them [131072]
+  --bucket-bits B     the tree's bucket bits (state/bucket-tree.ts) [20]
   --writer W          thread | inline [thread]
   --durability D      process-crash | power-loss [process-crash]
   --write-map on|off  LMDB WRITEMAP (see state-env.ts) [on]
@@ -143,8 +141,7 @@ export interface StateBenchOptions {
   blocks: number;
   reads: number;
   baselineMax: number;
-  pinnedDepth: number;
-  lruNodes: number;
+  bucketBits: number;
   writer: 'thread' | 'inline';
   durability: 'process-crash' | 'power-loss';
   writeMap: boolean;
@@ -156,12 +153,11 @@ export interface StateBenchOptions {
 export async function runStateBench(o: StateBenchOptions): Promise<Record<string, unknown>> {
   const log = o.log ?? (() => {});
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'pel-bench-state-'));
-  const cache = { pinnedDepth: o.pinnedDepth, lruNodes: o.lruNodes };
-  const result: Record<string, unknown> = { bench: 'state', accounts: o.accounts, changes: o.changes, blocks: o.blocks, cache, writer: o.writer, durability: o.durability, writeMap: o.writeMap };
+  const result: Record<string, unknown> = { bench: 'state', accounts: o.accounts, changes: o.changes, blocks: o.blocks, bucketBits: o.bucketBits, writer: o.writer, durability: o.durability, writeMap: o.writeMap };
   try {
     // --- bulk load
     log(`bulk load of ${o.accounts} accounts into ${dir} ...`);
-    let db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap });
+    let db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap, bucketBits: o.bucketBits });
     const loadClock = clock();
     let peak = rss().totalMB;
     let peakAnon = rss().anonMB;
@@ -182,7 +178,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       cpuMs: round(since(loadClock).cpuMs, 0),
       phasesMs: { generate: round(load.ms.generate, 0), values: round(load.ms.values, 0), tree: round(load.ms.tree, 0) },
       usPerAccount: round((load.ms.total * 1000) / Math.max(1, o.accounts), 2),
-      nodes: load.nodes,
+      buckets: load.buckets,
       peakRssMB: peak,
       peakRssAnonMB: peakAnon,
       disk: diskBytes(dir),
@@ -207,8 +203,8 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
     await db.close();
     await new Promise<void>((r) => setImmediate(r));
     const t = performance.now();
-    db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap });
-    let world = DiskWorldState.open(db, { cache });
+    db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap, bucketBits: o.bucketBits });
+    let world = DiskWorldState.open(db);
     result.restartOpenMs = round(performance.now() - t, 2);
     await db.ready();
 
@@ -219,8 +215,8 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       world.close();
       await db.close();
       const evicted = evictPageCache(dir);
-      db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap });
-      world = DiskWorldState.open(db, { cache });
+      db = StateDb.open({ path: dir, writer: o.writer, durability: o.durability, writeMap: o.writeMap, bucketBits: o.bucketBits });
+      world = DiskWorldState.open(db);
       reads.pageCacheCold = evicted ? timeGets((k) => world.get(k), keys) : null;
     }
     reads.firstTouch = timeGets((k) => world.get(k), readKeys(o.accounts, o.reads, 0xcafe));
@@ -252,12 +248,12 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       return sortWriteSet(ws);
     };
     interface BlockStat {
-      prepareMs: number; prepareCpuMs: number; nodeReads: number; storeReads: number; hashes: number; nodePuts: number; nodeDeletes: number;
+      prepareMs: number; prepareCpuMs: number; bucketReads: number; hashes: number; bucketPuts: number; bucketDeletes: number;
       commitMainMs: number; commitMs: number; commitCpuMs: number; inMemoryMs: number | null; inMemoryCpuMs: number | null;
     }
     const runBlock = async (h: number, ws: WriteSet): Promise<BlockStat> => {
       const s0 = world.smt.stats();
-      const h0 = treeHashCount();
+      const h0 = bucketTreeHashCount();
       const t0 = clock();
       const p = world.prepare(ws);
       const prep = since(t0);
@@ -279,8 +275,8 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
         if (toHex(ref.root) !== toHex(world.root)) throw new Error(`bench: root of block ${h} differs from the in-memory tree`);
       }
       return {
-        prepareMs: prep.ms, prepareCpuMs: prep.cpuMs, nodeReads: s1.nodeReads - s0.nodeReads, storeReads: s1.storeReads - s0.storeReads, hashes: treeHashCount() - h0,
-        nodePuts: counts.puts, nodeDeletes: counts.deletes, commitMainMs: main.ms, commitMs: commit.ms, commitCpuMs: commit.cpuMs,
+        prepareMs: prep.ms, prepareCpuMs: prep.cpuMs, bucketReads: s1.bucketReads - s0.bucketReads, hashes: bucketTreeHashCount() - h0,
+        bucketPuts: counts.puts, bucketDeletes: counts.deletes, commitMainMs: main.ms, commitMs: commit.ms, commitCpuMs: commit.cpuMs,
         inMemoryMs: inMemory?.ms ?? null, inMemoryCpuMs: inMemory?.cpuMs ?? null,
       };
     };
@@ -292,11 +288,10 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       inMemoryUpdateMs: med(xs, (x) => x.inMemoryMs),
       inMemoryUpdateCpuMs: med(xs, (x) => x.inMemoryCpuMs),
       prepareOverInMemoryCpu: xs[0]?.inMemoryCpuMs == null ? null : round(median(xs.map((x) => x.prepareCpuMs / Math.max(0.001, x.inMemoryCpuMs!))), 2),
-      nodeReadsPerChange: round(median(xs.map((x) => x.nodeReads)) / o.changes, 2),
-      storeReadsPerChange: round(median(xs.map((x) => x.storeReads)) / o.changes, 2),
+      bucketReadsPerChange: round(median(xs.map((x) => x.bucketReads)) / o.changes, 2),
       hashesPerChange: round(median(xs.map((x) => x.hashes)) / o.changes, 2),
-      nodePutsPerChange: round(median(xs.map((x) => x.nodePuts)) / o.changes, 2),
-      nodeDeletes: median(xs.map((x) => x.nodeDeletes)),
+      bucketPutsPerChange: round(median(xs.map((x) => x.bucketPuts)) / o.changes, 2),
+      bucketDeletes: median(xs.map((x) => x.bucketDeletes)),
       commitMainThreadMs: round(median(xs.map((x) => x.commitMainMs)), 1),
       commitMs: round(median(xs.map((x) => x.commitMs)), 1),
       commitCpuMs: round(median(xs.map((x) => x.commitCpuMs)), 1),
@@ -318,42 +313,15 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
       inMemoryHashesPerChange: refHashes.length ? round(median(refHashes) / o.changes, 2) : null,
     };
 
-    // --- does the node cache pay for itself? The same prepares (nothing committed) through a
-    // tree with no cache over the same store.
-    const nocache = new DiskSmt(db, db.root, db.size, { cache: { pinnedDepth: 0, lruNodes: 0 } });
-    const cmp = (hotBlock: boolean): Record<string, number> => {
-      const on: { ms: number; cpuMs: number }[] = [];
-      const off: { ms: number; cpuMs: number }[] = [];
-      for (let b = 0; b < o.blocks; b++) {
-        const ws = makeBlock(hotBlock);
-        // Alternate which goes first, so neither always meets the other's page-cache warmth.
-        const runs: [{ ms: number; cpuMs: number }[], () => void][] = [
-          [on, () => world.prepare(ws)],
-          [off, () => nocache.durable.withWrites(ws)],
-        ];
-        if (b % 2 === 1) runs.reverse();
-        for (const [acc, f] of runs) {
-          const t0 = clock();
-          f();
-          acc.push(since(t0));
-        }
-      }
-      return {
-        withCacheMs: round(median(on.map((x) => x.ms)), 1), noCacheMs: round(median(off.map((x) => x.ms)), 1),
-        withCacheCpuMs: round(median(on.map((x) => x.cpuMs)), 1), noCacheCpuMs: round(median(off.map((x) => x.cpuMs)), 1),
-      };
-    };
-    result.cache = { random: cmp(false), hot: cmp(true), stats: world.smt.cache.snapshotStats() };
-
     const mu = process.memoryUsage();
     result.afterBlocks = {
       rss: rss(),
       heapUsedMB: round(mu.heapUsed / 2 ** 20, 1),
       heapTotalMB: round(mu.heapTotal / 2 ** 20, 1),
       externalMB: round(mu.external / 2 ** 20, 1),
-      cachedNodes: world.smt.cache.size,
       disk: diskBytes(dir),
-      nodes: db.latest.nodeCount(),
+      buckets: db.latest.bucketCount(),
+      treeStartupMs: world.smt.stats().startupMs,
       keys: db.size,
     };
     world.close();
@@ -367,7 +335,7 @@ export async function runStateBench(o: StateBenchOptions): Promise<Record<string
 export async function runStateBenchCli(args: string[]): Promise<number> {
   const f = parseBenchArgs(args, {
     accounts: { type: 'string' }, changes: { type: 'string' }, blocks: { type: 'string' }, reads: { type: 'string' },
-    'baseline-max': { type: 'string' }, 'pinned-depth': { type: 'string' }, 'lru-nodes': { type: 'string' },
+    'baseline-max': { type: 'string' }, 'bucket-bits': { type: 'string' },
     writer: { type: 'string' }, durability: { type: 'string' }, 'write-map': { type: 'string' }, 'evict-page-cache': { type: 'boolean' }, dir: { type: 'string' },
   });
   if (f.help) {
@@ -385,8 +353,7 @@ export async function runStateBenchCli(args: string[]): Promise<number> {
     blocks: positiveInt(f.blocks, 5, 'blocks'),
     reads: positiveInt(f.reads, 20_000, 'reads'),
     baselineMax: num(f['baseline-max'], 2_000_000, 'baseline-max'),
-    pinnedDepth: num(f['pinned-depth'], 16, 'pinned-depth'),
-    lruNodes: num(f['lru-nodes'], 131_072, 'lru-nodes'),
+    bucketBits: num(f['bucket-bits'], 20, 'bucket-bits'),
     writer,
     durability,
     writeMap: (f['write-map'] ?? 'on') !== 'off',

@@ -8,11 +8,9 @@
  *     (key, value) goes to a run buffer that is sorted by key and written out when full.
  *  2. values: a k-way merge of the sorted runs is appended (MDB_APPEND: full pages, no
  *     B-tree search) to the values table in large transactions.
- *  3. tree: bucket by bucket in key-hash order, a bucket is read, sorted and built bottom-up;
- *     position keys sort in post-order (tree-node.ts), so the nodes of a bottom-up build come
- *     out in key order and are appended too. The top 8 levels are combined across buckets as
- *     they complete. Nodes above depth 16 are stored after all others (tree-node.ts) and are
- *     appended last.
+ *  3. tree: file by file in key-hash order, each read and sorted: together one stream of
+ *     leaves in key-hash order, grouped into the tree's buckets (bucket-tree.ts), whose
+ *     records are appended in index order (MDB_APPEND); the top levels are combined at the end.
  * Meta (height, root, size) is written last; until then a 'loading' mark makes an interrupted
  * load refuse to open (STATE_CORRUPT) instead of passing for a small state.
  *
@@ -23,12 +21,11 @@
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { sha256H32, ZERO_H32, type H32, fromH32 } from '../protocol/hash.js';
-import { META_LOADING, putMeta } from './state-commit.js';
+import { sha256H32, type H32, fromH32 } from '../protocol/hash.js';
+import { bucketKey, META_LOADING, putMeta } from './state-commit.js';
 import type { StateDb } from './state-db.js';
-import type { StateEnv } from './state-env.js';
 import { StateError } from './state-error.js';
-import { bitAt, childPos, encodeNode, h32At, InternalNode, LeafNode, MAX_POS_KEY_BYTES, NODE_RECORD_BYTES, posKeyOfId, TOP_LEVELS, type PosId, type TreeNode } from './tree-node.js';
+import { bucketOf, buildBucket, TopBuilder } from './bucket-tree.js';
 import { STATE_KEY_RE } from './types.js';
 
 export interface BulkLoadOptions {
@@ -53,7 +50,8 @@ export interface BulkLoadResult {
   readonly root: Uint8Array;
   /** Distinct keys loaded. */
   readonly size: number;
-  readonly nodes: number;
+  /** Bucket records written. */
+  readonly buckets: number;
   readonly runs: number;
   readonly ms: { readonly generate: number; readonly values: number; readonly tree: number; readonly total: number };
 }
@@ -199,62 +197,8 @@ class RunHeap {
 }
 
 const APPEND = { append: true };
-const TOP_LIMIT = 2 ** TOP_LEVELS;
 /** lmdb-js sync transaction flags: synchronous commit, no wait for a flush. */
 const TXN_FLAGS = 2 | 0x10000;
-
-/**
- * Appends node records in key (= post-order) order with no allocation per record: inside a
- * write transaction each goes straight from scratch buffers to LMDB (which copies it);
- * emitted between transactions, it waits for the next one. Nodes above TOP_LEVELS sort after
- * all others (tree-node.ts): they are held (at most 2^16 - 1) and appended by `appendTop`.
- */
-class NodeAppender {
-  private readonly key = new Uint8Array(MAX_POS_KEY_BYTES);
-  private readonly keyViews: Uint8Array[];
-  private readonly rec = new Uint8Array(NODE_RECORD_BYTES);
-  private queued: [PosId, TreeNode][] = [];
-  private inTxn = false;
-  count = 0;
-  constructor(
-    private readonly env: StateEnv['root'],
-    private readonly table: StateEnv['tables']['nodes'],
-  ) {
-    this.keyViews = Array.from({ length: MAX_POS_KEY_BYTES + 1 }, (_, n) => this.key.subarray(0, n));
-  }
-  private readonly top: [PosId, TreeNode][] = [];
-  emit(pos: PosId, node: TreeNode): void {
-    if (typeof pos === 'number' && pos < TOP_LIMIT) this.top.push([pos, node]);
-    else if (this.inTxn) this.put(pos, node);
-    else this.queued.push([pos, node]);
-  }
-  /** The held top-level nodes, in the post-order they were emitted in (call in the last transaction). */
-  appendTop(): void {
-    for (const [pos, node] of this.top) this.put(pos, node);
-    this.top.length = 0;
-  }
-  private put(pos: PosId, node: TreeNode): void {
-    const len = posKeyOfId(pos, this.key);
-    encodeNode(node, this.rec, 0);
-    if (!(this.table.putSync(this.keyViews[len]!, this.rec, APPEND) as unknown as boolean)) throw new StateError('STATE_CORRUPT', 'bulk load: tree nodes were not emitted in key order');
-    this.count++;
-  }
-  /** Runs `f` in one write transaction, after the records queued before it. */
-  txn<T>(f: () => T): T {
-    let out!: T;
-    this.env.transactionSync(() => {
-      this.inTxn = true;
-      try {
-        for (const [pos, node] of this.queued) this.put(pos, node);
-        this.queued = [];
-        out = f();
-      } finally {
-        this.inTxn = false;
-      }
-    }, TXN_FLAGS);
-    return out;
-  }
-}
 
 function checkEntry(e: unknown, i: number): readonly [string, Uint8Array] {
   if (!Array.isArray(e) || typeof e[0] !== 'string' || !STATE_KEY_RE.test(e[0]) || !(e[1] instanceof Uint8Array)) {
@@ -270,7 +214,7 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
   const runBytes = opts.runBytes ?? 64 * 1024 * 1024;
   const txnEntries = opts.txnEntries ?? 200_000;
   const { root: env, tables } = db.envForBulk;
-  if (db.height !== undefined || tables.values.getKeysCount({ limit: 1 }) > 0 || tables.nodes.getKeysCount({ limit: 1 }) > 0) {
+  if (db.height !== undefined || tables.values.getKeysCount({ limit: 1 }) > 0 || tables.buckets.getKeysCount({ limit: 1 }) > 0) {
     throw new StateError('STATE_NOT_EMPTY', `bulk load: the state store at ${db.path} already holds state; load into an empty directory`);
   }
   const tmp = opts.tmpDir ?? join(db.path, 'bulk-tmp');
@@ -362,111 +306,79 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
     for (const p of runs) rmSync(p, { force: true });
     const t2 = performance.now();
 
-    // Pass 3: the tree, bucket by bucket, nodes appended in post-order.
-    const nodes = new NodeAppender(env, tables.nodes);
-    const emit = (pos: PosId, n: TreeNode): void => nodes.emit(pos, n);
-    // Buckets under each top position: prefix sums over the bucket index.
-    const below = (d: number, prefix: number): number => {
-      const span = 1 << (BUCKET_BITS - d);
-      let s = 0;
-      for (let b = prefix * span; b < (prefix + 1) * span; b++) s += bucketCount[b]!;
-      return s;
-    };
+    // Pass 3: the tree. Files in key-hash order, each sorted: one stream of leaves in key-hash
+    // order, grouped into the tree's buckets (a bucket may span files when bits < 8), whose
+    // records are appended in index order; the top levels are combined at the end.
+    const bits = db.bucketBits;
+    const top = new TopBuilder(bits);
+    const bkey = new Uint8Array(4);
     let leaves = 0;
-    const loadBucket = (b: number): { key: H32; value: H32 }[] => {
+    let records = 0;
+    let pendKeys: H32[] = [];
+    let pendValues: H32[] = [];
+    let pendBucket = -1;
+    const flushBucket = (): void => {
+      if (pendKeys.length === 0) return;
+      const { node, record } = buildBucket(pendKeys, pendValues, bits);
+      if (!(tables.buckets.putSync(bucketKey(pendBucket, bkey), record, APPEND) as unknown as boolean)) throw new StateError('STATE_CORRUPT', 'bulk load: bucket records were not emitted in index order');
+      top.add(pendBucket, node);
+      leaves += pendKeys.length;
+      records++;
+      pendKeys = [];
+      pendValues = [];
+    };
+    const loadFile = (b: number): { key: H32; value: H32 }[] => {
       const path = join(tmp, `bucket-${b}`);
+      if (bucketCount[b] === 0) return [];
       const fd = openSync(path, 'r');
       const size = fstatSync(fd).size;
-      const buf = Buffer.allocUnsafe(size);
+      const buf = Buffer.allocUnsafe(size) as unknown as KeyTarget;
       let o = 0;
       while (o < size) o += readSync(fd, buf, o, size - o, null);
       closeSync(fd);
       rmSync(path, { force: true });
       const items: { key: H32; value: H32 }[] = [];
-      for (let r = 0; r < size; r += LEAF_RECORD) items.push({ key: h32At(buf, r), value: h32At(buf, r + 32) });
+      for (let r = 0; r < size; r += LEAF_RECORD) items.push({ key: buf.latin1Slice(r, r + 32), value: buf.latin1Slice(r + 32, r + 64) });
       items.sort((a, c) => (a.key < c.key ? -1 : a.key > c.key ? 1 : 0));
+      // Stable sort: the later entry of a key given twice wins.
       let w = 0;
       for (let r = 0; r < items.length; r++) {
         if (w > 0 && items[w - 1]!.key === items[r]!.key) items[w - 1] = items[r]!;
         else items[w++] = items[r]!;
       }
       items.length = w;
-      leaves += w;
       return items;
     };
-    /** Bottom-up build of a bucket's subtree at `pos` (>= 2 items): children emitted, the node returned. */
-    const build = (items: readonly { key: H32; value: H32 }[], lo: number, hi: number, d: number, pos: PosId): TreeNode => {
-      if (hi - lo === 1) return new LeafNode(items[lo]!.key, items[lo]!.value);
-      let a = lo;
-      let b = hi;
-      while (a < b) {
-        const mid = (a + b) >>> 1;
-        if (bitAt(items[mid]!.key, d) === 0) a = mid + 1;
-        else b = mid;
-      }
-      let l: TreeNode | null = null;
-      let r: TreeNode | null = null;
-      if (lo < a) {
-        const p0 = childPos(pos, 0);
-        l = build(items, lo, a, d + 1, p0);
-        emit(p0, l);
-      }
-      if (a < hi) {
-        const p1 = childPos(pos, 1);
-        r = build(items, a, hi, d + 1, p1);
-        emit(p1, r);
-      }
-      return new InternalNode(l === null ? ZERO_H32 : l.hash, r === null ? ZERO_H32 : r.hash);
-    };
-    /** The subtree at depth d < 8 (or a bucket at 8), unplaced: a lone leaf may still float up. */
-    const top = (d: number, prefix: number): TreeNode | null => {
-      const pos = 2 ** d + prefix;
-      if (d === BUCKET_BITS) {
-        // One write transaction per bucket (count / 256 leaves, ~2.5 nodes each).
-        const node = nodes.txn(() => {
-          const items = loadBucket(prefix);
-          if (items.length === 0) return null;
-          return build(items, 0, items.length, d, pos);
-        });
-        opts.onProgress?.('tree', prefix + 1);
-        return node;
-      }
-      const hasLeft = below(d + 1, 2 * prefix) > 0;
-      const hasRight = below(d + 1, 2 * prefix + 1) > 0;
-      const l = hasLeft ? top(d + 1, 2 * prefix) : null;
-      if (l !== null && !hasRight) {
-        if (l instanceof LeafNode) return l;
-        emit(2 * pos, l);
-        return new InternalNode(l.hash, ZERO_H32);
-      }
-      if (l !== null) emit(2 * pos, l);
-      const r = hasRight ? top(d + 1, 2 * prefix + 1) : null;
-      if (r === null) return l;
-      if (l === null) {
-        if (r instanceof LeafNode) return r;
-        emit(2 * pos + 1, r);
-        return new InternalNode(ZERO_H32, r.hash);
-      }
-      emit(2 * pos + 1, r);
-      return new InternalNode(l.hash, r.hash);
-    };
-    const rootNode = count === 0 ? null : top(0, 0);
-    if (rootNode !== null) emit(1, rootNode);
-    if (leaves !== valueCount) throw new StateError('STATE_CORRUPT', `bulk load: ${leaves} tree leaves but ${valueCount} values`);
-    const rootH32 = rootNode === null ? ZERO_H32 : rootNode.hash;
-    // The last nodes (top levels, root) and meta in one transaction.
-    nodes.txn(() => {
-      nodes.appendTop();
-      putMeta(tables.meta, { height, root: fromH32(rootH32), size: leaves });
+    for (let b = 0; b < BUCKETS; b++) {
+      env.transactionSync(() => {
+        for (const it of loadFile(b)) {
+          const bi = bucketOf(it.key, bits);
+          if (bi !== pendBucket) {
+            flushBucket();
+            pendBucket = bi;
+          }
+          pendKeys.push(it.key);
+          pendValues.push(it.value);
+        }
+      }, TXN_FLAGS);
+      opts.onProgress?.('tree', b + 1);
+    }
+    if (leaves + pendKeys.length !== valueCount) throw new StateError('STATE_CORRUPT', `bulk load: ${leaves + pendKeys.length} tree leaves but ${valueCount} values`);
+    let rootH32: H32 = '';
+    // The last bucket, the root and meta in one transaction.
+    env.transactionSync(() => {
+      flushBucket();
+      rootH32 = top.root();
+      putMeta(tables.meta, { height, root: fromH32(rootH32), size: leaves, bucketBits: bits });
       tables.meta.remove(META_LOADING);
-    });
+    }, TXN_FLAGS);
     db.reloadAfterBulk();
     const t3 = performance.now();
     return {
       height,
       root: fromH32(rootH32),
       size: leaves,
-      nodes: nodes.count,
+      buckets: records,
       runs: runs.length,
       ms: { generate: t1 - t0, values: t2 - t1, tree: t3 - t2, total: t3 - t0 },
     };

@@ -1,13 +1,13 @@
 /**
  * DiskWorldState: WorldState's contract (state/world.ts) over the LMDB store (state-db.ts) and
- * the disk tree (disk-smt.ts), for the switch of issue #15. Nothing of the state lives on the
- * heap but the blocks that are applied and not yet written: their write sets and the tree
- * nodes they created (bounded by the number of unsettled blocks), plus the node cache.
+ * the bucketed tree (bucket-tree.ts). Nothing of the state lives on the heap but the blocks
+ * that are applied and not yet written (their write sets and the tree positions they changed,
+ * bounded by the number of unsettled blocks) and the tree's top levels (typed arrays).
  *
  * The same operations as WorldState, and one more, because the state is written by this
  * facade rather than by the chain's LevelDB batch:
  *   prepare(ws)         root of the block on a new tree version; nothing changes
- *   write(p, height)    the block's ONE LMDB transaction (values, tree nodes, meta)
+ *   write(p, height)    the block's ONE LMDB transaction (values, bucket records, meta)
  *   commit(p)           adopt a block whose write has resolved (BFT, sync, tests)
  *   apply(p)            adopt a block before its write has resolved (pipelining)
  *   settle()            the oldest applied block's write has resolved: `durable` includes it
@@ -18,7 +18,7 @@
  * committed) block. Snapshots move only inside these calls, never by a write landing.
  */
 import { toH32 } from '../protocol/hash.js';
-import { DiskSmt, type DiskSmtOptions, type TreeDelta, type TreeVersion } from './disk-smt.js';
+import { BucketTree, type BucketTreeOptions, type TreeDelta, type TreeVersion } from './bucket-tree.js';
 import type { StateDb, StateSnapshot } from './state-db.js';
 import { StateError } from './state-error.js';
 import type { WriteSet } from './types.js';
@@ -109,7 +109,7 @@ export class DiskWorldState implements StateView {
   version = 0;
   /** The state without the applied blocks that are not settled yet. */
   readonly durable: StateView;
-  readonly smt: DiskSmt;
+  readonly smt: BucketTree;
   private tree: TreeVersion;
   /** Oldest first; empty when every adopted block is settled. */
   private readonly layers: Layer[] = [];
@@ -121,16 +121,16 @@ export class DiskWorldState implements StateView {
   durableSnapshot: StateSnapshot;
   private closed = false;
 
-  private constructor(readonly db: StateDb, opts: DiskSmtOptions) {
-    this.smt = new DiskSmt(db, db.root, db.size, opts);
+  private constructor(readonly db: StateDb, opts: BucketTreeOptions) {
+    this.smt = BucketTree.open(db, db.root, db.size, db.bucketBits, opts);
     this.tree = this.smt.durable;
     this.appliedSnap = db.latest.retain();
     this.durableSnapshot = db.latest.retain();
     this.durable = new DurableView(this);
   }
 
-  /** The facade over the store's latest state. O(1): reads meta only. */
-  static open(db: StateDb, opts: DiskSmtOptions = {}): DiskWorldState {
+  /** The facade over the store's latest state: reads meta and every bucket record's hash (BucketTree.open). */
+  static open(db: StateDb, opts: BucketTreeOptions = {}): DiskWorldState {
     return new DiskWorldState(db, opts);
   }
 
@@ -194,7 +194,7 @@ export class DiskWorldState implements StateView {
   async write(p: DiskPreparedState, height: bigint): Promise<void> {
     this.check();
     // An empty or no-op block changes no node; the store still records its height.
-    const d: TreeDelta = p.tree === p.base ? { baseRoot: toH32(p.root), root: toH32(p.root), size: p.tree.size, writes: new Map(), committed: () => {} } : p.tree.delta();
+    const d: TreeDelta = p.tree === p.base ? { baseRoot: toH32(p.root), root: toH32(p.root), size: p.tree.size, bits: this.smt.bits, writes: new Map(), committed: () => {} } : p.tree.delta();
     // The snapshot right after this commit, taken in the store's own completion step: a later
     // commit may land before this function resumes.
     let snap: StateSnapshot | null = null;

@@ -40,7 +40,7 @@ function keyHashH32(key: string): H32 {
 const KEY_HASH_CACHE = 1 << 16;
 const keyHashes = new Map<string, H32>();
 
-/** stateKeyHash as an H32 (memoised): what the disk tree (disk-smt.ts) indexes by. */
+/** stateKeyHash as an H32 (memoised): what the bucket tree (bucket-tree.ts) indexes by. */
 export function stateKeyHashH32(key: string): H32 {
   return keyHashH32(key);
 }

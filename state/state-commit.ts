@@ -6,33 +6,34 @@
  * at 10M, page copies included) then runs wherever the writer runs.
  *
  * Layout (little-endian):
- *   u32 magic 0x31435350 ("PSC1") | u64 height | [32] base root | [32] root | u64 size
- *   u32 value count | u32 node count
+ *   u32 magic 0x32435350 ("PSC2") | u64 height | [32] base root | [32] root | u64 size
+ *   u32 bucket bits | u32 value count | u32 bucket count
  *   value entries:  u8 op (1 put, 0 delete) | u16 key length | key (ASCII) | [u32 length | value]
- *   node entries:   u8 op (1 put, 0 delete) | u8 key length | position key | [65-byte record]
+ *   bucket entries: u8 op (1 put, 0 delete) | u32 bucket index | [u32 length | record]
  */
 import type { Database } from 'lmdb';
 import { fromH32 } from '../protocol/hash.js';
-import type { TreeDelta } from './disk-smt.js';
+import { DEFAULT_BUCKET_BITS, MAX_BUCKET_BITS, type TreeDelta } from './bucket-tree.js';
 import { StateError } from './state-error.js';
-import { encodeNode, MAX_POS_KEY_BYTES, NODE_RECORD_BYTES, posKeyLength, posKeyOfId } from './tree-node.js';
 import { STATE_KEY_RE, type WriteSet } from './types.js';
 
-const MAGIC = 0x31435350;
-const HEADER_BYTES = 4 + 8 + 32 + 32 + 8 + 4 + 4;
+const MAGIC = 0x32435350;
+const HEADER_BYTES = 4 + 8 + 32 + 32 + 8 + 4 + 4 + 4;
 
 /** The meta table: what the store reflects. */
 export const META_HEIGHT = 'height';
 export const META_ROOT = 'root';
 export const META_SIZE = 'size';
 export const META_FORMAT = 'format';
+export const META_BUCKET_BITS = 'bucketBits';
 /** Set while a bulk load is writing; a store that still has it was interrupted mid-load. */
 export const META_LOADING = 'loading';
-export const STORE_FORMAT = 1;
+export const STORE_FORMAT = 2;
 
 export interface StateTables {
   readonly values: Database<Uint8Array, string | Uint8Array>;
-  readonly nodes: Database<Uint8Array, Uint8Array>;
+  /** Bucket index (u32 big-endian, so byte order = index order) -> bucket record (bucket-tree.ts). */
+  readonly buckets: Database<Uint8Array, Uint8Array>;
   readonly meta: Database<Uint8Array, string>;
 }
 
@@ -40,6 +41,17 @@ export interface StoredMeta {
   readonly height: bigint;
   readonly root: Uint8Array;
   readonly size: number;
+  /** Bucket bits of the stored tree. */
+  readonly bucketBits: number;
+}
+
+/** The LMDB key of a bucket: its index as u32 big-endian. */
+export function bucketKey(index: number, out: Uint8Array = new Uint8Array(4)): Uint8Array {
+  out[0] = index >>> 24;
+  out[1] = (index >>> 16) & 0xff;
+  out[2] = (index >>> 8) & 0xff;
+  out[3] = index & 0xff;
+  return out;
 }
 
 export function u64Bytes(v: bigint | number): Uint8Array {
@@ -67,8 +79,13 @@ export function readMeta(get: (key: string) => Uint8Array | undefined): StoredMe
   }
   const root = get(META_ROOT);
   const size = get(META_SIZE);
-  if (height === undefined || root === undefined || root.length !== 32 || size === undefined) throw new StateError('STATE_CORRUPT', 'state meta is incomplete (height, root and size are written together)');
-  return { height: readU64(height, 'height'), root: Uint8Array.prototype.slice.call(root), size: Number(readU64(size, 'size')) };
+  const bits = get(META_BUCKET_BITS);
+  if (height === undefined || root === undefined || root.length !== 32 || size === undefined || bits === undefined || bits.length !== 4) {
+    throw new StateError('STATE_CORRUPT', 'state meta is incomplete (height, root, size and bucket bits are written together)');
+  }
+  const bucketBits = new DataView(bits.buffer, bits.byteOffset, 4).getUint32(0, true);
+  if (bucketBits < 1 || bucketBits > MAX_BUCKET_BITS) throw new StateError('STATE_CORRUPT', `state meta names ${bucketBits} bucket bits`);
+  return { height: readU64(height, 'height'), root: Uint8Array.prototype.slice.call(root), size: Number(readU64(size, 'size')), bucketBits };
 }
 
 /** Writes meta (inside the caller's write transaction). */
@@ -79,7 +96,12 @@ export function putMeta(meta: StateTables['meta'], m: StoredMeta): void {
   meta.put(META_HEIGHT, u64Bytes(m.height));
   meta.put(META_ROOT, m.root);
   meta.put(META_SIZE, u64Bytes(m.size));
+  const bits = new Uint8Array(4);
+  new DataView(bits.buffer).setUint32(0, m.bucketBits, true);
+  meta.put(META_BUCKET_BITS, bits);
 }
+
+export { DEFAULT_BUCKET_BITS };
 
 /** Checks a write set's entries at the store's door (keys become LMDB keys, values are stored as given). */
 function checkWrite(key: unknown, value: unknown): void {
@@ -94,7 +116,7 @@ export function packCommit(height: bigint, writeSet: WriteSet, tree: TreeDelta):
     checkWrite(k, v);
     bytes += 3 + k.length + (v === null ? 0 : 4 + v.length);
   }
-  tree.writes.forEach((node, pos) => (bytes += 2 + posKeyLength(pos) + (node === null ? 0 : NODE_RECORD_BYTES)));
+  tree.writes.forEach((rec) => (bytes += 5 + (rec === null ? 0 : 4 + rec.length)));
   const out = new Uint8Array(bytes);
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC, true);
@@ -102,8 +124,9 @@ export function packCommit(height: bigint, writeSet: WriteSet, tree: TreeDelta):
   out.set(fromH32(tree.baseRoot), 12);
   out.set(fromH32(tree.root), 44);
   view.setBigUint64(76, BigInt(tree.size), true);
-  view.setUint32(84, writeSet.length, true);
-  view.setUint32(88, tree.writes.size, true);
+  view.setUint32(84, tree.bits, true);
+  view.setUint32(88, writeSet.length, true);
+  view.setUint32(92, tree.writes.size, true);
   let o = HEADER_BYTES;
   for (const [k, v] of writeSet) {
     out[o] = v === null ? 0 : 1;
@@ -117,16 +140,14 @@ export function packCommit(height: bigint, writeSet: WriteSet, tree: TreeDelta):
       o += 4 + v.length;
     }
   }
-  const posKey = new Uint8Array(MAX_POS_KEY_BYTES);
-  tree.writes.forEach((node, pos) => {
-    const len = posKeyOfId(pos, posKey);
-    out[o] = node === null ? 0 : 1;
-    out[o + 1] = len;
-    for (let i = 0; i < len; i++) out[o + 2 + i] = posKey[i]!;
-    o += 2 + len;
-    if (node !== null) {
-      encodeNode(node, out, o);
-      o += NODE_RECORD_BYTES;
+  tree.writes.forEach((rec, index) => {
+    out[o] = rec === null ? 0 : 1;
+    view.setUint32(o + 1, index, true);
+    o += 5;
+    if (rec !== null) {
+      view.setUint32(o, rec.length, true);
+      out.set(rec, o + 4);
+      o += 4 + rec.length;
     }
   });
   return out;
@@ -137,8 +158,9 @@ export interface PackedCommitHeader {
   readonly baseRoot: Uint8Array;
   readonly root: Uint8Array;
   readonly size: number;
+  readonly bucketBits: number;
   readonly values: number;
-  readonly nodes: number;
+  readonly buckets: number;
 }
 
 export function readCommitHeader(pack: Uint8Array): PackedCommitHeader {
@@ -149,8 +171,9 @@ export function readCommitHeader(pack: Uint8Array): PackedCommitHeader {
     baseRoot: pack.subarray(12, 44),
     root: pack.subarray(44, 76),
     size: Number(view.getBigUint64(76, true)),
-    values: view.getUint32(84, true),
-    nodes: view.getUint32(88, true),
+    bucketBits: view.getUint32(84, true),
+    values: view.getUint32(88, true),
+    buckets: view.getUint32(92, true),
   };
 }
 
@@ -167,6 +190,7 @@ export function applyPackedCommit(t: StateTables, pack: Uint8Array): void {
   const storedRoot = stored?.root ?? new Uint8Array(32);
   if (stored !== undefined && h.height !== stored.height + 1n) throw new StateError('STATE_NOT_NEXT', `state commit of height ${h.height} does not follow the stored height ${stored.height}`);
   if (!sameBytes(h.baseRoot, storedRoot)) throw new StateError('STATE_NOT_NEXT', `state commit of height ${h.height} was computed on another tree than the stored one`);
+  if (stored !== undefined && stored.bucketBits !== h.bucketBits) throw new StateError('STATE_NOT_NEXT', `state commit of height ${h.height} uses ${h.bucketBits} bucket bits; the store has ${stored.bucketBits}`);
   const view = new DataView(pack.buffer, pack.byteOffset, pack.byteLength);
   let o = HEADER_BYTES;
   for (let i = 0; i < h.values; i++) {
@@ -180,16 +204,17 @@ export function applyPackedCommit(t: StateTables, pack: Uint8Array): void {
       o += 4 + vlen;
     } else t.values.remove(key);
   }
-  for (let i = 0; i < h.nodes; i++) {
+  const bkey = new Uint8Array(4);
+  for (let i = 0; i < h.buckets; i++) {
     const put = pack[o] === 1;
-    const klen = pack[o + 1]!;
-    const key = pack.subarray(o + 2, o + 2 + klen);
-    o += 2 + klen;
+    bucketKey(view.getUint32(o + 1, true), bkey);
+    o += 5;
     if (put) {
-      t.nodes.put(key, pack.subarray(o, o + NODE_RECORD_BYTES));
-      o += NODE_RECORD_BYTES;
-    } else t.nodes.remove(key);
+      const len = view.getUint32(o, true);
+      t.buckets.put(bkey, pack.subarray(o + 4, o + 4 + len));
+      o += 4 + len;
+    } else t.buckets.remove(bkey);
   }
   if (o !== pack.length) throw new StateError('STATE_INVALID_ARGUMENT', 'packed state commit has trailing bytes');
-  putMeta(t.meta, { height: h.height, root: h.root, size: h.size });
+  putMeta(t.meta, { height: h.height, root: h.root, size: h.size, bucketBits: h.bucketBits });
 }

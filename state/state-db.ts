@@ -1,6 +1,6 @@
 /**
  * StateDb: committed state in one LMDB environment that every thread maps (<dataDir>/state).
- * Values, the state tree's nodes (disk-smt.ts) and meta (the height the store reflects, its
+ * Values, the state tree's bucket records (bucket-tree.ts) and meta (the height the store reflects, its
  * root and size) change together in ONE write transaction per block (`commitBlock`).
  *
  * Reading. Every read goes through an explicit read snapshot (StateSnapshot = one LMDB read
@@ -40,8 +40,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Transaction } from 'lmdb';
 import { toH32, type H32 } from '../protocol/hash.js';
-import type { NodeSource, TreeDelta } from './disk-smt.js';
-import { applyPackedCommit, packCommit, readMeta, type StateTables, type StoredMeta } from './state-commit.js';
+import { DEFAULT_BUCKET_BITS, MAX_BUCKET_BITS, type BucketSource, type TreeDelta } from './bucket-tree.js';
+import { applyPackedCommit, bucketKey, packCommit, readMeta, type StateTables, type StoredMeta } from './state-commit.js';
 import { openStateEnv, STATE_ENV_DEFAULTS, type StateEnv, type StateEnvOptions } from './state-env.js';
 import { StateError } from './state-error.js';
 import type { WriterReply, WriterRequest } from './state-writer.js';
@@ -50,6 +50,11 @@ import type { WriteSet } from './types.js';
 export interface StateDbOptions extends StateEnvOptions {
   /** Where commits are written: a worker thread of its own (default) or the calling thread. */
   readonly writer?: 'thread' | 'inline';
+  /**
+   * Bucket bits of the tree (bucket-tree.ts) for a store created now; a store that holds state
+   * keeps the bits it was written with. Default 20.
+   */
+  readonly bucketBits?: number;
 }
 
 /** lmdb-js reads with an explicit transaction; its typings omit the options argument. */
@@ -77,8 +82,11 @@ export class StateSnapshot {
   readonly root: Uint8Array;
   /** Number of live keys. */
   readonly size: number;
+  /** Bucket bits of the stored tree; undefined for an empty store. */
+  readonly bucketBits: number | undefined;
   private refs = 1;
   private readonly read: { transaction: Transaction };
+  private readonly bucketKeyScratch = new Uint8Array(4);
 
   /** @internal */
   constructor(
@@ -99,6 +107,7 @@ export class StateSnapshot {
     this.height = meta?.height;
     this.root = meta?.root ?? new Uint8Array(32);
     this.size = meta?.size ?? 0;
+    this.bucketBits = meta?.bucketBits;
   }
 
   private live(): void {
@@ -125,11 +134,20 @@ export class StateSnapshot {
     return this.getFrom(this.tables.values, key, false);
   }
 
-  /** A tree node record by LMDB position key; valid until the next read on this thread. */
-  readNodeRecord(key: Uint8Array): Uint8Array | undefined {
+  /** A bucket record of the tree; valid until the next read on this thread. */
+  readBucket(index: number): Uint8Array | undefined {
     this.live();
-    const b = (this.tables.nodes.getBinaryFast as FastGet)(key, this.read);
+    const b = (this.tables.buckets.getBinaryFast as FastGet)(bucketKey(index, this.bucketKeyScratch), this.read);
     return b === undefined ? undefined : exact(b);
+  }
+
+  /** Every bucket record in index order (the tree's start-up scan); records valid during the call. */
+  forEachBucket(fn: (index: number, record: Uint8Array) => void): void {
+    this.live();
+    for (const { key, value } of this.tables.buckets.getRange({ transaction: this.txn! })) {
+      const k = key as Uint8Array;
+      fn(((k[0]! << 24) | (k[1]! << 16) | (k[2]! << 8) | k[3]!) >>> 0, value);
+    }
   }
 
   /** Every (key, value) in key order (copies). The snapshot is retained until the iterator ends. */
@@ -143,10 +161,10 @@ export class StateSnapshot {
     }
   }
 
-  /** Number of stored tree nodes (audits, tests). O(nodes), counted by LMDB's cursor. */
-  nodeCount(): number {
+  /** Number of stored bucket records (audits, tests). O(buckets), counted by LMDB's cursor. */
+  bucketCount(): number {
     this.live();
-    return this.tables.nodes.getCount({ transaction: this.txn! });
+    return this.tables.buckets.getCount({ transaction: this.txn! });
   }
 
   retain(): this {
@@ -179,7 +197,7 @@ interface PendingCommit {
   readonly reject: (e: unknown) => void;
 }
 
-export class StateDb implements NodeSource {
+export class StateDb implements BucketSource {
   readonly path: string;
   readonly readOnly: boolean;
   private readonly env: StateEnv;
@@ -191,10 +209,14 @@ export class StateDb implements NodeSource {
   private queuedHeight: bigint | undefined;
   private queuedRoot: H32;
   private readonly pending: PendingCommit[] = [];
+  /** Commits completed early (seen in a snapshot) whose writer 'done' messages are still to come. */
+  private doneAhead = 0;
   private writer: Worker | null = null;
   private writerReady: Promise<void> | null = null;
 
   private constructor(private readonly opts: StateDbOptions) {
+    const bits = opts.bucketBits;
+    if (bits !== undefined && (!Number.isInteger(bits) || bits < 1 || bits > MAX_BUCKET_BITS)) throw new StateError('STATE_INVALID_ARGUMENT', `bucketBits must be an integer 1..${MAX_BUCKET_BITS}`);
     this.path = opts.path;
     this.readOnly = opts.readOnly ?? false;
     this.env = openStateEnv(opts);
@@ -259,9 +281,18 @@ export class StateDb implements NodeSource {
     return this.latestSnap.get(key);
   }
 
-  /** NodeSource for the tree (disk-smt.ts): node records as of `latest`. */
-  readNodeRecord(key: Uint8Array): Uint8Array | undefined {
-    return this.latestSnap.readNodeRecord(key);
+  /** Bucket bits of the tree: the stored ones, or for an empty store the option (default 20). */
+  get bucketBits(): number {
+    return this.latestSnap.bucketBits ?? this.opts.bucketBits ?? DEFAULT_BUCKET_BITS;
+  }
+
+  /** BucketSource for the tree (bucket-tree.ts): bucket records as of `latest`. */
+  readBucket(index: number): Uint8Array | undefined {
+    return this.latestSnap.readBucket(index);
+  }
+
+  forEachBucket(fn: (index: number, record: Uint8Array) => void): void {
+    this.latestSnap.forEachBucket(fn);
   }
 
   /**
@@ -331,7 +362,7 @@ export class StateDb implements NodeSource {
       if (!this.state.closed) this.failAll(new Error(`state writer thread exited (code ${code})`));
     });
     w.unref();
-    const { writer: _w, ...envOpts } = this.opts;
+    const { writer: _w, bucketBits: _b, ...envOpts } = this.opts;
     w.postMessage({ type: 'init', opts: { ...envOpts, readOnly: false } } satisfies WriterRequest);
   }
 
@@ -341,33 +372,53 @@ export class StateDb implements NodeSource {
     this.writer!.postMessage({ type: 'commit', pack, flags: this.syncFlags() } satisfies WriterRequest, [pack.buffer as ArrayBuffer]);
   }
 
-  /** The oldest pending commit completed (error null) or failed. */
+  /**
+   * The oldest pending commit completed (error null) or failed. The writer thread does not wait
+   * for this thread: by the time its 'done' for height N is handled here, it may have committed
+   * N+1 and later too. The fresh snapshot then shows them, and every pending commit up to its
+   * height completes in this same step (their 'done' messages, still queued, are skipped).
+   */
   private finish(error: unknown): void {
-    const p = this.pending.shift();
+    if (this.doneAhead > 0 && error === null) {
+      this.doneAhead--;
+      return;
+    }
+    const p = this.pending[0];
     if (p === undefined) return;
-    if (this.pending.length === 0) this.writer?.unref();
     if (error !== null) {
+      this.pending.shift();
+      if (this.pending.length === 0) this.writer?.unref();
       this.failure ??= error instanceof StateError && error.code === 'STATE_NOT_NEXT' ? error : new StateError('STATE_WRITE_FAILED', `writing state of height ${p.height} failed; nothing of it was written and the store refuses further commits`, { cause: error });
       p.reject(this.failure);
       return;
     }
-    // One synchronous step: the new snapshot, then the tree's cache, then the caller.
+    // One synchronous step: the new snapshot, then the trees, then the callers.
     const old = this.latestSnap;
     this.latestSnap = this.newSnapshot();
     old.release();
-    if (this.latestSnap.height !== p.height || toH32(this.latestSnap.root) !== p.root) {
-      this.failure = new StateError('STATE_CORRUPT', `after committing height ${p.height} the store shows height ${this.latestSnap.height}; another process writes to ${this.path}?`);
+    const h = this.latestSnap.height;
+    let n = 0;
+    while (n < this.pending.length && h !== undefined && this.pending[n]!.height <= h) n++;
+    const last = this.pending[n - 1];
+    if (n === 0 || last === undefined || last.height !== h || toH32(this.latestSnap.root) !== last.root) {
+      this.pending.shift();
+      this.failure = new StateError('STATE_CORRUPT', `after committing height ${p.height} the store shows height ${h}; another process writes to ${this.path}?`);
       p.reject(this.failure);
       return;
     }
-    try {
-      p.tree.committed();
-    } catch (e) {
-      this.failure = new StateError('STATE_CORRUPT', `height ${p.height} is written but its tree version could not take it over`, { cause: e });
-      p.reject(this.failure);
-      return;
+    const done = this.pending.splice(0, n);
+    this.doneAhead += n - 1;
+    if (this.pending.length === 0) this.writer?.unref();
+    for (const d of done) {
+      try {
+        d.tree.committed();
+      } catch (e) {
+        this.failure = new StateError('STATE_CORRUPT', `height ${d.height} is written but its tree version could not take it over`, { cause: e });
+        for (const r of done) r.reject(this.failure);
+        return;
+      }
     }
-    p.resolve();
+    for (const d of done) d.resolve();
   }
 
   private failAll(e: unknown): void {
@@ -409,7 +460,7 @@ export class StateDb implements NodeSource {
   storedMeta(): StoredMeta | undefined {
     const s = this.beginRead();
     try {
-      return s.height === undefined ? undefined : { height: s.height, root: s.root, size: s.size };
+      return s.height === undefined ? undefined : { height: s.height, root: s.root, size: s.size, bucketBits: s.bucketBits! };
     } finally {
       s.release();
     }

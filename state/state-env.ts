@@ -5,8 +5,8 @@
  *
  * Tables (LMDB named databases):
  *   values  state key (ASCII bytes) -> value bytes          sorted by key: entries() is in key order
- *   nodes   tree position key (tree-node.ts) -> 65-byte record
- *   meta    'height' u64 | 'root' [32] | 'size' u64 | 'format' u32 (| 'loading' during a bulk load)
+ *   buckets bucket index (u32 BE) -> bucket record (bucket-tree.ts): hash, then sorted (keyHash, leafHash)
+ *   meta    'height' u64 | 'root' [32] | 'size' u64 | 'format' u32 | 'bucketBits' u32 (| 'loading' during a bulk load)
  *
  * Pitfall (lmdb-js): a `transactionSync` callback must not return what `put` returns (a
  * promise-like): the transaction then stays open until it settles, and the next
@@ -95,7 +95,7 @@ export function openStateEnv(opts: StateEnvOptions): StateEnv {
   try {
     const tables: StateTables = {
       values: root.openDB({ name: 'values', encoding: 'binary', keyEncoder: asciiKeys } as DatabaseOptions & { name: string }) as Database<Uint8Array, string | Uint8Array>,
-      nodes: root.openDB({ name: 'nodes', encoding: 'binary', keyEncoding: 'binary' }) as Database<Uint8Array, Uint8Array>,
+      buckets: root.openDB({ name: 'buckets', encoding: 'binary', keyEncoding: 'binary' }) as Database<Uint8Array, Uint8Array>,
       meta: root.openDB({ name: 'meta', encoding: 'binary', keyEncoder: asciiKeys } as DatabaseOptions & { name: string }) as Database<Uint8Array, string>,
     };
     return { root, tables };

@@ -1,6 +1,6 @@
 /**
  * Errors of the LMDB state store, its disk-backed tree and the world-state facade on top
- * (state-db.ts, disk-smt.ts, bulk-load.ts, disk-world.ts). One class, stable codes.
+ * (state-db.ts, bucket-tree.ts, bulk-load.ts, disk-world.ts). One class, stable codes.
  */
 export type StateErrorCode =
   /** The LMDB environment cannot be opened (path, permissions, map size, another format). */

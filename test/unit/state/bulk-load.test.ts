@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bulkLoad } from '../../../state/bulk-load.js';
-import { DiskSmt } from '../../../state/disk-smt.js';
+import { BucketTree } from '../../../state/bucket-tree.js';
 import { DiskWorldState } from '../../../state/disk-world.js';
-import { MemoryNodeStore } from '../../../state/memory-node-store.js';
+import { MemoryBucketStore } from '../../../state/memory-bucket-store.js';
 import { StateDb } from '../../../state/state-db.js';
 import { StateError } from '../../../state/state-error.js';
 import { sortWriteSet } from '../../../state/types.js';
@@ -22,19 +22,21 @@ function newStore(): { path: string; db: StateDb } {
   return { path: t.path, db };
 }
 
-/** The node table as (key hex -> record hex), sorted by key. */
+/** The bucket table as (index -> record hex), in key order. */
 function storedNodes(db: StateDb): string[] {
   const out: string[] = [];
-  for (const { key, value } of db.envForBulk.tables.nodes.getRange({})) out.push(`${hex(key)}:${hex(value)}`);
+  db.latest.forEachBucket((i, rec) => out.push(`${i}:${hex(rec)}`));
   return out;
 }
 
-/** The node records a per-block build of `state` writes, in the same form. */
-function blockBuiltNodes(state: Map<string, Uint8Array>): string[] {
-  const mem = new MemoryNodeStore();
-  const v = new DiskSmt(mem, new Uint8Array(32), 0).durable.withWrites([...state]);
+/** The bucket records a per-block build of `state` writes, in the same form. */
+function blockBuiltNodes(state: Map<string, Uint8Array>, bits: number): string[] {
+  const mem = new MemoryBucketStore();
+  const v = BucketTree.open(mem, new Uint8Array(32), 0, bits).durable.withWrites([...state]);
   if (state.size > 0) mem.apply(v.delta());
-  return [...mem.records].map(([k, r]) => `${Buffer.from(k, 'latin1').toString('hex')}:${hex(r)}`).sort();
+  const out: string[] = [];
+  mem.forEachBucket((i, rec) => out.push(`${i}:${hex(rec)}`));
+  return out;
 }
 
 describe('bulkLoad', () => {
@@ -43,9 +45,10 @@ describe('bulkLoad', () => {
       fc.asyncProperty(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.uint8Array({ maxLength: 12 })), { maxLength: 400 }),
         fc.integer({ min: 200, max: 4000 }),
-        async (gen, runBytes) => {
+        fc.constantFrom(2, 5, 8, 11, 20),
+        async (gen, runBytes, bucketBits) => {
           const t = tempDir();
-          const db = StateDb.open({ path: t.path, writer: 'inline' });
+          const db = StateDb.open({ path: t.path, writer: 'inline', bucketBits });
           try {
             const entries = gen.map(([k, v]) => [`acct/${k}`, v] as const);
             const res = await bulkLoad(db, { count: entries.length, entry: (i) => entries[i]!, height: 0n, runBytes, txnEntries: 37 });
@@ -56,7 +59,8 @@ describe('bulkLoad', () => {
             expect(db.height).toBe(0n);
             expect(hex(db.root)).toBe(referenceRoot(model));
             expect([...db.latest.entries()].map(([k, v]) => `${k}=${hex(v)}`)).toEqual([...model].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}=${hex(v)}`));
-            expect(storedNodes(db)).toEqual(blockBuiltNodes(model));
+            expect(storedNodes(db)).toEqual(blockBuiltNodes(model, bucketBits));
+            expect(db.bucketBits).toBe(bucketBits);
           } finally {
             await db.close();
             t.cleanup();

@@ -8,8 +8,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DiskSmt } from '../../../state/disk-smt.js';
-import { MemoryNodeStore } from '../../../state/memory-node-store.js';
+import { BucketTree } from '../../../state/bucket-tree.js';
+import { MemoryBucketStore } from '../../../state/memory-bucket-store.js';
 import { StateDb } from '../../../state/state-db.js';
 import { applyToModel, assertDistFresh, DIST, hex, referenceRoot, tempDir } from './helpers.js';
 // @ts-expect-error: a plain ES module fixture shared with the child process (no types).
@@ -63,13 +63,13 @@ function checkStore(path: string, writeMap: boolean): number {
     expect(hex(db.root)).toBe(referenceRoot(model));
     expect(db.size).toBe(model.size);
     // Nodes: the same set a fresh build of those values has, readable and hash-checked.
-    const fresh = new MemoryNodeStore();
-    const f = new DiskSmt(fresh, new Uint8Array(32), 0).durable.withWrites([...model]);
+    const fresh = new MemoryBucketStore();
+    const f = BucketTree.open(fresh, new Uint8Array(32), 0, db.bucketBits).durable.withWrites([...model]);
     if (model.size > 0) fresh.apply(f.delta());
-    expect(db.latest.nodeCount()).toBe(fresh.count);
-    const tree = new DiskSmt(db, db.root, db.size, { verifyReads: true, cache: { pinnedDepth: 0, lruNodes: 0 } });
+    expect(db.latest.bucketCount()).toBe(fresh.count);
+    const tree = BucketTree.open(db, db.root, db.size, db.bucketBits, { verifyReads: true });
     let leaves = 0;
-    for (const _ of tree.durable.entries()) leaves++;
+    for (const _ of tree.durable.leaves()) leaves++;
     expect(leaves).toBe(model.size);
     return height;
   } finally {

@@ -6,16 +6,16 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import type * as DbModule from '../../../state/state-db.js';
-import type * as SmtModule from '../../../state/disk-smt.js';
+import type * as SmtModule from '../../../state/bucket-tree.js';
 import { sortWriteSet, type WriteSet } from '../../../state/types.js';
 import { applyToModel, assertDistFresh, DIST, hex, referenceRoot, tempDir } from './helpers.js';
 
 let StateDb: typeof DbModule.StateDb;
-let DiskSmt: typeof SmtModule.DiskSmt;
+let BucketTree: typeof SmtModule.BucketTree;
 beforeAll(async () => {
   assertDistFresh();
   ({ StateDb } = (await import(DIST('state/state-db.js'))) as typeof DbModule);
-  ({ DiskSmt } = (await import(DIST('state/disk-smt.js'))) as typeof SmtModule);
+  ({ BucketTree } = (await import(DIST('state/bucket-tree.js'))) as typeof SmtModule);
 });
 
 const cleanups: (() => void | Promise<unknown>)[] = [];
@@ -49,7 +49,7 @@ describe('StateDb with its writer thread', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const db = StateDb.open({ path: t.path });
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     const model = new Map<string, Uint8Array>();
     // Three blocks handed in back to back (the second and third built on unwritten versions).
     let tree = smt.durable;
@@ -78,7 +78,7 @@ describe('reads from a worker thread', () => {
     cleanups.push(t.cleanup);
     const db = StateDb.open({ path: t.path });
     cleanups.push(() => db.close());
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     const commit = async (h: number, ws: WriteSet): Promise<void> => db.commitBlock(BigInt(h), ws, smt.durable.withWrites(ws).delta());
     await commit(0, [['k', v(0)]]);
     const r = await reader(t.path);
@@ -100,7 +100,7 @@ describe('reads from a worker thread', () => {
     cleanups.push(t.cleanup);
     const db = StateDb.open({ path: t.path });
     cleanups.push(() => db.close());
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     const keys = Array.from({ length: 2000 }, (_, i) => `acct/${i}`);
     const block = (h: number): WriteSet => keys.map((k) => [k, v(h)] as const);
     let h = 0;

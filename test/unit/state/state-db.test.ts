@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DiskSmt } from '../../../state/disk-smt.js';
+import { BucketTree } from '../../../state/bucket-tree.js';
+import { MemoryBucketStore } from '../../../state/memory-bucket-store.js';
 import { StateDb } from '../../../state/state-db.js';
 import { StateError } from '../../../state/state-error.js';
 import { sortWriteSet, type WriteSet } from '../../../state/types.js';
@@ -21,10 +22,10 @@ function newStore(): { dir: string; db: StateDb } {
 
 const v = (...b: number[]): Uint8Array => Uint8Array.from(b);
 
-/** Writes one block through a DiskSmt over the store. */
-async function commit(db: StateDb, smt: DiskSmt, height: bigint, ws: WriteSet): Promise<void> {
+/** Writes one block through a BucketTree over the store. */
+async function commit(db: StateDb, smt: BucketTree, height: bigint, ws: WriteSet): Promise<void> {
   const next = smt.durable.withWrites(ws);
-  const delta = next === smt.durable ? { baseRoot: smt.durable.rootH32, root: smt.durable.rootH32, size: smt.durable.size, writes: new Map(), committed: () => {} } : next.delta();
+  const delta = next === smt.durable ? { baseRoot: smt.durable.rootH32, root: smt.durable.rootH32, size: smt.durable.size, bits: smt.bits, writes: new Map(), committed: () => {} } : next.delta();
   await db.commitBlock(height, ws, delta);
 }
 
@@ -34,12 +35,12 @@ describe('StateDb', () => {
     expect(db.height).toBeUndefined();
     expect(hex(db.root)).toBe('00'.repeat(32));
     expect(db.get('a')).toBeUndefined();
-    expect(db.latest.nodeCount()).toBe(0);
+    expect(db.latest.bucketCount()).toBe(0);
   });
 
   it('commits values, nodes and meta together; a reopen reads them back in O(1)', async () => {
     const { dir, db } = newStore();
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     const model = new Map<string, Uint8Array>();
     const blocks: WriteSet[] = [
       sortWriteSet([['a', v(1)], ['b', v(2)], ['c', v(3)]]),
@@ -59,17 +60,17 @@ describe('StateDb', () => {
     expect(hex(again.root)).toBe(referenceRoot(model));
     expect(again.size).toBe(model.size);
     expect([...again.latest.entries()].map(([k, x]) => `${k}=${hex(x)}`)).toEqual([...model].sort().map(([k, x]) => `${k}=${hex(x)}`));
-    const tree = new DiskSmt(again, again.root, again.size, { verifyReads: true });
-    expect([...tree.durable.entries()].length).toBe(model.size);
+    const tree = BucketTree.open(again, again.root, again.size, again.bucketBits, { verifyReads: true });
+    expect([...tree.durable.leaves()].length).toBe(model.size);
   });
 
   it('refuses a commit that does not extend the tip (height or base root), and writes nothing', async () => {
     const { db } = newStore();
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     await commit(db, smt, 5n, [['a', v(1)]]);
     const next = smt.durable.withWrites([['b', v(2)]]);
     await expect(db.commitBlock(7n, [['b', v(2)]], next.delta())).rejects.toMatchObject({ code: 'STATE_NOT_NEXT' });
-    const other = new DiskSmt(db, new Uint8Array(32), 0).durable.withWrites([['z', v(1)]]);
+    const other = BucketTree.open(new MemoryBucketStore(), new Uint8Array(32), 0, db.bucketBits).durable.withWrites([['z', v(1)]]);
     await expect(db.commitBlock(6n, [['z', v(1)]], other.delta())).rejects.toMatchObject({ code: 'STATE_NOT_NEXT' });
     expect(db.height).toBe(5n);
     expect(db.get('b')).toBeUndefined();
@@ -79,7 +80,7 @@ describe('StateDb', () => {
 
   it('rejects bad keys and values at the door', async () => {
     const { db } = newStore();
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     for (const ws of [[['has space', v(1)]], [['', v(1)]], [['x'.repeat(257), v(1)]], [['é', v(1)]], [['ok', 'str']]] as unknown as WriteSet[]) {
       const t = smt.durable.withWrites(ws.map(([k, x]) => [k, x instanceof Uint8Array ? x : v(0)]));
       await expect(db.commitBlock(0n, ws, t.delta())).rejects.toBeInstanceOf(StateError);
@@ -89,7 +90,7 @@ describe('StateDb', () => {
 
   it('a snapshot keeps seeing its state while later blocks commit', async () => {
     const { db } = newStore();
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     await commit(db, smt, 0n, [['k', v(0)]]);
     const snap = db.beginRead();
     for (let h = 1; h <= 5; h++) await commit(db, smt, BigInt(h), [['k', v(h)], [`n${h}`, v(h)]]);
@@ -109,7 +110,7 @@ describe('StateDb', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const db = StateDb.open({ path: t.path, writer: 'inline', durability: 'power-loss' });
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     await commit(db, smt, 0n, [['a', v(1)], ['b', v(2)]]);
     await commit(db, smt, 1n, [['a', null]]);
     await db.close();
@@ -123,7 +124,7 @@ describe('StateDb', () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const db = StateDb.open({ path: t.path, writer: 'inline', writeMap: false, mapSizeBytes: 2 ** 30 });
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     await commit(db, smt, 0n, [['a', v(1)], ['b', v(2)]]);
     await commit(db, smt, 1n, [['b', null], ['c', v(3)]]);
     await db.close();
@@ -135,7 +136,7 @@ describe('StateDb', () => {
 
   it('a read-only store refuses commits', async () => {
     const { dir, db } = newStore();
-    const smt = new DiskSmt(db, db.root, db.size);
+    const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
     await commit(db, smt, 0n, [['a', v(1)]]);
     const ro = StateDb.open({ path: dir, readOnly: true });
     cleanups.push(() => ro.close());
@@ -151,7 +152,7 @@ describe('StateDb', () => {
         const t = tempDir();
         const db = StateDb.open({ path: t.path, writer: 'inline' });
         try {
-          const smt = new DiskSmt(db, db.root, db.size, { cache: { pinnedDepth: 2, lruNodes: 5 } });
+          const smt = BucketTree.open(db, db.root, db.size, db.bucketBits);
           const model = new Map<string, Uint8Array>();
           for (let h = 0; h < blocks.length; h++) {
             const ws = sortWriteSet(blocks[h]!);
@@ -164,8 +165,8 @@ describe('StateDb', () => {
           const f = tempDir();
           const fresh = StateDb.open({ path: f.path, writer: 'inline' });
           try {
-            await commit(fresh, new DiskSmt(fresh, fresh.root, 0), 0n, sortWriteSet(model));
-            expect(db.latest.nodeCount()).toBe(fresh.latest.nodeCount());
+            await commit(fresh, BucketTree.open(fresh, fresh.root, 0, fresh.bucketBits), 0n, sortWriteSet(model));
+            expect(db.latest.bucketCount()).toBe(fresh.latest.bucketCount());
             expect(hex(fresh.root)).toBe(hex(db.root));
           } finally {
             await fresh.close();
