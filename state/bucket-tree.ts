@@ -25,10 +25,14 @@
  * superseded by another durable version (a discarded proposal) can no longer read what it
  * did not write: STATE_STALE_VERSION, never a wrong node.
  *
- * Start-up (`BucketTree.open`) reads every bucket record's hash (a sequential scan of the
- * table, no leaf is hashed) and combines the top levels: O(buckets) = O(min(n, 2^B)).
+ * Start-up (`BucketTree.open`): a clean shutdown leaves a checkpoint of the top (its non-empty
+ * positions, ~38 bytes each, checked by SHA-256 and by the stored root and size), which the
+ * next start loads. Without one that matches (first start, after a crash), it reads every
+ * bucket record's hash (a sequential scan, no leaf hashed) and combines the top levels:
+ * O(buckets) = O(min(n, 2^B)).
  */
-import { fromH32, hashTaggedPair, sha256H32, toH32, ZERO_H32, type H32 } from '../protocol/hash.js';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { fromH32, hashTaggedPair, sha256, sha256H32, toH32, ZERO_H32, type H32 } from '../protocol/hash.js';
 import { stateKeyHashH32, type SmtChange } from './smt.js';
 import { StateError } from './state-error.js';
 
@@ -64,6 +68,12 @@ export interface TreeDelta {
 export interface BucketTreeOptions {
   /** Recompute each bucket record read from the store and compare it with the hash the top names (audits, tests). */
   readonly verifyReads?: boolean;
+  /**
+   * A top checkpoint file (`saveCheckpoint`): `open` loads the top from it instead of scanning
+   * the bucket records when it describes exactly the stored tree (same bits, root and size,
+   * intact). A missing, stale or damaged file only costs the scan.
+   */
+  readonly checkpointPath?: string;
 }
 
 export interface BucketTreeStats {
@@ -71,8 +81,10 @@ export interface BucketTreeStats {
   bucketReads: number;
   /** Hashes computed by this module since process start. */
   hashes: number;
-  /** Time `open` took (scan of the bucket records and the top levels). */
+  /** Time `open` took. */
   startupMs: number;
+  /** How `open` got the top: from a checkpoint file, or by scanning the bucket records. */
+  startup: 'checkpoint' | 'scan';
 }
 
 // A node of the top is a 33-character latin1 string: its kind, then its 32 hash bytes.
@@ -85,6 +97,10 @@ const SINGLE_C = String.fromCharCode(SINGLE);
 const INTERNAL_C = String.fromCharCode(INTERNAL);
 
 const RECORD_HEADER = 32;
+/** Checkpoint file: u32 magic | u32 bits | [32] root | u64 size | [32] SHA-256 of the body | body. */
+const CKPT_MAGIC = 0x31435450; // "PTC1"
+const CKPT_HEADER = 4 + 4 + 32 + 8 + 32;
+const CKPT_NODE = 38;
 const PAIR = 64;
 
 let hashCount = 0;
@@ -201,6 +217,47 @@ class Top {
     if (k === EMPTY) h.fill(0, o, o + 32);
     else for (let j = 0; j < 32; j++) h[o + j] = n.charCodeAt(1 + j);
   }
+  /**
+   * The non-empty positions, level by level: u8 level | u32 index (LE) | u8 kind | [32] hash.
+   * What a checkpoint file holds.
+   */
+  serialize(): Uint8Array {
+    let count = 0;
+    for (let d = 0; d <= this.bits; d++) {
+      const k = this.kinds[d]!;
+      for (let i = 0; i < k.length; i++) if (k[i] !== EMPTY) count++;
+    }
+    const out = new Uint8Array(count * CKPT_NODE);
+    const view = new DataView(out.buffer);
+    let o = 0;
+    for (let d = 0; d <= this.bits; d++) {
+      const k = this.kinds[d]!;
+      const h = this.hashes[d]!;
+      for (let i = 0; i < k.length; i++) {
+        if (k[i] === EMPTY) continue;
+        out[o] = d;
+        view.setUint32(o + 1, i, true);
+        out[o + 5] = k[i]!;
+        out.set(h.subarray(i * 32, i * 32 + 32), o + 6);
+        o += CKPT_NODE;
+      }
+    }
+    return out;
+  }
+  /** Fills the (empty) arrays from `serialize`'s bytes; false if they do not fit these bits. */
+  deserialize(body: Uint8Array): boolean {
+    if (body.length % CKPT_NODE !== 0) return false;
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    for (let o = 0; o < body.length; o += CKPT_NODE) {
+      const d = body[o]!;
+      const i = view.getUint32(o + 1, true);
+      const k = body[o + 5]!;
+      if (d > this.bits || i >= 2 ** d || (k !== SINGLE && k !== INTERNAL)) return false;
+      this.kinds[d]![i] = k;
+      this.hashes[d]!.set(body.subarray(o + 6, o + 38), i * 32);
+    }
+    return true;
+  }
   /** Recomputes the levels above `bits` along the paths of the (ascending) bucket indices. */
   propagate(dirty: number[]): void {
     for (let d = this.bits - 1; d >= 0 && dirty.length > 0; d--) {
@@ -257,11 +314,12 @@ function checkBits(bits: number): number {
 /** The tree over a store: its durable top, its durable version, and the source of bucket records. */
 export class BucketTree {
   readonly bits: number;
-  private readonly top: Top;
+  private top: Top;
   private current: TreeVersion;
   private readonly verifyReads: boolean;
   private bucketReads = 0;
   private startupMs = 0;
+  private startup: 'checkpoint' | 'scan' = 'scan';
 
   private constructor(private readonly source: BucketSource, bits: number, opts: BucketTreeOptions) {
     this.bits = checkBits(bits);
@@ -277,7 +335,8 @@ export class BucketTree {
   static open(source: BucketSource, root: Uint8Array, size: number, bits: number, opts: BucketTreeOptions = {}): BucketTree {
     const t0 = performance.now();
     const t = new BucketTree(source, bits, opts);
-    t.load(root, size);
+    if (opts.checkpointPath !== undefined && t.loadCheckpoint(opts.checkpointPath, root, size)) t.startup = 'checkpoint';
+    else t.load(root, size);
     t.startupMs = performance.now() - t0;
     return t;
   }
@@ -306,13 +365,61 @@ export class BucketTree {
     this.current = new TreeVersion(this, node, size, null, null, null);
   }
 
+  /** The top from a checkpoint file, if it describes exactly this tree; else false (arrays untouched). */
+  private loadCheckpoint(path: string, root: Uint8Array, size: number): boolean {
+    if (!existsSync(path)) return false;
+    let buf: Buffer;
+    try {
+      buf = readFileSync(path);
+    } catch {
+      return false;
+    }
+    if (buf.length < CKPT_HEADER) return false;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (view.getUint32(0, true) !== CKPT_MAGIC || view.getUint32(4, true) !== this.bits) return false;
+    if (!Buffer.from(root).equals(buf.subarray(8, 40)) || view.getBigUint64(40, true) !== BigInt(size)) return false;
+    const body = buf.subarray(CKPT_HEADER);
+    if (!Buffer.from(sha256(body)).equals(buf.subarray(48, 80))) return false;
+    const top = new Top(this.bits);
+    if (!top.deserialize(body)) return false;
+    const node = top.node(0, 0);
+    if ((node.charCodeAt(0) === EMPTY ? ZERO_H32 : node.slice(1)) !== toH32(root)) return false;
+    this.top = top;
+    this.current = new TreeVersion(this, node, size, null, null, null);
+    return true;
+  }
+
+  /**
+   * Writes the durable top to `path` (atomically: a temp file, then rename), so the next
+   * `open` with this path skips the scan. Call when nothing else will commit (shutdown).
+   */
+  saveCheckpoint(path: string): void {
+    const body = this.top.serialize();
+    const head = new Uint8Array(CKPT_HEADER);
+    const view = new DataView(head.buffer);
+    view.setUint32(0, CKPT_MAGIC, true);
+    view.setUint32(4, this.bits, true);
+    head.set(this.current.root, 8);
+    view.setBigUint64(40, BigInt(this.current.size), true);
+    head.set(sha256(body), 48);
+    const tmp = `${path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, head);
+      for (let o = 0; o < body.length; ) o += writeSync(fd, body, o, body.length - o);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+
   /** The durable version: the tree the store holds now. */
   get durable(): TreeVersion {
     return this.current;
   }
 
   stats(): BucketTreeStats {
-    return { bucketReads: this.bucketReads, hashes: hashCount, startupMs: Math.round(this.startupMs * 10) / 10 };
+    return { bucketReads: this.bucketReads, hashes: hashCount, startupMs: Math.round(this.startupMs * 10) / 10, startup: this.startup };
   }
 
   /** @internal A top node of a durable version. */

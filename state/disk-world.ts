@@ -17,12 +17,16 @@
  * last written block this facade adopted; `durable` reads a snapshot of the last settled (or
  * committed) block. Snapshots move only inside these calls, never by a write landing.
  */
+import { join } from 'node:path';
 import { toH32 } from '../protocol/hash.js';
 import { BucketTree, type BucketTreeOptions, type TreeDelta, type TreeVersion } from './bucket-tree.js';
 import type { StateDb, StateSnapshot } from './state-db.js';
 import { StateError } from './state-error.js';
 import type { WriteSet } from './types.js';
 import type { StateView } from './world.js';
+
+/** The tree's top checkpoint, next to the store's files (BucketTree.saveCheckpoint). */
+export const TOP_CHECKPOINT = 'tree-top.ckpt';
 
 export interface DiskPreparedState {
   readonly base: TreeVersion;
@@ -120,16 +124,21 @@ export class DiskWorldState implements StateView {
   /** @internal Snapshot of the durable view. */
   durableSnapshot: StateSnapshot;
   private closed = false;
+  private readonly checkpointPath: string;
 
   private constructor(readonly db: StateDb, opts: BucketTreeOptions) {
-    this.smt = BucketTree.open(db, db.root, db.size, db.bucketBits, opts);
+    this.checkpointPath = opts.checkpointPath ?? join(db.path, TOP_CHECKPOINT);
+    this.smt = BucketTree.open(db, db.root, db.size, db.bucketBits, { ...opts, checkpointPath: this.checkpointPath });
     this.tree = this.smt.durable;
     this.appliedSnap = db.latest.retain();
     this.durableSnapshot = db.latest.retain();
     this.durable = new DurableView(this);
   }
 
-  /** The facade over the store's latest state: reads meta and every bucket record's hash (BucketTree.open). */
+  /**
+   * The facade over the store's latest state: reads meta and the tree's top (from the
+   * checkpoint a clean close left, else by scanning every bucket record's hash: BucketTree.open).
+   */
   static open(db: StateDb, opts: BucketTreeOptions = {}): DiskWorldState {
     return new DiskWorldState(db, opts);
   }
@@ -275,6 +284,15 @@ export class DiskWorldState implements StateView {
   /** Releases the read snapshots this facade holds (the store stays open). */
   close(): void {
     if (this.closed) return;
+    // A clean stop leaves the tree's top for the next start (BucketTree.saveCheckpoint), when
+    // the store holds exactly the durable tree (nothing applied or written ahead).
+    if (!this.db.readOnly && this.layers.length === 0 && this.writtenAhead.size === 0 && toH32(this.db.root) === this.smt.durable.rootH32) {
+      try {
+        this.smt.saveCheckpoint(this.checkpointPath);
+      } catch {
+        // Only the next start's speed depends on it.
+      }
+    }
     this.closed = true;
     this.appliedSnap.release();
     this.durableSnapshot.release();

@@ -150,3 +150,47 @@ describe('BucketTree against the in-memory SparseMerkleTree', () => {
     expect(() => t.durable.withChanges([[stateKeyHash('a'), stateValueHash(Uint8Array.of(3))], [stateKeyHash('b'), stateValueHash(Uint8Array.of(3))]])).toThrow(StateError);
   });
 });
+
+describe('top checkpoint', () => {
+  it('a matching checkpoint replaces the scan; a stale or damaged one falls back to it, with the same root', async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'pel-ckpt-'));
+    try {
+      const path = join(dir, 'top.ckpt');
+      const bits = 10;
+      const { store, tree } = fresh(bits);
+      const batch = (n: number, salt: number): SmtChange[] => Array.from({ length: n }, (_, i) => [stateKeyHash(`acct/${i}`), stateValueHash(Uint8Array.of(salt, i & 0xff))] as SmtChange);
+      let v = tree.durable.withChanges(batch(3000, 1));
+      store.apply(v.delta());
+      tree.saveCheckpoint(path);
+      const fromCkpt = BucketTree.open(store, v.root, v.size, bits, { checkpointPath: path, verifyReads: true });
+      expect(fromCkpt.stats().startup).toBe('checkpoint');
+      expect(hex(fromCkpt.durable.root)).toBe(hex(v.root));
+      // The loaded top serves updates exactly like a scanned one.
+      const scanned = BucketTree.open(store, v.root, v.size, bits);
+      expect(scanned.stats().startup).toBe('scan');
+      expect(hex(fromCkpt.durable.withChanges(batch(500, 2)).root)).toBe(hex(scanned.durable.withChanges(batch(500, 2)).root));
+      // Stale: the store moved on after the checkpoint was written.
+      v = v.withChanges(batch(10, 3));
+      store.apply(v.delta());
+      const stale = BucketTree.open(store, v.root, v.size, bits, { checkpointPath: path });
+      expect(stale.stats().startup).toBe('scan');
+      expect(hex(stale.durable.root)).toBe(hex(v.root));
+      // Damaged: one flipped byte in the body.
+      tree.saveCheckpoint(path);
+      const bytes = readFileSync(path);
+      bytes[bytes.length - 5] ^= 0x10;
+      writeFileSync(path, bytes);
+      const damaged = BucketTree.open(store, v.root, v.size, bits, { checkpointPath: path });
+      expect(damaged.stats().startup).toBe('scan');
+      expect(hex(damaged.durable.root)).toBe(hex(v.root));
+      // Written again after the store moved: used again.
+      tree.saveCheckpoint(path);
+      expect(BucketTree.open(store, v.root, v.size, bits, { checkpointPath: path }).stats().startup).toBe('checkpoint');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

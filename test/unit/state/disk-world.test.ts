@@ -159,6 +159,7 @@ describe('DiskWorldState behaves as WorldState', () => {
           const again = DiskWorldState.open(db, { verifyReads: true });
           // Start-up reads the bucket hashes only: no bucket's leaves.
           expect(again.smt.stats().bucketReads).toBe(0);
+          expect(again.smt.stats().startup).toBe('checkpoint');
           expect(hex(again.root)).toBe(hex(ref.root));
           expect(dump(again)).toEqual(dump(ref));
           const more = sortWriteSet([['k/0', Uint8Array.of(7)], ['k/new', Uint8Array.of(8)]]);
