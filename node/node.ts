@@ -476,6 +476,7 @@ export class PelNode {
         await this.stopBft();
         await this.rpc?.close();
         if (this.ownsExecutor) await this.executor.close();
+        this.chain.close();
         await this.store.close();
       })();
     }
