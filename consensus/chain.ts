@@ -157,6 +157,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** A commit() is writing, or an applied block's batch is in flight. */
   private committing = false;
   private writeFailure: ChainError | null = null;
+  /** The blocks Chain.open re-applied to a state store that was behind the LevelDB head (null: none). */
+  recovered: { readonly from: bigint; readonly to: bigint } | null = null;
 
   private constructor(
     readonly genesis: Genesis,
@@ -209,11 +211,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     const head = decodeBlock(bytes);
     const world = DiskWorldState.open(db);
     try {
+      const from = world.storedHeight === undefined ? 0n : world.storedHeight + 1n;
       await Chain.recoverState(store, world, height, head);
       if (!bytesEqual(world.root, head.header.stateRoot)) {
         throw new ChainError('STATE_ROOT_MISMATCH', `state in ${store.statePath} has root ${toHex(world.root)} but head block ${height} says ${toHex(head.header.stateRoot)}`);
       }
-      return new Chain(parseGenesis(JSON.parse(storedJson)), store, world, executor, head);
+      const chain = new Chain(parseGenesis(JSON.parse(storedJson)), store, world, executor, head);
+      if (from <= height) chain.recovered = { from, to: height };
+      return chain;
     } catch (e) {
       world.close();
       throw e;
