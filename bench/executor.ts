@@ -9,7 +9,7 @@ import { moduleSet } from '../contracts/registry.js';
 import { executeBlockSequential } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
 import type { BlockExecution } from '../execution/types.js';
-import { WorldState } from '../state/world.js';
+import { scratchState } from './scratch-state.js';
 import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin, prepareWorkload, WORKLOADS, type WorkloadKind } from './workload.js';
 import { median, num, output, parseBenchArgs, progress, round } from './util.js';
 
@@ -49,9 +49,15 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
   const genesis = benchGenesisState(accounts);
   const setup = prepareWorkload(workload, accounts, txs, genesis, modules);
   const block = buildWorkload({ workload, txs, accounts: accountsN, feeSink, iters }, accounts, setup);
-  const world = WorldState.fromEntries(genesis);
+  // The genesis state in a throwaway LMDB store (a temp dir, removed below): both executors
+  // read it as in a node, the workers straight from the store.
+  const scratch = await scratchState(genesis);
+  const world = scratch.world;
   const ctx = benchContextWithFees(feeSink, setup ? 10n : 1n);
-  const ex = await ParallelExecutor.create({ workers, modules: 'builtin+testing', adaptive: f['no-adaptive'] !== true });
+  const ex = await ParallelExecutor.create({ workers, modules: 'builtin+testing', adaptive: f['no-adaptive'] !== true }).catch(async (e: unknown) => {
+    await scratch.close();
+    throw e;
+  });
   try {
     const seqMs: number[] = [];
     const parMs: number[] = [];
@@ -74,7 +80,7 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
       parRuns.push(p);
     };
     // Warm-up, not measured: at least five runs. The workers' first blocks pay for the JIT,
-    // their heaps growing to steady state and their replicas (on the dev machine the first
+    // their heaps growing to steady state and their page cache (on the dev machine the first
     // four 10,000-tx blocks run measurably slower); a node runs far more blocks than that.
     // In adaptive mode, also until the policy has its first estimates of both paths (at most
     // 20 runs), so the measured runs show the path it settled on, not its initial probes.
@@ -123,6 +129,7 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
     );
   } finally {
     await ex.close();
+    await scratch.close();
   }
   return 0;
 }

@@ -11,7 +11,7 @@ import { genesisWriteSet, parseGenesis } from '../consensus/genesis.js';
 import { decodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import { executeBlockSequential } from '../execution/sequential.js';
 import { ChainStore } from '../state/store.js';
-import { WorldState } from '../state/world.js';
+import { scratchState } from './scratch-state.js';
 
 export interface ReplayResult {
   readonly height: number;
@@ -30,28 +30,32 @@ export async function replayChain(dataDir: string): Promise<ReplayResult> {
     if (!genesisJson) throw new Error(`${dataDir} holds no chain`);
     const genesis = parseGenesis(JSON.parse(genesisJson));
     const head = (await store.getHeadHeight()) ?? 0n;
-    const world = WorldState.empty();
-    world.commit(world.prepare(genesisWriteSet(genesis)));
-    let txs = 0;
-    let rootsMatch = true;
-    let receiptsMatch = true;
-    let firstMismatch: number | null = null;
-    for (let h = 1n; h <= head; h++) {
-      const block = decodeBlock((await store.getBlockBytes(h))!);
-      const params = { fee: decodeFeeParams(world.get(FEE_PARAMS_KEY)!), gas: decodeGasSchedule(world.get(GAS_SCHEDULE_KEY)!) };
-      const ctx = { chainId: genesis.chainId, height: h, timestamp: block.header.timestamp, proposer: block.header.proposer, params };
-      const r = executeBlockSequential(ctx, block.txs, world, builtinModules);
-      const stored = (await store.getReceipts(h)) ?? [];
-      const receiptsOk = r.outcomes.length === stored.length && r.outcomes.every((o, i) => o.kind === 'included' && bytesEqual(o.encoded, stored[i]!));
-      const prepared = world.prepare(r.writeSet);
-      const rootOk = bytesEqual(prepared.root, block.header.stateRoot);
-      if (!rootOk) rootsMatch = false;
-      if (!receiptsOk) receiptsMatch = false;
-      if ((!rootOk || !receiptsOk) && firstMismatch === null) firstMismatch = Number(h);
-      world.commit(prepared);
-      txs += block.txs.length;
+    // The replayed state lives in a throwaway LMDB store (removed below), like a node's.
+    const scratch = await scratchState(genesisWriteSet(genesis));
+    const world = scratch.world;
+    try {
+      let txs = 0;
+      let rootsMatch = true;
+      let receiptsMatch = true;
+      let firstMismatch: number | null = null;
+      for (let h = 1n; h <= head; h++) {
+        const block = decodeBlock((await store.getBlockBytes(h))!);
+        const params = { fee: decodeFeeParams(world.get(FEE_PARAMS_KEY)!), gas: decodeGasSchedule(world.get(GAS_SCHEDULE_KEY)!) };
+        const ctx = { chainId: genesis.chainId, height: h, timestamp: block.header.timestamp, proposer: block.header.proposer, params };
+        const r = executeBlockSequential(ctx, block.txs, world, builtinModules);
+        const stored = (await store.getReceipts(h)) ?? [];
+        const receiptsOk = r.outcomes.length === stored.length && r.outcomes.every((o, i) => o.kind === 'included' && bytesEqual(o.encoded, stored[i]!));
+        const prepared = await scratch.commit(r.writeSet);
+        const rootOk = bytesEqual(prepared.root, block.header.stateRoot);
+        if (!rootOk) rootsMatch = false;
+        if (!receiptsOk) receiptsMatch = false;
+        if ((!rootOk || !receiptsOk) && firstMismatch === null) firstMismatch = Number(h);
+        txs += block.txs.length;
+      }
+      return { height: Number(head), txs, rootsMatch, receiptsMatch, firstMismatch, finalStateRoot: toHex(world.root) };
+    } finally {
+      await scratch.close();
     }
-    return { height: Number(head), txs, rootsMatch, receiptsMatch, firstMismatch, finalStateRoot: toHex(world.root) };
   } finally {
     await store.close();
   }

@@ -10,14 +10,21 @@
  *                      prepared tree and the applied head moves at once, so the next block can
  *                      execute on it, while the block's one batch is written in the background;
  *                      `written` settles when it is on disk
- * At startup it initialises genesis or reloads state and checks the rebuilt state root
- * against the head header (a mismatch means a corrupt data dir: refuse to start).
+ * State lives in the data dir's LMDB state store (store.state) through DiskWorldState: no
+ * state is loaded at start-up. Every block is written LevelDB first (block, receipts, and its
+ * state write set as a `w:` record), then the state store (one LMDB transaction with the
+ * block's values, tree nodes and height). A crash between the two leaves the state store
+ * behind the LevelDB head, never ahead: at startup the chain re-applies the write sets of the
+ * blocks it misses (prepare + write + commit, no re-execution), checking each root against
+ * its header. A state store ahead of the head, a write set that is gone, or a root that does
+ * not match the header means a damaged data dir: Chain.open refuses to start
+ * (ChainError STATE_AHEAD, STATE_BEHIND, STATE_ROOT_MISMATCH).
  *
  * Two heads. The APPLIED head and state (`appliedHead`, `appliedState`, `params()`) are what
  * execution builds on and what the mempool checks against; they may be one block ahead of
  * disk. Everything a reader outside consensus sees shows DURABLE blocks only: `head`,
  * `height`, `getBlock`, `getBlockByHash`, `getTxLocation`, `getCertificate` and `world` (the
- * account state as of `head`, through WorldState's undo layer) move when the block's batch
+ * account state as of `head`, DiskWorldState's durable view) move when the block's batch
  * has completed, and the `block` event fires then too. So nothing RPC can observe is lost by a
  * kill -9 between apply and write. The two heads differ only while an applied block is being
  * written; at most one block is (apply refuses a second one, COMMIT_IN_PROGRESS), and writes
@@ -35,7 +42,8 @@ import { decodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
 import { decodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import type { BlockContext, BlockExecutor, ChainParams, DiscardCode, ExecutionStats } from '../execution/types.js';
 import type { BlockCommit, ChainStore, TxLocation } from '../state/store.js';
-import { WorldState, type PreparedState, type StateView } from '../state/world.js';
+import { DiskWorldState, type DiskPreparedState } from '../state/disk-world.js';
+import type { StateView } from '../state/world.js';
 import { genesisToJson, genesisWriteSet, parseGenesis, type Genesis } from './genesis.js';
 import { BlockValidationError } from './bft/types.js';
 
@@ -44,10 +52,14 @@ export class ChainError extends Error {
    * NOT_NEXT_BLOCK: a commit of a block that does not extend the current head (another block
    * was committed since it was executed); nothing was written.
    * COMMIT_IN_PROGRESS: commit or apply called while another block is still being written; nothing was written.
-   * WRITE_FAILED: an applied block's batch failed, so memory is ahead of disk; the chain does no
-   * more work and the node must stop (a restart reloads what is on disk).
+   * WRITE_FAILED: an applied block's batch failed, so memory is ahead of disk (or a block's
+   * state write failed after its LevelDB batch); the chain does no more work and the node must
+   * stop (a restart reloads what is on disk and re-applies what the state store misses).
+   * STATE_ROOT_MISMATCH: the state store's root (or a re-applied block's) is not the header's.
+   * STATE_AHEAD: the state store holds a height above the LevelDB head (or state without a chain).
+   * STATE_BEHIND: the state store misses a block whose write set is no longer in LevelDB.
    */
-  readonly code: 'GENESIS_MISMATCH' | 'STATE_ROOT_MISMATCH' | 'CHAIN_CORRUPT' | 'NOT_NEXT_BLOCK' | 'COMMIT_IN_PROGRESS' | 'WRITE_FAILED';
+  readonly code: 'GENESIS_MISMATCH' | 'STATE_ROOT_MISMATCH' | 'STATE_AHEAD' | 'STATE_BEHIND' | 'CHAIN_CORRUPT' | 'NOT_NEXT_BLOCK' | 'COMMIT_IN_PROGRESS' | 'WRITE_FAILED';
   constructor(code: ChainError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ChainError';
@@ -76,7 +88,7 @@ export interface Proposal {
   readonly receipts: Receipts;
   readonly encodedReceipts: readonly Uint8Array[];
   readonly discarded: readonly DiscardedTx[];
-  readonly prepared: PreparedState;
+  readonly prepared: DiskPreparedState;
   readonly stats: ExecutionStats;
   readonly timings: { executeMs: number; rootMs: number };
 }
@@ -98,8 +110,20 @@ export interface ChainEvents {
 const BLOCK_CACHE = 128;
 const BLOCK_CACHE_TXS = 16_384;
 
+/**
+ * Test hook (kill tests): PEL_TEST_CRASH_AT=after-chain-write kills the process with SIGKILL
+ * right after a block's LevelDB batch and before its state store write; with
+ * `after-chain-write:<height>` only at that height (or above). Read only here.
+ */
+function crashPointAfterChainWrite(height: bigint): void {
+  const at = process.env.PEL_TEST_CRASH_AT;
+  if (at === undefined || !at.startsWith('after-chain-write')) return;
+  const min = at.length > 'after-chain-write'.length ? BigInt(at.slice('after-chain-write:'.length)) : 0n;
+  if (height >= min) process.kill(process.pid, 'SIGKILL');
+}
+
 /** The store batch of a proposal. */
-function blockCommit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate: Uint8Array | undefined): BlockCommit {
+function blockCommit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate: Uint8Array | undefined, stateHeight: bigint | undefined): BlockCommit {
   return {
     height: p.block.header.height,
     hash: p.block.hash,
@@ -107,6 +131,7 @@ function blockCommit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certif
     receipts: p.encodedReceipts,
     txHashes: p.block.txs.map((t) => t.hash),
     writeSet: p.prepared.writeSet,
+    ...(stateHeight !== undefined ? { stateHeight } : {}),
     mempoolRemovals,
     ...(certificate ? { certificate } : {}),
   };
@@ -132,11 +157,13 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** A commit() is writing, or an applied block's batch is in flight. */
   private committing = false;
   private writeFailure: ChainError | null = null;
+  /** The blocks Chain.open re-applied to a state store that was behind the LevelDB head (null: none). */
+  recovered: { readonly from: bigint; readonly to: bigint } | null = null;
 
   private constructor(
     readonly genesis: Genesis,
     private readonly store: ChainStore,
-    private readonly state: WorldState,
+    private readonly state: DiskWorldState,
     private readonly executor: BlockExecutor,
     head: Block,
   ) {
@@ -148,18 +175,31 @@ export class Chain extends EventEmitter<ChainEvents> {
   static async open(store: ChainStore, genesis: Genesis, executor: BlockExecutor): Promise<Chain> {
     const storedJson = await store.getGenesisJson();
     const wanted = JSON.stringify(genesisToJson(genesis));
+    const db = store.state;
     if (storedJson === undefined) {
+      if (db.height !== undefined) {
+        throw new ChainError('STATE_AHEAD', `the state store ${store.statePath} holds state of height ${db.height} but ${store.location} holds no chain; remove it or use --reset`);
+      }
       const writeSet = genesisWriteSet(genesis);
-      const world = WorldState.empty();
-      const prepared = world.prepare(writeSet);
-      world.commit(prepared);
-      const header: BlockHeader = {
-        chainId: genesis.chainId, height: 0n, parentHash: ZERO_HASH, timestamp: genesis.timestamp, proposer: genesis.validators[0]!.address,
-        txRoot: ZERO_HASH, receiptsRoot: ZERO_HASH, stateRoot: world.root, txCount: 0, gasUsed: 0n,
-      };
-      const block = makeBlock(header, []);
-      await store.initGenesis(wanted, { height: 0n, hash: block.hash, blockBytes: encodeBlock(block), receipts: [], txHashes: [], writeSet, mempoolRemovals: [] });
-      return new Chain(genesis, store, world, executor, block);
+      const world = DiskWorldState.open(db);
+      try {
+        const prepared = world.prepare(writeSet);
+        const header: BlockHeader = {
+          chainId: genesis.chainId, height: 0n, parentHash: ZERO_HASH, timestamp: genesis.timestamp, proposer: genesis.validators[0]!.address,
+          txRoot: ZERO_HASH, receiptsRoot: ZERO_HASH, stateRoot: prepared.root, txCount: 0, gasUsed: 0n,
+        };
+        const block = makeBlock(header, []);
+        // LevelDB first (with the genesis write set as w:0), then the state store at height 0.
+        await store.initGenesis(wanted, { height: 0n, hash: block.hash, blockBytes: encodeBlock(block), receipts: [], txHashes: [], writeSet, mempoolRemovals: [] });
+        crashPointAfterChainWrite(0n);
+        await world.write(prepared, 0n);
+        world.commit(prepared);
+        await store.pruneWriteSets(0n);
+        return new Chain(genesis, store, world, executor, block);
+      } catch (e) {
+        world.close();
+        throw e;
+      }
     }
     if (storedJson !== wanted) {
       throw new ChainError('GENESIS_MISMATCH', `the data dir ${store.location} holds a chain with a different genesis; use another --data-dir or --reset to wipe it`);
@@ -169,11 +209,52 @@ export class Chain extends EventEmitter<ChainEvents> {
     const bytes = await store.getBlockBytes(height);
     if (!bytes) throw new ChainError('CHAIN_CORRUPT', `head block ${height} is missing`);
     const head = decodeBlock(bytes);
-    const world = WorldState.fromEntries(await store.loadState());
-    if (!bytesEqual(world.root, head.header.stateRoot)) {
-      throw new ChainError('STATE_ROOT_MISMATCH', `state in ${store.location} has root ${toHex(world.root)} but head block ${height} says ${toHex(head.header.stateRoot)}`);
+    const world = DiskWorldState.open(db);
+    try {
+      const from = world.storedHeight === undefined ? 0n : world.storedHeight + 1n;
+      await Chain.recoverState(store, world, height, head);
+      if (!bytesEqual(world.root, head.header.stateRoot)) {
+        throw new ChainError('STATE_ROOT_MISMATCH', `state in ${store.statePath} has root ${toHex(world.root)} but head block ${height} says ${toHex(head.header.stateRoot)}`);
+      }
+      const chain = new Chain(parseGenesis(JSON.parse(storedJson)), store, world, executor, head);
+      if (from <= height) chain.recovered = { from, to: height };
+      return chain;
+    } catch (e) {
+      world.close();
+      throw e;
     }
-    return new Chain(parseGenesis(JSON.parse(storedJson)), store, world, executor, head);
+  }
+
+  /**
+   * Brings the state store up to the LevelDB head: re-applies the write set (`w:`) of every
+   * block it misses, in order, each checked against its header's state root. No
+   * re-execution: the write sets are the blocks' results as they were committed.
+   */
+  private static async recoverState(store: ChainStore, world: DiskWorldState, head: bigint, headBlock: Block): Promise<void> {
+    const stored = world.storedHeight;
+    if (stored !== undefined && stored > head) {
+      throw new ChainError('STATE_AHEAD', `the state store ${store.statePath} is at height ${stored}, above the chain's head ${head} in ${store.location}: it belongs to another chain or the chain lost blocks; --reset to start over`);
+    }
+    for (let h = stored === undefined ? 0n : stored + 1n; h <= head; h++) {
+      const writeSet = await store.getWriteSet(h);
+      if (writeSet === undefined) {
+        throw new ChainError('STATE_BEHIND', `the state store ${store.statePath} is at height ${stored ?? 'none'} but the write set of block ${h} is not in ${store.location} (a data dir of an older pel, or a damaged one); --reset to start over`);
+      }
+      let header: BlockHeader;
+      if (h === head) header = headBlock.header;
+      else {
+        const b = await store.getBlockBytes(h);
+        if (!b) throw new ChainError('CHAIN_CORRUPT', `block ${h} is missing`);
+        header = decodeBlock(b).header;
+      }
+      const prepared = world.prepare(writeSet);
+      if (!bytesEqual(prepared.root, header.stateRoot)) {
+        throw new ChainError('STATE_ROOT_MISMATCH', `re-applying block ${h}'s write set to the state store gives root ${toHex(prepared.root)} but its header says ${toHex(header.stateRoot)}`);
+      }
+      await world.write(prepared, h);
+      world.commit(prepared);
+    }
+    await store.pruneWriteSets(head);
   }
 
   /** The durable head (its batch is on disk): what RPC reports. */
@@ -192,7 +273,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** The state the next block executes on (includes an applied block still being written). Mempool checks read it. */
-  get appliedState(): WorldState {
+  get appliedState(): DiskWorldState {
     return this.state;
   }
 
@@ -294,23 +375,32 @@ export class Chain extends EventEmitter<ChainEvents> {
   /**
    * Persist and adopt a proposal (not pipelined: BFT, sync and tests). `mempoolRemovals` are
    * deleted from the journal and the encoded commit `certificate` (BFT) is stored, in the same
-   * batch. Disk first: if the batch fails, memory still matches the unchanged disk. A proposal
+   * batch. Disk first (LevelDB, then the state store): if the batch fails, memory still
+   * matches the unchanged disk; if the state write fails after it, WRITE_FAILED. A proposal
    * that does not extend the head is refused (ChainError NOT_NEXT_BLOCK) before anything is
    * written.
    */
   async commit(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate?: Uint8Array): Promise<void> {
     this.checkNext(p);
-    const c = blockCommit(p, mempoolRemovals, certificate);
+    const height = p.block.header.height;
+    const c = blockCommit(p, mempoolRemovals, certificate, this.state.storedHeight);
     this.committing = true;
     try {
       await this.store.commitBlock(c);
+      try {
+        crashPointAfterChainWrite(height);
+        await this.state.write(p.prepared, height);
+      } catch (cause) {
+        // LevelDB holds the block, the state store does not: a restart re-applies it.
+        this.writeFailure = new ChainError('WRITE_FAILED', `writing the state of block ${height} failed after its batch; the node must stop and restart from disk`, { cause });
+        throw this.writeFailure;
+      }
       this.state.commit(p.prepared);
       this.headBlock = p.block;
       this.appliedBlock = p.block;
     } finally {
       this.committing = false;
     }
-    this.executor.onCommit?.(c.writeSet);
     this.persisted(p);
   }
 
@@ -324,12 +414,17 @@ export class Chain extends EventEmitter<ChainEvents> {
   apply(p: Proposal, mempoolRemovals: readonly Uint8Array[], certificate?: Uint8Array): AppliedBlock {
     this.checkNext(p);
     // Everything that can throw is done before memory changes.
-    const c = blockCommit(p, mempoolRemovals, certificate);
+    const height = p.block.header.height;
+    const c = blockCommit(p, mempoolRemovals, certificate, this.state.storedHeight);
     this.state.apply(p.prepared);
     this.appliedBlock = p.block;
     this.committing = true;
-    this.executor.onCommit?.(c.writeSet);
-    const written = this.store.commitBlock(c).then(
+    // LevelDB first, then the state store (see the file comment: recovery re-applies a block
+    // whose state write a crash cut off).
+    const written = this.store.commitBlock(c).then(() => {
+      crashPointAfterChainWrite(height);
+      return this.state.write(p.prepared, height);
+    }).then(
       () => {
         this.state.settle();
         this.headBlock = p.block;
@@ -433,6 +528,11 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   async getTxLocation(hash: Uint8Array): Promise<TxLocation | undefined> {
     return this.store.getTxLocation(hash);
+  }
+
+  /** Releases the state's read snapshots (before the store closes). The chain does no more work. */
+  close(): void {
+    this.state.close();
   }
 
 }

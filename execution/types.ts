@@ -64,7 +64,5 @@ export interface BlockExecution {
 export interface BlockExecutor {
   readonly name: 'sequential' | 'parallel';
   execute(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution>;
-  /** Called after a block's write set is committed (lets executors keep replicas in sync). */
-  onCommit?(writeSet: WriteSet): void;
   close(): Promise<void>;
 }

@@ -117,6 +117,10 @@ export class PelNode {
         await warmUp(executor, config.warmupTxs, { inMemory: config.inMemory, logger: logger.child('warmup') });
       }
       const chain = await Chain.open(store, genesis, executor);
+      if (chain.recovered) {
+        // A crash came between a block's LevelDB batch and its state store write: re-applied from the kept write sets.
+        logger.warn('state store was behind the chain: re-applied the kept write sets', { from: Number(chain.recovered.from), to: Number(chain.recovered.to), stateRoot: toHex(chain.head.header.stateRoot) });
+      }
       const mempool = new Mempool(
         { maxTotal: config.mempoolMaxTotal, maxPerSender: config.mempoolMaxPerSender },
         {
@@ -476,6 +480,7 @@ export class PelNode {
         await this.stopBft();
         await this.rpc?.close();
         if (this.ownsExecutor) await this.executor.close();
+        this.chain.close();
         await this.store.close();
       })();
     }

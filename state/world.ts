@@ -1,6 +1,8 @@
 /**
- * WorldState: the state held in memory (execution reads it synchronously) plus its sparse
- * Merkle tree. A block's write set is first `prepare`d (root computed on a new persistent
+ * WorldState: the state held in memory plus its sparse Merkle tree. The node does not use it
+ * (its state is DiskWorldState over the LMDB store, disk-world.ts); it stays as the reference
+ * model and in-memory double of unit tests (disk-world.test.ts checks one against the other),
+ * and `StateView` is the read interface both implement. A block's write set is first `prepare`d (root computed on a new persistent
  * tree, nothing mutated) and then committed; consensus can prepare a proposal and throw it
  * away.
  *
@@ -34,7 +36,7 @@ interface UndoLayer {
 }
 
 export class WorldState implements StateView {
-  /** Bumped on every commit or apply: lets executors that keep replicas tell whether they are current. */
+  /** Bumped on every commit or apply. */
   version = 0;
   /** Oldest first; empty when every adopted block is durable. */
   private readonly undo: UndoLayer[] = [];

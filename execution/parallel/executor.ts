@@ -8,15 +8,22 @@
  * committed values; from the first tx whose eager result could differ (a bound failure or
  * a failure with pending deltas), the rest of the block is re-executed sequentially on top
  * of the parallel prefix. Blocks below `minParallelTxs`, a run stopped by the incarnation
- * limit or the contention guard, a state the replicas do not hold, or a pool that is not
- * complete (a worker died or is being replaced), run sequentially: every such fallback is
- * reported in the stats.
+ * limit or the contention guard, a state that is not in a store the workers can open, or a
+ * pool that is not complete (a worker died or is being replaced), run sequentially: every
+ * such fallback is reported in the stats.
+ *
+ * State. Workers keep no copy of the state. The block's pre-block state is a DiskWorldState
+ * (state/disk-world.ts): its committed part is in the LMDB store every worker opens
+ * read-only; what the main thread has applied but not yet written is the state's overlay,
+ * packed into the block message. Each worker reads a snapshot it takes when the block
+ * arrives, through that overlay, and releases it at the block's end.
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from '../../protocol/logger.js';
 import type { SignedTx } from '../../protocol/tx.js';
 import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
+import type { StateOverlay } from '../../state/disk-world.js';
 import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
 import { executeBlockSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
@@ -72,10 +79,19 @@ export interface ParallelExecutorDeps {
   spawnWorker?: WorkerPoolDeps['spawnWorker'];
 }
 
-/** A state the executor can keep worker replicas of: WorldState has `version` bumped per commit. */
-interface VersionedState extends StateReader {
-  readonly version?: number;
-  entries?(): Iterable<readonly [string, Uint8Array]>;
+/**
+ * A state the workers can read: its committed part in an LMDB store (`db.path`) and the
+ * blocks applied over it as an overlay (DiskWorldState). Any other StateReader (an in-memory
+ * test double) runs sequentially ('state-not-shared').
+ */
+interface SharedState extends StateReader {
+  readonly db: { readonly path: string };
+  overlay(): StateOverlay;
+}
+
+function sharedState(s: StateReader): SharedState | null {
+  const c = s as Partial<SharedState>;
+  return typeof c.overlay === 'function' && typeof c.db?.path === 'string' ? (s as SharedState) : null;
 }
 
 /**
@@ -117,10 +133,6 @@ export class ParallelExecutor implements BlockExecutor {
   private views: SharedViews;
   /** The main thread's view of the multi-version memory (its key-string cache persists). */
   private mv: MultiVersionMemory;
-  private replicaOf: VersionedState | null = null;
-  private replicaVersion = -1;
-  /** The pool's worker generation the replicas were synced at: a replaced worker has none. */
-  private replicaGeneration = -1;
   private closed = false;
   /** The adaptive policy's recent measurements (us per tx), newest last, at most SAMPLES each. */
   private readonly seqSamples: number[] = [];
@@ -173,23 +185,6 @@ export class ParallelExecutor implements BlockExecutor {
   /** Tests only: stop worker `i` as if it had crashed (the pool replaces it). */
   killWorkerForTest(i: number): Promise<void> {
     return this.pool.killWorkerForTest(i);
-  }
-
-  /** Give the workers a full copy of `state` (startup, or a state they do not hold). */
-  private syncReplicas(state: VersionedState): boolean {
-    if (!state.entries || state.version === undefined) return false;
-    this.pool.broadcast({ type: 'state', packed: packEntries(state.entries()), reset: true });
-    this.replicaOf = state;
-    this.replicaVersion = state.version;
-    this.replicaGeneration = this.pool.generation;
-    return true;
-  }
-
-  onCommit(writeSet: WriteSet): void {
-    // After a worker was replaced the next parallel block resyncs every replica anyway.
-    if (this.replicaOf === null || this.replicaGeneration !== this.pool.generation || !this.pool.available) return;
-    this.pool.broadcast({ type: 'state', packed: packEntries(writeSet), reset: false });
-    this.replicaVersion++;
   }
 
   private ensureCapacity(n: number, rawBytes: number): void {
@@ -281,16 +276,18 @@ export class ParallelExecutor implements BlockExecutor {
     const r = await this.executeParallel(ctx, txs, state);
     // The cost of trying parallel counts (aborted runs included); a block that never reached
     // the workers, or lost one, does not.
-    if (r.stats.fallback !== 'state-not-replicated' && r.stats.fallback !== 'worker-exited') this.learn('par', r.stats.durationMs, txs.length);
+    if (r.stats.fallback !== 'state-not-shared' && r.stats.fallback !== 'worker-exited') this.learn('par', r.stats.durationMs, txs.length);
     return r;
   }
 
   private async executeParallel(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {
-    const s = state as VersionedState;
-    if (this.replicaOf !== s || this.replicaVersion !== s.version || this.replicaGeneration !== this.pool.generation) {
-      if (!this.syncReplicas(s)) return this.sequential(ctx, txs, state, 'state-not-replicated');
-    }
+    const shared = sharedState(state);
+    if (shared === null) return this.sequential(ctx, txs, state, 'state-not-shared');
     const start = performance.now();
+    // What the workers lay over their own snapshot of the store: the applied blocks not yet
+    // written (with the pipelined producer, at most the previous block's write set).
+    const overlay = shared.overlay();
+    const packedOverlay = overlay.writes.size > 0 ? packEntries(overlay.writes) : null;
     const n = txs.length;
     let rawBytes = 0;
     for (const t of txs) rawBytes += t.raw.length + 52;
@@ -314,7 +311,10 @@ export class ParallelExecutor implements BlockExecutor {
     // block would fall back like one a worker failed.)
     const done = this.pool
       .runBlock(
-        { ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4) },
+        {
+          ctx, n, contentionPct: this.opts.contentionPct, contentionMinSample: Math.max(this.opts.contentionMinSample, n >> 4),
+          statePath: shared.db.path, overlay: packedOverlay, overlayBase: overlay.minHeight,
+        },
         () => new Scheduler(v).abort(ABORT_REASON.WORKER_EXITED),
       )
       .catch((e: unknown) => ({ errors: [`the pool refused the block: ${e instanceof Error ? e.message : String(e)}`], exited: 0 }));

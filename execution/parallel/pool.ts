@@ -9,10 +9,10 @@
  * reports ready. Only what was on the dead thread fails: its jobs reject with a
  * WorkerPoolError (callers do them on their own thread), and a block it was in counts it as
  * done after `stop` has aborted the run for the survivors, so the block falls back to the
- * sequential result only once no survivor is left inside it. Each replacement bumps
- * `generation`: the executor then gives every worker a full state replica again before its
- * next parallel block. While a slot is empty the pool is in service but not `complete`: jobs
- * go to the workers that are, blocks run sequentially.
+ * sequential result only once no survivor is left inside it. Workers hold no state: a
+ * replacement opens the state store the last block named (in its `init`) and serves. Each
+ * replacement bumps `generation`. While a slot is empty the pool is in service but not
+ * `complete`: jobs go to the workers that are, blocks run sequentially.
  *
  * Crash loops. A replacement that exits (or reports itself broken) before it is ready, or
  * does not get ready within `readyTimeoutMs`, or a death past `maxRestarts` restarts within
@@ -168,6 +168,8 @@ export class WorkerPool {
   private readonly onLost: ((reason: string) => void) | null;
   private readonly slots: Slot[] = [];
   private buffers: SharedBuffers;
+  /** The state store the last block read: a replacement opens it at init. */
+  private statePath: string | null = null;
   private readonly jobs = new Map<number, Job>();
   private nextJob = 0;
   private nextWorker = 0;
@@ -221,7 +223,7 @@ export class WorkerPool {
     return this.available && this.slots.every((s) => s.inService);
   }
 
-  /** Bumped whenever a worker is replaced: state replicas from before are incomplete. */
+  /** Bumped whenever a worker is replaced. */
   get generation(): number {
     return this.workerGeneration;
   }
@@ -246,7 +248,7 @@ export class WorkerPool {
     this.broadcast({ type: 'buffers', buffers });
   }
 
-  /** One message to every live worker (state replicas, buffers). */
+  /** One message to every live worker (buffers). */
   broadcast(msg: WorkerMessage): void {
     for (const s of this.slots) s.worker?.postMessage(msg);
   }
@@ -260,6 +262,7 @@ export class WorkerPool {
     if (!this.complete) return Promise.reject(new WorkerPoolError('NOT_COMPLETE', 'a block needs every worker in service'));
     if (this.block !== null) return Promise.reject(new WorkerPoolError('BLOCK_RUNNING', 'a block is already running on the pool'));
     const epoch = ++this.epoch;
+    this.statePath = msg.statePath;
     return new Promise<BlockRun>((resolve) => {
       const waiting = new Set<Worker>();
       this.block = { epoch, waiting, errors: [], exited: 0, stop, resolve };
@@ -359,7 +362,7 @@ export class WorkerPool {
         if (!ready) reject(new WorkerPoolError('START_FAILED', `worker ${slot.index} exited (code ${code}) before it was ready${cause ? `: ${cause.message}` : ''}`, { cause }));
         this.onExit(slot, worker, code, ready);
       });
-      worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers, index: slot.index } satisfies WorkerMessage);
+      worker.postMessage({ type: 'init', modules: this.opts.modules, buffers: this.buffers, index: slot.index, statePath: this.statePath } satisfies WorkerMessage);
     });
   }
 
@@ -393,7 +396,7 @@ export class WorkerPool {
         return;
       }
       case 'broken':
-        // Its replica or its view of the shared buffers is not what the executor thinks: a
+        // Its view of the shared buffers (or of the state store) is not what the executor thinks: a
         // thread that must not run blocks. Out of service now (a block it is in falls back,
         // whatever it answers), then replaced (its exit takes the usual path).
         slot.lastError = new Error(`worker reported itself broken: ${m.error}`);

@@ -1,8 +1,12 @@
 /**
- * A Block-STM worker thread. It keeps a replica of the committed state (updated with each
- * committed write set), and for each block runs the paper's loop:
+ * A Block-STM worker thread. It holds no copy of the state: it opens the node's LMDB state
+ * store read-only (state/state-db.ts; at init when the pool knows the store, else at the
+ * first block) and, per block, reads the pre-block state through a read snapshot it takes
+ * when the block arrives plus the block's overlay (the writes of blocks the main thread has
+ * applied but not yet written to the store, state/disk-world.ts OverlayReader); the snapshot
+ * is released when the block ends. For each block it runs the paper's loop:
  *   task = next_task(); execute -> try_execute, validate -> needs_reexecution
- * reading only through MultiVersionMemory and the replica. One message in and one message
+ * reading only through MultiVersionMemory and that reader. One message in and one message
  * out per block; everything else goes through shared memory.
  */
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
@@ -15,6 +19,8 @@ import { ExecutorSignal, executeTransaction } from '../vm.js';
 import type { BlockContext } from '../types.js';
 import { ABORT_REASON, BlockStopped, CapacityExceeded, CTL, ENTRY, FINAL_STRIDE, firstEagerTx, KEY, READ, RUN_STRIDE, TX, TXF, SharedViews, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
+import { OverlayReader } from '../../state/disk-world.js';
+import { StateDb } from '../../state/state-db.js';
 import { encodeOutcome, INGEST_STRIDE, OUTPUT_INCLUDED, unpackEntries, unpackRawTxs, VERIFY } from './outputs.js';
 import { Scheduler, type Task } from './scheduler.js';
 
@@ -32,12 +38,17 @@ export interface BlockMessage {
   workers: number;
   contentionPct: number;
   contentionMinSample: number;
+  /** The LMDB state store holding the block's committed base (opened read-only here). */
+  statePath: string;
+  /** Writes of blocks applied but not in the store yet (packEntries), or null for none. */
+  overlay: Uint8Array | null;
+  /** Height the worker's snapshot must have reached for the overlay to complete it (StateOverlay.minHeight). */
+  overlayBase: bigint | undefined;
 }
 
 export type WorkerMessage =
-  | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers; index: number }
+  | { type: 'init'; modules: ModuleSet; buffers: SharedBuffers; index: number; statePath: string | null }
   | { type: 'buffers'; buffers: SharedBuffers }
-  | { type: 'state'; packed: Uint8Array; reset: boolean }
   | BlockMessage
   | { type: 'verify' | 'ingest'; id: number; packed: Uint8Array };
 
@@ -50,9 +61,10 @@ export interface WorkerHeap {
 
 /**
  * Every message is answered or survived: a job that throws gets 'job-failed' (the caller does
- * it on its own thread), a block that throws gets 'done' with its error (the block falls back),
- * and a failed 'init', 'buffers' or 'state' gets 'broken', since the thread's replica or view
- * of the shared buffers is then wrong: the pool replaces it (execution/parallel/pool.ts).
+ * it on its own thread), a block that throws gets 'done' with its error (the block falls back,
+ * e.g. when the state store cannot be opened), and a failed 'init' or 'buffers' gets
+ * 'broken', since the thread's view of the shared buffers (or of the state store) is then
+ * wrong: the pool replaces it (execution/parallel/pool.ts).
  */
 export type WorkerReply =
   | { type: 'done'; epoch: number; error?: string; heap: WorkerHeap }
@@ -71,7 +83,23 @@ function heap(): WorkerHeap {
   return { newSpace, oldSpace, used: getHeapStatistics().used_heap_size };
 }
 
-const replica = new Map<string, Uint8Array>();
+/** The state store this worker reads (read-only), opened for the path blocks name. */
+let stateDb: StateDb | null = null;
+
+function openState(path: string): StateDb {
+  if (stateDb !== null && stateDb.path === path) return stateDb;
+  const old = stateDb;
+  stateDb = null;
+  if (old !== null) void old.close().catch(() => undefined);
+  const db = StateDb.open({ path, readOnly: true });
+  // A read-only store never commits, so its `latest` snapshot would stay open for the life of
+  // this thread and pin the pages of that old state (LMDB could not reuse the pages later
+  // commits free, the file would grow). Blocks read through snapshots of their own.
+  db.latest.release();
+  stateDb = db;
+  return db;
+}
+
 const verifier = createVerifier();
 const signing = new SigningScratch();
 
@@ -132,14 +160,26 @@ function setBuffers(b: SharedBuffers): void {
   final = { offset: new Int32Array(keys), length: new Int32Array(keys), placed: new Int32Array(keys), prevOrder: [], gen: -1 };
 }
 
-function runBlock(msg: BlockMessage): void {
+/** Runs a block on a fresh read snapshot of the store plus the block's overlay; the snapshot ends with the block. */
+function runBlockOnState(msg: BlockMessage): void {
+  const snap = openState(msg.statePath).beginRead();
+  try {
+    const writes = new Map<string, Uint8Array | null>();
+    if (msg.overlay !== null) unpackEntries(msg.overlay, (k, val) => writes.set(k, val));
+    runBlock(msg, new OverlayReader(snap, { minHeight: msg.overlayBase, writes }));
+  } finally {
+    snap.release();
+  }
+}
+
+function runBlock(msg: BlockMessage, state: OverlayReader): void {
   const v = views!;
   const memory = mv!;
   const s = sched!;
   memory.beginBlock();
   const n = msg.n;
   const ctx = msg.ctx;
-  const storage = (keyId: number): Uint8Array | undefined => replica.get(memory.keyString(keyId));
+  const storage = (keyId: number): Uint8Array | undefined => state.get(memory.keyString(keyId));
   const incarnationLimit = Atomics.load(v.ctl, CTL.INCARNATION_LIMIT);
   let execUs = 0;
   let validateUs = 0;
@@ -193,7 +233,7 @@ function runBlock(msg: BlockMessage): void {
           case 'dependency':
             throw new DependencySignal(r.blockingTx);
           case 'storage':
-            value = replica.get(key);
+            value = state.get(key);
             reads.push(id, READ.STORAGE, 0, 0);
             break;
           case 'version':
@@ -362,7 +402,7 @@ function finaliseShare(v: SharedViews, memory: MultiVersionMemory, storage: (key
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? `${e.message}\n${e.stack}` : String(e));
-/** Why this thread's replica or buffers cannot be trusted (it said so: the pool replaces it); it runs no block then. */
+/** Why this thread's buffers or state store cannot be trusted (it said so: the pool replaces it); it runs no block then. */
 let broken: string | null = null;
 const reply = (m: WorkerReply, transfer?: ArrayBuffer[]): void => parentPort!.postMessage(m, transfer);
 
@@ -370,18 +410,16 @@ parentPort!.on('message', (msg: WorkerMessage) => {
   switch (msg.type) {
     case 'init':
     case 'buffers':
-    case 'state':
       try {
         if (msg.type === 'init') {
           modules = moduleSet(msg.modules);
           workerIndex = msg.index;
           setBuffers(msg.buffers);
+          // A replacement (or a worker of a pool that served blocks already) opens the store
+          // now: that is all it needs to serve, there is no state to copy.
+          if (msg.statePath !== null) openState(msg.statePath);
           reply({ type: 'ready' });
-        } else if (msg.type === 'buffers') setBuffers(msg.buffers);
-        else {
-          if (msg.reset) replica.clear();
-          unpackEntries(msg.packed, (k, val) => (val === null ? replica.delete(k) : replica.set(k, val)));
-        }
+        } else setBuffers(msg.buffers);
       } catch (e) {
         broken = `${msg.type}: ${errorText(e)}`;
         reply({ type: 'broken', error: broken });
@@ -404,7 +442,7 @@ parentPort!.on('message', (msg: WorkerMessage) => {
     case 'block':
       try {
         if (broken !== null) throw new Error(`not running the block: this worker is broken (${broken.split('\n')[0]})`);
-        runBlock(msg);
+        runBlockOnState(msg);
         reply({ type: 'done', epoch: msg.epoch, heap: heap() });
       } catch (e) {
         reply({ type: 'done', epoch: msg.epoch, error: errorText(e), heap: heap() });

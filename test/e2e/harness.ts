@@ -179,6 +179,8 @@ export interface StartOptions {
   command?: string[];
   /** Node.js / V8 options placed before the script, e.g. ['--heap-growing-percent=20']. */
   nodeArgs?: string[];
+  /** Extra environment variables for the node process (test hooks such as PEL_TEST_CRASH_AT). */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -200,7 +202,7 @@ export interface RunningNode {
 export async function startNode(opts: StartOptions = {}): Promise<RunningNode> {
   const dataDir = opts.dataDir ?? join(await makeTempDir('node'), 'data');
   const args = [...(opts.nodeArgs ?? []), CLI, ...(opts.command ?? ['devnet', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...(opts.args ?? [])])];
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } });
+  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test', ...opts.env } });
   track(proc);
   const out = { text: '' };
   const err = { text: '' };

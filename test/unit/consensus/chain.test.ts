@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -60,19 +60,27 @@ describe('Chain on LevelDB', () => {
     await store.close();
   });
 
-  it('refuses a data dir whose state does not match the head state root', async () => {
-    const dir = await tempDir();
+  it('refuses a data dir whose state store does not match the head state root', async () => {
+    // Two chains from the same genesis, each one block on, with different blocks: the same
+    // height in both stores, different states. Swapping their state stores leaves each data
+    // dir with a state whose root is not its head's.
     const genesis = devnetGenesis(2);
-    let store = await ChainStore.open({ path: dir });
-    await Chain.open(store, genesis, new SequentialExecutor());
-    await store.close();
-    // Corrupt one state value behind the chain's back.
-    const { Level } = await import('level');
-    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    await db.put('s:' + balanceKey(alice.address), new Uint8Array(16));
-    await db.close();
-    store = await ChainStore.open({ path: dir });
-    await expect(Chain.open(store, genesis, new SequentialExecutor())).rejects.toMatchObject({ code: 'STATE_ROOT_MISMATCH' });
+    const dirs = [await tempDir(), await tempDir()];
+    for (const [i, dir] of dirs.entries()) {
+      const store = await ChainStore.open({ path: dir });
+      const chain = await Chain.open(store, genesis, new SequentialExecutor());
+      const tx = buildTransfer({ chainId: 1337, key: alice, nonce: 0n, to: bob.address, amount: 1n + BigInt(i), expiry: 100n });
+      await chain.commit(await chain.propose([tx], 1000n, proposer), []);
+      chain.close();
+      await store.close();
+    }
+    await rename(join(dirs[0]!, 'state'), join(dirs[0]!, 'state-0'));
+    await rename(join(dirs[1]!, 'state'), join(dirs[0]!, 'state'));
+    const store = await ChainStore.open({ path: dirs[0]! });
+    const err = await Chain.open(store, genesis, new SequentialExecutor()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChainError);
+    expect((err as ChainError).code).toBe('STATE_ROOT_MISMATCH');
+    expect((err as ChainError).message).toContain(join(dirs[0]!, 'state'));
     await store.close();
   });
 

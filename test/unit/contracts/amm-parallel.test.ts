@@ -12,7 +12,7 @@
  * Replayable: PEL_FC_SEED / PEL_FC_RUNS. The workers load dist/ (`npm run build` first).
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { decodeU64 } from '../../../protocol/codec.js';
 import { concatBytes, toHexRaw } from '../../../protocol/hex.js';
 import { devKeyPair, type KeyPair } from '../../../protocol/keys.js';
@@ -30,7 +30,7 @@ import { executeBlockSequential } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
 import type { BlockExecution } from '../../../execution/types.js';
 import { sortWriteSet } from '../../../state/types.js';
-import { WorldState } from '../../../state/world.js';
+import { scratchState } from '../../../bench/scratch-state.js';
 import { buildCall } from '../../../sdk/tx.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { diffExecutions } from '../execution/parallel/gen.js';
@@ -209,51 +209,56 @@ describe('amm: parallel executor == sequential executor', () => {
     let checkedSwaps = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(blockArb, { minLength: 1, maxLength: 3 }), async (blocks) => {
-        const world = WorldState.fromEntries(new Map(base.state));
-        const nonces = keys.map((k) => decodeU64(world.get(nonceKey(k.address))));
-        let height = base.height;
-        for (const b of blocks) {
-          height += BigInt(b.advance);
-          const reservesOf = (p: Uint8Array): [bigint, bigint] => {
-            const r = getReserves(world, p);
-            return [r.reserve0, r.reserve1];
-          };
-          const txs = txsOf(b, nonces, base.programmes, height, reservesOf);
-          const ctx = benchContext(height);
-          const ex = executors.get(b.workers)!;
-          const seq: BlockExecution = executeBlockSequential(ctx, txs, world, builtinModules);
-          const par = await ex.execute(ctx, txs, world);
-          const f = par.stats.fallback ?? 'none';
-          if (f.startsWith('worker-error')) throw new Error(`parallel executor worker error: ${f}`);
-          fallbacks.set(f.startsWith('suffix-from-') ? 'suffix' : f, (fallbacks.get(f.startsWith('suffix-from-') ? 'suffix' : f) ?? 0) + 1);
-          const d = diffExecutions(seq, par, world);
-          if (d !== null) throw new Error(d);
-          const last = new Map(POOLS.map((p) => [toHexRaw(p), reservesOf(p)] as [string, [bigint, bigint]]));
-          seq.outcomes.forEach((o, i) => {
-            const k = `${txs[i]!.module}.${txs[i]!.call}:${o.kind === 'included' ? o.receipt.errorCode || 'ok' : o.code}`;
-            codes.set(k, (codes.get(k) ?? 0) + 1);
-            if (o.kind === 'included') checkedSwaps += checkProducts(o.receipt.events, last);
-          });
-          // The block-end phase on the block's result, committed with it in one write set.
-          const after = new Map(world.entries());
-          for (const [k, val] of seq.writeSet) {
-            if (val === null) after.delete(k);
-            else after.set(k, val);
+        // A real LMDB state store per run (the workers read it), removed at the run's end.
+        const state = await scratchState(base.state);
+        const world = state.world;
+        try {
+          const nonces = keys.map((k) => decodeU64(world.get(nonceKey(k.address))));
+          let height = base.height;
+          for (const b of blocks) {
+            height += BigInt(b.advance);
+            const reservesOf = (p: Uint8Array): [bigint, bigint] => {
+              const r = getReserves(world, p);
+              return [r.reserve0, r.reserve1];
+            };
+            const txs = txsOf(b, nonces, base.programmes, height, reservesOf);
+            const ctx = benchContext(height);
+            const ex = executors.get(b.workers)!;
+            const seq: BlockExecution = executeBlockSequential(ctx, txs, world, builtinModules);
+            const par = await ex.execute(ctx, txs, world);
+            const f = par.stats.fallback ?? 'none';
+            if (f.startsWith('worker-error')) throw new Error(`parallel executor worker error: ${f}`);
+            fallbacks.set(f.startsWith('suffix-from-') ? 'suffix' : f, (fallbacks.get(f.startsWith('suffix-from-') ? 'suffix' : f) ?? 0) + 1);
+            const d = diffExecutions(seq, par, world);
+            if (d !== null) throw new Error(d);
+            const last = new Map(POOLS.map((p) => [toHexRaw(p), reservesOf(p)] as [string, [bigint, bigint]]));
+            seq.outcomes.forEach((o, i) => {
+              const k = `${txs[i]!.module}.${txs[i]!.call}:${o.kind === 'included' ? o.receipt.errorCode || 'ok' : o.code}`;
+              codes.set(k, (codes.get(k) ?? 0) + 1);
+              if (o.kind === 'included') checkedSwaps += checkProducts(o.receipt.events, last);
+            });
+            // The block-end phase on the block's result, committed with it in one write set.
+            const after = new Map(world.entries());
+            for (const [k, val] of seq.writeSet) {
+              if (val === null) after.delete(k);
+              else after.set(k, val);
+            }
+            const end = new MapBlockEndView(after);
+            settleBatches(end, { height, treasury: TREASURY });
+            checkedSwaps += checkProducts(end.events, last);
+            for (const e of end.events.filter((x) => x.name === 'batch_settled')) {
+              const code = e.fields.find((x) => x.name === 'code')!.value.value as string;
+              codes.set(`settled:${code || 'filled'}`, (codes.get(`settled:${code || 'filled'}`) ?? 0) + 1);
+            }
+            const merged = new Map<string, Uint8Array | null>(seq.writeSet);
+            for (const [k, val] of end.writes) merged.set(k, val);
+            const ws = sortWriteSet(merged);
+            await state.commit(ws);
+            checkAmmInvariants(new Map(world.entries()), base.coinSupply, TOKENS);
+            height++;
           }
-          const end = new MapBlockEndView(after);
-          settleBatches(end, { height, treasury: TREASURY });
-          checkedSwaps += checkProducts(end.events, last);
-          for (const e of end.events.filter((x) => x.name === 'batch_settled')) {
-            const code = e.fields.find((x) => x.name === 'code')!.value.value as string;
-            codes.set(`settled:${code || 'filled'}`, (codes.get(`settled:${code || 'filled'}`) ?? 0) + 1);
-          }
-          const merged = new Map<string, Uint8Array | null>(seq.writeSet);
-          for (const [k, val] of end.writes) merged.set(k, val);
-          const ws = sortWriteSet(merged);
-          world.commit(world.prepare(ws));
-          ex.onCommit(ws);
-          checkAmmInvariants(new Map(world.entries()), base.coinSupply, TOKENS);
-          height++;
+        } finally {
+          await state.close();
         }
       }),
       { numRuns: RUNS, seed: SEED },
@@ -269,7 +274,9 @@ describe('amm: parallel executor == sequential executor', () => {
   }, 600_000);
 
   it('a block of batch deposits on one pool runs without a single re-execution', async () => {
-    const world = WorldState.fromEntries(new Map(base.state));
+    const state = await scratchState(base.state);
+    onTestFinished(() => state.close());
+    const world = state.world;
     const txs = keys.map((k, i) =>
       buildCall({ chainId: 1337, key: k, nonce: decodeU64(world.get(nonceKey(k.address))), module: 'amm', call: 'swap_batch', args: [v.address(POOLS[0]!), v.address(i % 2 === 0 ? NATIVE : TA), v.u128(1_000n + BigInt(i)), v.u128(0n), v.u64(base.height)], expiry: 1_000_000n, gasLimit: GAS }),
     );

@@ -27,7 +27,7 @@ import { benchContext, benchGenesisState } from '../../../bench/workload.js';
 import { executeBlockSequential } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
 import type { BlockExecution } from '../../../execution/types.js';
-import { WorldState } from '../../../state/world.js';
+import { scratchState } from '../../../bench/scratch-state.js';
 import { eventsOf, expectOk, fails, ModuleTestChain, TEST_GAS_LIMIT } from './module-test-helpers.js';
 import { buildCall } from '../../../sdk/tx.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
@@ -510,94 +510,99 @@ describe('dao + staking: parallel executor == sequential executor', () => {
   it('random chains of DAO and staking blocks: same outcomes, write sets and state roots', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(blockArb, { minLength: 1, maxLength: 4 }), async (blocks) => {
-        const world = WorldState.fromEntries(new Map(base.state));
-        const nonces = [...base.nonces];
-        const proposals = base.proposals.map((p) => [...p]);
-        const votes = new Map([...base.votes].map(([k, list]) => [k, [...list]]));
-        const stakes = new Map(base.stakes);
-        let height = base.height;
-        for (const b of blocks) {
-          height += BigInt(b.advance);
-          const txs: SignedTx[] = [];
-          for (const { sender, op } of b.ops) {
-            const key = keys[sender]!;
-            const dao = base.daos[op.dao]!;
-            const sign = (module: string, call: string, args: Value[]): SignedTx =>
-              buildCall({ chainId: 1337, key, nonce: nonces[sender]!++, module, call, args, expiry: 1_000_000n, gasLimit: TEST_GAS_LIMIT });
-            // Mostly one of the 4 newest proposals: older ones have ended.
-            const prop = (i: number): Uint8Array => {
-              const list = proposals[op.dao]!;
-              return list[i % 3 === 0 ? i % list.length : Math.max(0, list.length - 1 - (i % 4))]!;
-            };
-            switch (op.t) {
-              case 'vote': {
-                const p = prop(op.prop);
-                txs.push(sign('dao', 'vote', voteArgs(dao, p, op.support, BigInt(op.amount))));
-                votes.set(`${sender}/${op.dao}`, [...(votes.get(`${sender}/${op.dao}`) ?? []), p]);
-                break;
+        // A real LMDB state store per run (the workers read it), removed at the run's end.
+        const state = await scratchState(base.state);
+        const world = state.world;
+        try {
+          const nonces = [...base.nonces];
+          const proposals = base.proposals.map((p) => [...p]);
+          const votes = new Map([...base.votes].map(([k, list]) => [k, [...list]]));
+          const stakes = new Map(base.stakes);
+          let height = base.height;
+          for (const b of blocks) {
+            height += BigInt(b.advance);
+            const txs: SignedTx[] = [];
+            for (const { sender, op } of b.ops) {
+              const key = keys[sender]!;
+              const dao = base.daos[op.dao]!;
+              const sign = (module: string, call: string, args: Value[]): SignedTx =>
+                buildCall({ chainId: 1337, key, nonce: nonces[sender]!++, module, call, args, expiry: 1_000_000n, gasLimit: TEST_GAS_LIMIT });
+              // Mostly one of the 4 newest proposals: older ones have ended.
+              const prop = (i: number): Uint8Array => {
+                const list = proposals[op.dao]!;
+                return list[i % 3 === 0 ? i % list.length : Math.max(0, list.length - 1 - (i % 4))]!;
+              };
+              switch (op.t) {
+                case 'vote': {
+                  const p = prop(op.prop);
+                  txs.push(sign('dao', 'vote', voteArgs(dao, p, op.support, BigInt(op.amount))));
+                  votes.set(`${sender}/${op.dao}`, [...(votes.get(`${sender}/${op.dao}`) ?? []), p]);
+                  break;
+                }
+                case 'unlock': {
+                  // Mostly a proposal this sender voted on.
+                  const mine = votes.get(`${sender}/${op.dao}`) ?? [];
+                  txs.push(sign('dao', 'unlock', pair(dao, mine.length > 0 && op.prop % 5 !== 0 ? mine[op.prop % mine.length]! : prop(op.prop))));
+                  break;
+                }
+                case 'execute':
+                  // Any proposal: older ones have ended.
+                  txs.push(sign('dao', 'execute', pair(dao, proposals[op.dao]![op.prop % proposals[op.dao]!.length]!)));
+                  break;
+                case 'cancel':
+                  txs.push(sign('dao', op.t, pair(dao, prop(op.prop))));
+                  break;
+                case 'propose': {
+                  const kind = PROPOSE_KINDS[op.kind - 1]!;
+                  const t = sign('dao', 'propose', [v.address(dao), v.u64(kind), v.bytes(payloadFor(kind, op.amount, dao, keys[(sender + 1) % SENDERS]!.address)), v.string('')]);
+                  txs.push(t);
+                  proposals[op.dao]!.push(deriveId('dao-proposal', t.hash));
+                  break;
+                }
+                case 'deposit':
+                  txs.push(sign('dao', 'deposit', [v.address(dao), v.u128(BigInt(op.amount))]));
+                  break;
+                case 'transfer':
+                  txs.push(sign('coin', 'transfer', [v.address(dao), v.u128(BigInt(op.amount))]));
+                  break;
+                case 'stake':
+                  txs.push(sign('staking', op.t, [v.address(dao), v.u128(BigInt(op.amount))]));
+                  stakes.set(`${sender}/${op.dao}`, (stakes.get(`${sender}/${op.dao}`) ?? 0n) + BigInt(op.amount));
+                  break;
+                case 'unstake': {
+                  // Mostly at most what this sender staked (or is believed to have staked).
+                  const mine = stakes.get(`${sender}/${op.dao}`) ?? 0n;
+                  const amount = mine > 0n && op.amount % 4 !== 0 ? 1n + (BigInt(op.amount) % mine) : BigInt(op.amount);
+                  txs.push(sign('staking', op.t, [v.address(dao), v.u128(amount)]));
+                  break;
+                }
+                case 'fund':
+                  txs.push(sign('staking', 'fund_rewards', [v.address(dao), v.u128(BigInt(op.amount))]));
+                  break;
+                case 'claim':
+                  txs.push(sign('staking', 'claim', [v.address(dao)]));
+                  break;
               }
-              case 'unlock': {
-                // Mostly a proposal this sender voted on.
-                const mine = votes.get(`${sender}/${op.dao}`) ?? [];
-                txs.push(sign('dao', 'unlock', pair(dao, mine.length > 0 && op.prop % 5 !== 0 ? mine[op.prop % mine.length]! : prop(op.prop))));
-                break;
-              }
-              case 'execute':
-                // Any proposal: older ones have ended.
-                txs.push(sign('dao', 'execute', pair(dao, proposals[op.dao]![op.prop % proposals[op.dao]!.length]!)));
-                break;
-              case 'cancel':
-                txs.push(sign('dao', op.t, pair(dao, prop(op.prop))));
-                break;
-              case 'propose': {
-                const kind = PROPOSE_KINDS[op.kind - 1]!;
-                const t = sign('dao', 'propose', [v.address(dao), v.u64(kind), v.bytes(payloadFor(kind, op.amount, dao, keys[(sender + 1) % SENDERS]!.address)), v.string('')]);
-                txs.push(t);
-                proposals[op.dao]!.push(deriveId('dao-proposal', t.hash));
-                break;
-              }
-              case 'deposit':
-                txs.push(sign('dao', 'deposit', [v.address(dao), v.u128(BigInt(op.amount))]));
-                break;
-              case 'transfer':
-                txs.push(sign('coin', 'transfer', [v.address(dao), v.u128(BigInt(op.amount))]));
-                break;
-              case 'stake':
-                txs.push(sign('staking', op.t, [v.address(dao), v.u128(BigInt(op.amount))]));
-                stakes.set(`${sender}/${op.dao}`, (stakes.get(`${sender}/${op.dao}`) ?? 0n) + BigInt(op.amount));
-                break;
-              case 'unstake': {
-                // Mostly at most what this sender staked (or is believed to have staked).
-                const mine = stakes.get(`${sender}/${op.dao}`) ?? 0n;
-                const amount = mine > 0n && op.amount % 4 !== 0 ? 1n + (BigInt(op.amount) % mine) : BigInt(op.amount);
-                txs.push(sign('staking', op.t, [v.address(dao), v.u128(amount)]));
-                break;
-              }
-              case 'fund':
-                txs.push(sign('staking', 'fund_rewards', [v.address(dao), v.u128(BigInt(op.amount))]));
-                break;
-              case 'claim':
-                txs.push(sign('staking', 'claim', [v.address(dao)]));
-                break;
             }
+            const ctx = benchContext(height);
+            const seq: BlockExecution = executeBlockSequential(ctx, txs, world, builtinModules);
+            const par = await ex.execute(ctx, txs, world);
+            const f = par.stats.fallback ?? 'none';
+            const kind = f.startsWith('suffix-from-') ? 'suffix' : f;
+            fallbacks.set(kind, (fallbacks.get(kind) ?? 0) + 1);
+            if (f.startsWith('worker-error')) throw new Error(`parallel executor worker error: ${f}`);
+            const d = diffExecutions(seq, par, world);
+            if (d !== null) throw new Error(d);
+            seq.outcomes.forEach((o, i) => {
+              const k = `${txs[i]!.module}.${txs[i]!.call}:${o.kind === 'included' ? o.receipt.errorCode || 'ok' : o.code}`;
+              codes.set(k, (codes.get(k) ?? 0) + 1);
+            });
+            await state.commit(seq.writeSet);
+            checkConservation(new Map(world.entries()), [GOV], base.coinSupply);
+            height++;
           }
-          const ctx = benchContext(height);
-          const seq: BlockExecution = executeBlockSequential(ctx, txs, world, builtinModules);
-          const par = await ex.execute(ctx, txs, world);
-          const f = par.stats.fallback ?? 'none';
-          const kind = f.startsWith('suffix-from-') ? 'suffix' : f;
-          fallbacks.set(kind, (fallbacks.get(kind) ?? 0) + 1);
-          if (f.startsWith('worker-error')) throw new Error(`parallel executor worker error: ${f}`);
-          const d = diffExecutions(seq, par, world);
-          if (d !== null) throw new Error(d);
-          seq.outcomes.forEach((o, i) => {
-            const k = `${txs[i]!.module}.${txs[i]!.call}:${o.kind === 'included' ? o.receipt.errorCode || 'ok' : o.code}`;
-            codes.set(k, (codes.get(k) ?? 0) + 1);
-          });
-          world.commit(world.prepare(seq.writeSet));
-          ex.onCommit(seq.writeSet);
-          checkConservation(new Map(world.entries()), [GOV], base.coinSupply);
-          height++;
+        } finally {
+          await state.close();
         }
       }),
       { numRuns: Number(process.env.PEL_FC_RUNS ?? 60), seed: process.env.PEL_FC_SEED ? Number(process.env.PEL_FC_SEED) : 0xda0_0001 },

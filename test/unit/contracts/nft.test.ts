@@ -29,7 +29,8 @@ import { DEFAULT_GAS_SCHEDULE, intrinsicGas } from '../../../execution/gas.js';
 import { executeBlockSequential } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
 import type { BlockContext, BlockExecution } from '../../../execution/types.js';
-import { WorldState } from '../../../state/world.js';
+import type { DiskWorldState } from '../../../state/disk-world.js';
+import { scratchState } from '../../../bench/scratch-state.js';
 import { buildCall } from '../../../sdk/tx.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { diffExecutions, envelopeArb, key, NonceTracker, signCall, type Envelope } from '../execution/parallel/gen.js';
@@ -551,7 +552,7 @@ describe('nft: parallel executor (2 workers) == sequential executor', () => {
     console.log(`nft parallel equivalence: ${blocks} blocks, fallback ${JSON.stringify(Object.fromEntries(fallbacks))}; receipts ${JSON.stringify(Object.fromEntries([...codes].sort()))}`);
   });
 
-  async function check(world: WorldState, txs: readonly SignedTx[]): Promise<void> {
+  async function check(world: DiskWorldState, txs: readonly SignedTx[]): Promise<void> {
     const seq = executeBlockSequential(CTX, txs, world, BUILTIN);
     for (const o of seq.outcomes) {
       const c = o.kind === 'included' ? o.receipt.errorCode || 'success' : `discarded:${o.code}`;
@@ -570,7 +571,13 @@ describe('nft: parallel executor (2 workers) == sequential executor', () => {
     const { state, collections } = marketGenesis();
     await fc.assert(
       fc.asyncProperty(nftBlockArb(60), async (specs) => {
-        await check(WorldState.fromEntries(new Map(state)), nftTxs(specs, collections, state));
+        // A real LMDB state store (the workers read it), removed after the run.
+        const s = await scratchState(state);
+        try {
+          await check(s.world, nftTxs(specs, collections, state));
+        } finally {
+          await s.close();
+        }
       }),
       { numRuns: runs(60), seed: seed(0x0f7_0001) },
     );
@@ -601,13 +608,17 @@ describe('nft: parallel executor (2 workers) == sequential executor', () => {
       else if (i % 4 === 0) txs.push(tx(s, 'buy', priceArgs(y, 2n, 100n, TOKEN)));
       else txs.push(tx(s, 'buy', priceArgs(x, r() % 2 === 0 ? 1n : 2n, r() % 2 === 0 ? 100n : 25_003n, r() % 2 === 0 ? COIN : TOKEN)));
     }
-    const world = WorldState.fromEntries(state);
-    for (let rep = 0; rep < runs(20); rep++) {
-      try {
-        await check(world, txs);
-      } catch (e) {
-        throw new Error(`repeat ${rep}: ${(e as Error).message}`);
+    const s = await scratchState(state);
+    try {
+      for (let rep = 0; rep < runs(20); rep++) {
+        try {
+          await check(s.world, txs);
+        } catch (e) {
+          throw new Error(`repeat ${rep}: ${(e as Error).message}`);
+        }
       }
+    } finally {
+      await s.close();
     }
   }, 300_000);
 });

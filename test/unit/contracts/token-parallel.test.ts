@@ -12,7 +12,7 @@ import { builtinModules } from '../../../contracts/registry.js';
 import { encodeTokenInfo, tokenAllowanceKey, tokenBalanceKey, tokenInfoKey, tokenSupplyKey } from '../../../contracts/token/state.js';
 import { executeBlockSequential } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
-import { WorldState } from '../../../state/world.js';
+import { scratchState } from '../../../bench/scratch-state.js';
 import { benchGenesisState } from '../../../bench/workload.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { CTX, diffExecutions, key } from '../execution/parallel/gen.js';
@@ -21,7 +21,8 @@ const ACCOUNTS = 4;
 const TOKENS = [new Uint8Array(20).fill(0xa1), new Uint8Array(20).fill(0xa2)];
 const MAX = [600n, 0n]; // token 0: small max supply; token 1: unlimited
 
-function world(): WorldState {
+/** The genesis state of these blocks. */
+function genesis(): Map<string, Uint8Array> {
   const m = benchGenesisState(Array.from({ length: ACCOUNTS }, (_, i) => key(i)));
   TOKENS.forEach((t, j) => {
     m.set(tokenInfoKey(t), encodeTokenInfo({ name: `T${j}`, symbol: `T${j}`, decimals: 0, maxSupply: MAX[j]!, mintAuthority: key(0).address, creator: key(0).address }));
@@ -30,7 +31,7 @@ function world(): WorldState {
     for (let i = 0; i < ACCOUNTS; i++) m.set(tokenBalanceKey(t, key(i).address), encodeU128(140n));
     m.set(tokenAllowanceKey(t, key(1).address, key(2).address), encodeU128(150n));
   });
-  return WorldState.fromEntries(m);
+  return m;
 }
 
 const callArb = fc.record({
@@ -77,11 +78,19 @@ describe('token calls: parallel == sequential', () => {
     let parallelRuns = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(callArb, { minLength: 1, maxLength: 60 }), async (specs) => {
-        const w = world();
+        // A real LMDB state store (the workers read it), removed after the run.
+        const state = await scratchState(genesis());
+        const w = state.world;
         const txs = block(specs);
         const seq = executeBlockSequential(CTX, txs, w, builtinModules);
-        const par = await ex.execute(CTX, txs, w);
-        const d = diffExecutions(seq, par, w);
+        let d: string | null;
+        let par;
+        try {
+          par = await ex.execute(CTX, txs, w);
+          d = diffExecutions(seq, par, w);
+        } finally {
+          await state.close();
+        }
         if (d) throw new Error(d);
         if (par.stats.fallback === null) parallelRuns++;
         maxSupplyHits += seq.outcomes.filter((o) => o.kind === 'included' && o.receipt.errorCode === 'MAX_SUPPLY_EXCEEDED').length;

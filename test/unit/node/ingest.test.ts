@@ -12,7 +12,7 @@ import { createVerifier } from '../../../protocol/verify.js';
 import { buildCall, buildTransfer } from '../../../sdk/tx.js';
 import { benchAccounts, benchContext, benchGenesisState, transferBlock } from '../../../bench/workload.js';
 import { executeBlockSequential } from '../../../execution/sequential.js';
-import { WorldState } from '../../../state/world.js';
+import { scratchState } from '../../../bench/scratch-state.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { waitFor } from '../../e2e/harness.js';
 
@@ -123,10 +123,11 @@ describe('ingestion (decode + verify) on the worker pool', () => {
       expect(ex.poolStats().busyMs.ingest).toBeGreaterThan(busy);
       // Blocks execute to the reference result.
       const accounts = benchAccounts(50);
-      const world = WorldState.fromEntries(benchGenesisState(accounts));
+      const state = await scratchState(benchGenesisState(accounts));
+      const world = state.world;
       const txs = transferBlock(accounts, 200);
       const seq = executeBlockSequential(benchContext(), txs, world);
-      const par = await ex.execute(benchContext(), txs, world);
+      const par = await ex.execute(benchContext(), txs, world).finally(() => state.close());
       expect(par.stats.fallback).toBeNull();
       expect([...par.writeSet]).toEqual([...seq.writeSet]);
       const encoded = (e: typeof seq): unknown[] => e.outcomes.map((o) => (o.kind === 'included' ? o.encoded : o.code));

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeBlockSequential, SequentialExecutor } from '../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../execution/parallel/executor.js';
 import { warmUp } from '../../../node/warmup.js';
-import { WorldState } from '../../../state/world.js';
+import { scratchState } from '../../../bench/scratch-state.js';
 import { assertDistFresh } from '../execution/parallel/dist.js';
 import { CTX, diffExecutions, transferBlockArb, transferGenesis, transferTxs } from '../execution/parallel/gen.js';
 
@@ -46,10 +46,14 @@ describe('warmUp', () => {
     await fc.assert(
       fc.asyncProperty(transferBlockArb({ accounts: 40, maxTxs: 80 }), async (spec) => {
         const txs = transferTxs(spec.txs);
-        const world = WorldState.fromEntries(transferGenesis(spec));
-        const seq = executeBlockSequential(CTX, txs, world);
-        const par = await parallel.execute(CTX, txs, world);
-        expect(diffExecutions(seq, par, world)).toBeNull();
+        const state = await scratchState(transferGenesis(spec));
+        try {
+          const seq = executeBlockSequential(CTX, txs, state.world);
+          const par = await parallel.execute(CTX, txs, state.world);
+          expect(diffExecutions(seq, par, state.world)).toBeNull();
+        } finally {
+          await state.close();
+        }
       }),
       { numRuns: 15, seed: 0x3a7f },
     );

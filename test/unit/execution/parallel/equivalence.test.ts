@@ -26,7 +26,8 @@ import { signTxFast } from '../../../../bench/sign.js';
 import { executeBlockSequential } from '../../../../execution/sequential.js';
 import type * as ExecutorModule from '../../../../execution/parallel/executor.js';
 import type { BlockExecution, ExecutionStats } from '../../../../execution/types.js';
-import { WorldState } from '../../../../state/world.js';
+import type { DiskWorldState } from '../../../../state/disk-world.js';
+import { scratchState, type ScratchState } from '../../../../bench/scratch-state.js';
 import { assertDistFresh } from './dist.js';
 import {
   CTX,
@@ -129,7 +130,7 @@ function expectMostlyParallel(label: string, minBlockPct: number, minTxPct = 0):
 
 // ---- running a block both ways -------------------------------------------------------------
 
-async function runBoth(label: string | readonly string[], ex: ParallelExecutor, world: WorldState, txs: readonly SignedTx[], seq: BlockExecution): Promise<BlockExecution> {
+async function runBoth(label: string | readonly string[], ex: ParallelExecutor, world: DiskWorldState, txs: readonly SignedTx[], seq: BlockExecution): Promise<BlockExecution> {
   const par = await ex.execute(CTX, txs, world);
   tally(label, par.stats);
   const d = diffExecutions(seq, par, world);
@@ -137,11 +138,25 @@ async function runBoth(label: string | readonly string[], ex: ParallelExecutor, 
   return par;
 }
 
-/** Sequential once, then every worker count against the same WorldState. */
+/**
+ * A state store (real LMDB, a temp dir) holding `genesis`, as a node's: the workers read it
+ * from the store. Closed and removed after `use`.
+ */
+async function withState<T>(genesis: Map<string, Uint8Array>, use: (s: ScratchState) => Promise<T>): Promise<T> {
+  const s = await scratchState(genesis);
+  try {
+    return await use(s);
+  } finally {
+    await s.close();
+  }
+}
+
+/** Sequential once, then every worker count against the same state. */
 async function checkBlock(label: string | readonly string[], genesis: Map<string, Uint8Array>, txs: readonly SignedTx[], workers: readonly number[] = WORKER_COUNTS): Promise<void> {
-  const world = WorldState.fromEntries(genesis);
-  const seq = executeBlockSequential(CTX, txs, world, MODULES);
-  for (const w of workers) await runBoth(label, executors.get(w)!, world, txs, seq);
+  await withState(genesis, async ({ world }) => {
+    const seq = executeBlockSequential(CTX, txs, world, MODULES);
+    for (const w of workers) await runBoth(label, executors.get(w)!, world, txs, seq);
+  });
 }
 
 beforeAll(async () => {
@@ -215,19 +230,19 @@ describe('parallel executor == sequential executor (property tests)', () => {
     expectMostlyParallel('synthetic', 99, 80);
   }, 300_000);
 
-  it('a chain of mock blocks: replicas follow committed write sets (onCommit)', async () => {
+  it('a chain of mock blocks: workers read each committed block from the store', async () => {
     const blockArb = mockBlockArb({ maxKey: 5, maxTxs: 40, maxOps: 8, genesisKeys: 6 });
     await fc.assert(
       fc.asyncProperty(blockArb, fc.array(blockArb.map((b) => b.txs), { minLength: 1, maxLength: 3 }), async (first, more) => {
-        const world = WorldState.fromEntries(mockGenesis(first));
-        const nonces = new NonceTracker();
-        for (const specTxs of [first.txs, ...more]) {
-          const txs = specTxs.filter((t) => t.sender < first.senders).map((t) => signCall(key(t.sender), nonces.take(t.sender, t.env), t.env, 'mock', 'run', [v.bytes(encodeProgram(t.program))]));
-          const seq = executeBlockSequential(CTX, txs, world, MODULES);
-          for (const w of WORKER_COUNTS) await runBoth('mock-chain', executors.get(w)!, world, txs, seq);
-          world.commit(world.prepare(seq.writeSet));
-          for (const ex of executors.values()) ex.onCommit(seq.writeSet);
-        }
+        await withState(mockGenesis(first), async (state) => {
+          const nonces = new NonceTracker();
+          for (const specTxs of [first.txs, ...more]) {
+            const txs = specTxs.filter((t) => t.sender < first.senders).map((t) => signCall(key(t.sender), nonces.take(t.sender, t.env), t.env, 'mock', 'run', [v.bytes(encodeProgram(t.program))]));
+            const seq = executeBlockSequential(CTX, txs, state.world, MODULES);
+            for (const w of WORKER_COUNTS) await runBoth('mock-chain', executors.get(w)!, state.world, txs, seq);
+            await state.commit(seq.writeSet);
+          }
+        });
       }),
       { numRuns: runs(25), seed: seed(0x5eed_0006) },
     );
@@ -237,10 +252,11 @@ describe('parallel executor == sequential executor (property tests)', () => {
   it('default contention guards: falling back and the blocks after a fallback stay exact', async () => {
     await fc.assert(
       fc.asyncProperty(mockBlockArb({ maxKey: 3, maxTxs: 150, maxOps: 10, genesisKeys: 6 }), async (spec) => {
-        const world = WorldState.fromEntries(mockGenesis(spec));
-        const txs = mockTxs(spec.txs);
-        const seq = executeBlockSequential(CTX, txs, world, MODULES);
-        await runBoth('mock-guarded', guarded, world, txs, seq);
+        await withState(mockGenesis(spec), async ({ world }) => {
+          const txs = mockTxs(spec.txs);
+          const seq = executeBlockSequential(CTX, txs, world, MODULES);
+          await runBoth('mock-guarded', guarded, world, txs, seq);
+        });
       }),
       { numRuns: runs(40), seed: seed(0x5eed_0007) },
     );
@@ -356,16 +372,17 @@ describe('parallel executor stress: fixed contended blocks, repeated', () => {
     for (const workers of [2, 4] as const) {
       it(`${make.name || 'block'} on ${workers} workers x ${REPEATS}`, async () => {
         const b = make();
-        const world = WorldState.fromEntries(b.genesis());
-        const seq = executeBlockSequential(CTX, b.txs, world, MODULES);
         const label = `stress: ${b.name} (${workers}w)`;
-        for (let r = 0; r < REPEATS; r++) {
-          try {
-            await runBoth(label, executors.get(workers)!, world, b.txs, seq);
-          } catch (e) {
-            throw new Error(`repeat ${r}: ${(e as Error).message}`);
+        await withState(b.genesis(), async ({ world }) => {
+          const seq = executeBlockSequential(CTX, b.txs, world, MODULES);
+          for (let r = 0; r < REPEATS; r++) {
+            try {
+              await runBoth(label, executors.get(workers)!, world, b.txs, seq);
+            } catch (e) {
+              throw new Error(`repeat ${r}: ${(e as Error).message}`);
+            }
           }
-        }
+        });
         expectMostlyParallel(label, 90, 80);
       }, 300_000);
     }
@@ -378,15 +395,17 @@ describe('parallel executor lifecycle', () => {
   it('a block above the initial capacity (1200 txs) grows the shared buffers; blocks after it stay exact', async () => {
     const accounts = benchAccounts(60);
     const big = transferBlock(accounts, 1_200, 3);
-    const world = WorldState.fromEntries(benchGenesisState(accounts, FUND));
-    const seq = executeBlockSequential(CTX, big, world, MODULES);
     const small = mockTwoKeys();
-    const smallWorld = WorldState.fromEntries(small.genesis());
-    const smallSeq = executeBlockSequential(CTX, small.txs, smallWorld, MODULES);
-    for (const w of [2, 4]) {
-      await runBoth('lifecycle: 1200-tx block', executors.get(w)!, world, big, seq);
-      for (let r = 0; r < 3; r++) await runBoth('lifecycle: after growth', executors.get(w)!, smallWorld, small.txs, smallSeq);
-    }
+    await withState(benchGenesisState(accounts, FUND), async ({ world }) => {
+      await withState(small.genesis(), async ({ world: smallWorld }) => {
+        const seq = executeBlockSequential(CTX, big, world, MODULES);
+        const smallSeq = executeBlockSequential(CTX, small.txs, smallWorld, MODULES);
+        for (const w of [2, 4]) {
+          await runBoth('lifecycle: 1200-tx block', executors.get(w)!, world, big, seq);
+          for (let r = 0; r < 3; r++) await runBoth('lifecycle: after growth', executors.get(w)!, smallWorld, small.txs, smallSeq);
+        }
+      });
+    });
     expectMostlyParallel('lifecycle: 1200-tx block', 100, 80);
   }, 120_000);
 
@@ -394,9 +413,10 @@ describe('parallel executor lifecycle', () => {
     // 1,000-transfer blocks over 4,000 accounts: each block touches ~3,000 keys, the initial
     // table holds 12,288, so ids are reused for a few blocks, then the table starts over.
     const ex = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, modules: 'builtin+testing', adaptive: false, contentionPct: 1e9, incarnationLimit: 1_000 });
+    const accounts = benchAccounts(4_000);
+    const state = await scratchState(benchGenesisState(accounts, FUND));
+    const world = state.world;
     try {
-      const accounts = benchAccounts(4_000);
-      const world = WorldState.fromEntries(benchGenesisState(accounts, FUND));
       const nonces = new Array<bigint>(accounts.length).fill(0n);
       const seen: { generation: number; keys: number }[] = [];
       for (let b = 0; b < 10; b++) {
@@ -410,8 +430,7 @@ describe('parallel executor lifecycle', () => {
         const seq = executeBlockSequential(CTX, txs, world, MODULES);
         await runBoth('key table chain', ex, world, txs, seq);
         seen.push(ex.keyTable);
-        world.commit(world.prepare(seq.writeSet));
-        ex.onCommit(seq.writeSet);
+        await state.commit(seq.writeSet);
       }
       // Reused: the second block's keys did not double the table. Cleared: a new generation.
       expect(seen[1]!.generation).toBe(seen[0]!.generation);
@@ -419,14 +438,16 @@ describe('parallel executor lifecycle', () => {
       expect(seen[seen.length - 1]!.generation).toBeGreaterThan(seen[0]!.generation);
     } finally {
       await ex.close();
+      await state.close();
     }
   }, 120_000);
 
   it('a block whose copy into shared memory fails is rejected, and the workers are free for the next block', async () => {
     const ex = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, modules: 'builtin+testing', adaptive: false });
+    const accounts = benchAccounts(20);
+    const state = await scratchState(benchGenesisState(accounts, FUND));
+    const world = state.world;
     try {
-      const accounts = benchAccounts(20);
-      const world = WorldState.fromEntries(benchGenesisState(accounts, FUND));
       const block = transferBlock(accounts, 300, 11);
       // tx 250 has no hash: the copy loop throws after the block was posted to the workers.
       const broken = block.map((t, i) => (i === 250 ? ({ ...t, hash: undefined } as unknown as SignedTx) : t));
@@ -437,6 +458,7 @@ describe('parallel executor lifecycle', () => {
       expect(par.stats.fallback).toBeNull();
     } finally {
       await ex.close();
+      await state.close();
     }
   }, 60_000);
 
@@ -444,9 +466,10 @@ describe('parallel executor lifecycle', () => {
     // The node serialises block production, but nothing in BlockExecutor forbids overlap, and
     // the sequential executor handles it: the parallel one must not silently mix two blocks.
     const ex = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, modules: 'builtin+testing', adaptive: false, contentionPct: 1e9, incarnationLimit: 1_000 });
+    const accounts = benchAccounts(7);
+    const state = await scratchState(benchGenesisState(accounts, FUND));
+    const world = state.world;
     try {
-      const accounts = benchAccounts(7);
-      const world = WorldState.fromEntries(benchGenesisState(accounts, FUND));
       const blocks = [transferBlock(accounts.slice(0, 3), 100, 6), transferBlock(accounts, 120, 7)];
       const seqs = blocks.map((b) => executeBlockSequential(CTX, b, world, MODULES));
       const settled = await Promise.allSettled(blocks.map((b) => ex.execute(CTX, b, world)));
@@ -459,6 +482,7 @@ describe('parallel executor lifecycle', () => {
       if (wrong.length > 0) throw new Error(wrong.join('\n'));
     } finally {
       await ex.close();
+      await state.close();
     }
   }, 60_000);
 });

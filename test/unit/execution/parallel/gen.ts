@@ -16,7 +16,7 @@ import { balanceKey } from '../../../../contracts/coin/state.js';
 import { mockCounter, mockKey } from '../../../../contracts/testing/mock.js';
 import { benchContext, benchGenesisState } from '../../../../bench/workload.js';
 import type { BlockContext, BlockExecution, TxOutcome } from '../../../../execution/types.js';
-import type { WorldState } from '../../../../state/world.js';
+import type { WriteSet } from '../../../../state/types.js';
 import { buildCall } from '../../../../sdk/tx.js';
 
 export const CHAIN_ID = 1337;
@@ -443,7 +443,7 @@ const OUTCOME_FIELDS = ['kind', 'code', 'message'] as const;
 const RECEIPT_FIELDS = ['status', 'errorCode', 'gasUsed', 'fee', 'events'] as const;
 
 /** First difference between the reference and the parallel result, or null when identical. */
-export function diffExecutions(seq: BlockExecution, par: BlockExecution, world: WorldState): string | null {
+export function diffExecutions(seq: BlockExecution, par: BlockExecution, world: { prepare(ws: WriteSet): { readonly root: Uint8Array } }): string | null {
   const problems: string[] = [];
   if (seq.outcomes.length !== par.outcomes.length) problems.push(`outcome count: sequential ${seq.outcomes.length}, parallel ${par.outcomes.length}`);
   for (let i = 0; i < Math.min(seq.outcomes.length, par.outcomes.length); i++) {

@@ -15,7 +15,7 @@ import { ingestRaws, type Ingested } from '../../../../node/ingest.js';
 import type { Logger } from '../../../../protocol/logger.js';
 import type { SignedTx } from '../../../../protocol/tx.js';
 import { createVerifier } from '../../../../protocol/verify.js';
-import { WorldState } from '../../../../state/world.js';
+import { scratchState, type ScratchState } from '../../../../bench/scratch-state.js';
 import { buildTransfer } from '../../../../sdk/tx.js';
 import { benchAccounts, benchContext, benchGenesisState } from '../../../../bench/workload.js';
 import { waitFor } from '../../../e2e/harness.js';
@@ -32,8 +32,8 @@ const verifier = createVerifier();
 /**
  * Block b: 400 transfers among one half of the accounts (even blocks the first half, odd ones
  * the second), 8 from each sender, nonces continuing from that half's previous block. So a
- * block reads keys the block before it did not write: a worker whose replica holds only the
- * latest write set reads them wrongly.
+ * block reads keys the block before it did not write: a worker that saw only the latest
+ * write set (the overlay) and not the store would read them wrongly.
  */
 function block(b: number): SignedTx[] {
   const base = (b % 2) * GROUP;
@@ -46,25 +46,32 @@ function block(b: number): SignedTx[] {
   return txs;
 }
 
-/** A chain of blocks on one executor, each checked against the sequential reference and committed. */
+/**
+ * A chain of blocks on one executor, each checked against the sequential reference and
+ * committed to a real LMDB state store (a temp dir) the workers read from.
+ */
 class Chain {
-  readonly world = WorldState.fromEntries(benchGenesisState(ACCOUNTS));
+  private state: ScratchState | null = null;
   private height = 0;
-  constructor(private readonly ex: Executor) {}
+  constructor(private readonly ex: Executor, private readonly track: (x: { close(): Promise<void> }) => unknown) {}
 
   /** The next block; `during` runs once the block is on its way to the workers. */
   async next(during?: () => Promise<void>): Promise<BlockExecution> {
+    if (this.state === null) {
+      this.state = await scratchState(benchGenesisState(ACCOUNTS));
+      this.track(this.state);
+    }
+    const world = this.state.world;
     const b = this.height++;
     const ctx = benchContext(BigInt(b + 1));
     const txs = block(b);
-    const seq = executeBlockSequential(ctx, txs, this.world);
-    const pending = this.ex.execute(ctx, txs, this.world);
+    const seq = executeBlockSequential(ctx, txs, world);
+    const pending = this.ex.execute(ctx, txs, world);
     await during?.();
     const par = await pending;
-    expect(diffExecutions(seq, par, this.world)).toBeNull();
+    expect(diffExecutions(seq, par, world)).toBeNull();
     expect(par.outcomes.filter((o) => o.kind === 'included')).toHaveLength(txs.length);
-    this.world.commit(this.world.prepare(par.writeSet));
-    this.ex.onCommit(par.writeSet);
+    await this.state.commit(par.writeSet);
     return par;
   }
 }
@@ -108,13 +115,13 @@ describe('worker pool failures', () => {
     // The same workers go on serving jobs and blocks.
     const raws = submissions();
     expect((await ingestRaws(raws, ex, verifier)).map(view)).toEqual((await ingestRaws(raws, null, verifier)).map(view));
-    expect(ranInParallel(await new Chain(ex).next())).toBe(true);
+    expect(ranInParallel(await new Chain(ex, track).next())).toBe(true);
     expect(ex.poolStats()).toMatchObject({ workers: 2, restarts: 0 });
   });
 
-  it('a worker killed while a block and a job are in flight is replaced; both get the reference result and later blocks run in parallel on resynced replicas', async () => {
+  it('a worker killed while a block and a job are in flight is replaced; both get the reference result and later blocks run in parallel (the replacement just opens the store)', async () => {
     const ex = await create();
-    const chain = new Chain(ex);
+    const chain = new Chain(ex, track);
     expect(ranInParallel(await chain.next())).toBe(true);
     const raws = submissions();
     const expected = (await ingestRaws(raws, null, verifier)).map(view);
@@ -130,8 +137,8 @@ describe('worker pool failures', () => {
     expect(ex.poolAvailable).toBe(true);
     await waitFor(() => ex.poolStats().workers === 2, { what: 'the replacement worker in service', timeoutMs: 30_000 });
     expect(ex.poolStats()).toMatchObject({ configured: 2, workers: 2, restarts: 1, lost: null });
-    // The replacement started with an empty replica: the next blocks resync every replica
-    // and run in parallel again, still exactly the sequential result (checked in next()).
+    // The replacement opened the state store at init (no state to copy): the next blocks run
+    // in parallel again, still exactly the sequential result (checked in next()).
     for (let i = 0; i < 3; i++) expect(ranInParallel(await chain.next())).toBe(true);
     expect((await ingestRaws(raws, ex, verifier)).map(view)).toEqual(expected);
     expect(ex.poolStats().restarts).toBe(1);
@@ -153,7 +160,7 @@ describe('worker pool failures', () => {
         else throw new Error('boom in worker 1');
       });`;
     const ex = await create({}, { logger, spawnWorker: (i, restart) => (i === 1 && !restart ? new Worker(throwing, { eval: true }) : Pool.spawnPoolWorker()) });
-    const chain = new Chain(ex);
+    const chain = new Chain(ex, track);
     expect((await chain.next()).stats.fallback).toBe('worker-exited');
     await waitFor(() => ex.poolStats().workers === 2, { what: 'worker 1 replaced', timeoutMs: 30_000 });
     const restart = lines.find((l) => l.msg.startsWith('worker exited; starting a replacement'));
@@ -170,7 +177,7 @@ describe('worker pool failures', () => {
       spawnWorker: (_i, restart) => (restart ? new Worker('process.exit(3)', { eval: true }) : Pool.spawnPoolWorker()),
     });
     const lost = whenLost(ex);
-    const chain = new Chain(ex);
+    const chain = new Chain(ex, track);
     expect(ranInParallel(await chain.next())).toBe(true);
     await ex.killWorkerForTest(0);
     const reason = await lost;
@@ -204,21 +211,43 @@ describe('worker pool failures', () => {
     await ex.killWorkerForTest(1);
     expect(await lost).toMatch(/^worker 1 exited \(code 1\), after 2 restarts within 60 s \(crash loop\)$/);
     expect(ex.poolStats()).toMatchObject({ workers: 0, restarts: 4 });
-    expect((await new Chain(ex).next()).stats.fallback).toBe('pool-lost');
+    expect((await new Chain(ex, track).next()).stats.fallback).toBe('pool-lost');
   });
 
-  it('workers whose replica update fails report themselves broken: a block sent right after falls back, and they are replaced', async () => {
+  it('workers whose buffers update fails report themselves broken: a block sent right after falls back, and they are replaced', async () => {
     const pool = track(await Pool.WorkerPool.start({ workers: 2, modules: 'builtin' }, {}, Layout.allocateBuffers(Layout.capacityFor(64))));
+    const state = track(await scratchState(benchGenesisState(ACCOUNTS)));
+    const blockMsg = { ctx: benchContext(), n: 0, contentionPct: 35, contentionMinSample: 128, statePath: state.path, overlay: null, overlayBase: 0n };
     let stops = 0;
-    pool.broadcast({ type: 'state', packed: new Uint8Array([1, 2, 3]), reset: true });
-    // Posted behind the bad update, before the pool has heard of it: neither worker may run it on its wrong replica.
-    const run = await pool.runBlock({ ctx: benchContext(), n: 0, contentionPct: 35, contentionMinSample: 128 }, () => void stops++);
+    pool.broadcast({ type: 'buffers', buffers: { capacity: null } as never });
+    // Posted behind the bad update, before the pool has heard of it: neither worker may run it on its wrong buffers.
+    const run = await pool.runBlock(blockMsg, () => void stops++);
     expect(run.exited).toBe(2);
-    expect(run.errors).toEqual([expect.stringMatching(/^worker \d is broken: state: /), expect.stringMatching(/^worker \d is broken: state: /)]);
+    expect(run.errors).toEqual([expect.stringMatching(/^worker \d is broken: buffers: /), expect.stringMatching(/^worker \d is broken: buffers: /)]);
     expect(stops).toBe(2);
     await waitFor(() => pool.stats().restarts === 2 && pool.stats().workers === 2, { what: 'the broken workers replaced', timeoutMs: 30_000 });
     expect(pool.available).toBe(true);
     expect(await pool.job('verify', [new Uint8Array(200)], 1)).toHaveLength(1);
-    expect((await pool.runBlock({ ctx: benchContext(), n: 0, contentionPct: 35, contentionMinSample: 128 }, () => void stops++)).errors).toEqual([]);
+    expect((await pool.runBlock(blockMsg, () => void stops++)).errors).toEqual([]);
+  });
+
+  it('a block whose state store cannot be opened falls back to the sequential result; the workers stay in service', async () => {
+    const ex = await create();
+    const chain = new Chain(ex, track);
+    expect(ranInParallel(await chain.next())).toBe(true);
+    // A state that names a store that is not there (its directory removed).
+    const gone = await scratchState(benchGenesisState(ACCOUNTS));
+    const world = gone.world;
+    const path = gone.path;
+    const fake = { get: (k: string) => world.get(k), db: { path: path + '-missing' }, overlay: () => world.overlay() };
+    const ctx = benchContext(1n);
+    const txs = block(0);
+    const seq = executeBlockSequential(ctx, txs, world);
+    const par = await ex.execute(ctx, txs, fake);
+    expect(par.stats.fallback).toMatch(/^worker-error: /);
+    expect(diffExecutions(seq, par, world)).toBeNull();
+    await gone.close();
+    expect(ex.poolStats()).toMatchObject({ workers: 2, restarts: 0, lost: null });
+    expect(ranInParallel(await chain.next())).toBe(true);
   });
 });
