@@ -31,6 +31,24 @@ export interface Genesis {
   /** May change the fee parameters (fee.set_params); hand it to a DAO with fee.set_admin. */
   readonly feeAdmin: Uint8Array | null;
   readonly gas: GasSchedule;
+  /**
+   * Accounts without keys whose addresses derive from an index (indexAccountAddress): a big
+   * funded state for benchmarks and devnets without a key or a JSON entry per account.
+   */
+  readonly indexAccounts: { readonly count: number; readonly balance: bigint } | null;
+}
+
+/** Most index accounts a genesis may ask for. */
+export const MAX_INDEX_ACCOUNTS = 1_000_000_000;
+
+const INDEX_ACCOUNT_TAG = utf8('pel index account');
+
+/** Address of index account i: the first 20 bytes of SHA-256("pel index account" || u64 LE i). */
+export function indexAccountAddress(i: number): Uint8Array {
+  const pre = new Uint8Array(INDEX_ACCOUNT_TAG.length + 8);
+  pre.set(INDEX_ACCOUNT_TAG, 0);
+  new DataView(pre.buffer).setBigUint64(INDEX_ACCOUNT_TAG.length, BigInt(i), true);
+  return sha256(pre).slice(0, 20);
 }
 
 export interface GenesisJson {
@@ -40,6 +58,7 @@ export interface GenesisJson {
   accounts: { address: string; balance: string }[];
   fee: { minGasPrice: string; burnBps: number; proposerBps: number; treasuryBps: number; treasury: string; admin?: string };
   gas?: Record<string, string | Record<string, string>>;
+  indexAccounts?: { count: number; balance: string };
 }
 
 const bps = (x: unknown, what: string): number => {
@@ -70,6 +89,16 @@ export function parseGenesis(json: unknown): Genesis {
       supply += balance;
       return { address, balance };
     });
+    let indexAccounts: Genesis['indexAccounts'] = null;
+    if (g.indexAccounts !== undefined) {
+      const ia = g.indexAccounts;
+      if (typeof ia !== 'object' || ia === null) throw new GenesisError('indexAccounts must be an object { count, balance }');
+      if (!Number.isInteger(ia.count) || ia.count < 0 || ia.count > MAX_INDEX_ACCOUNTS) throw new GenesisError(`indexAccounts.count must be an integer 0..${MAX_INDEX_ACCOUNTS}`);
+      const balance = parseAmount(ia.balance, 'indexAccounts.balance');
+      if (balance === 0n) throw new GenesisError('indexAccounts.balance must be above 0');
+      supply += balance * BigInt(ia.count);
+      indexAccounts = { count: ia.count, balance };
+    }
     if (supply > U128_MAX) throw new GenesisError('total genesis supply exceeds u128');
     const f = g.fee;
     if (typeof f !== 'object' || f === null) throw new GenesisError('fee must be an object');
@@ -94,7 +123,7 @@ export function parseGenesis(json: unknown): Genesis {
       else throw new GenesisError(`gas.${k} is not a gas schedule field`);
     }
     const feeAdmin = f.admin === undefined ? null : parseAddress(f.admin, 'fee.admin');
-    return { chainId: g.chainId, timestamp: BigInt(g.timestamp), validators, accounts, fee, feeAdmin, gas: gas as unknown as GasSchedule };
+    return { chainId: g.chainId, timestamp: BigInt(g.timestamp), validators, accounts, fee, feeAdmin, gas: gas as unknown as GasSchedule, indexAccounts };
   } catch (e) {
     if (e instanceof GenesisError) throw e;
     throw new GenesisError(`invalid genesis: ${(e as Error).message}`, { cause: e });
@@ -117,17 +146,45 @@ export function genesisToJson(g: Genesis): GenesisJson {
       ...(g.feeAdmin ? { admin: formatAddress(g.feeAdmin) } : {}),
     },
     gas,
+    ...(g.indexAccounts ? { indexAccounts: { count: g.indexAccounts.count, balance: g.indexAccounts.balance.toString() } } : {}),
   };
 }
 
-export function genesisWriteSet(g: Genesis): WriteSet {
+/** The genesis state's entries other than the index accounts. */
+function listedEntries(g: Genesis): [string, Uint8Array][] {
   const entries: [string, Uint8Array][] = [
     [FEE_PARAMS_KEY, encodeFeeParams(g.fee)],
     [GAS_SCHEDULE_KEY, encodeGasSchedule(g.gas)],
   ];
   for (const a of g.accounts) if (a.balance > 0n) entries.push([balanceKey(a.address), encodeU128(a.balance)]);
   if (g.feeAdmin) entries.push([FEE_ADMIN_KEY, g.feeAdmin.slice()]);
-  return sortWriteSet(entries);
+  return entries;
+}
+
+/**
+ * The genesis state as a generator: `count` entries, `entry(i)` each, index accounts first and
+ * the listed entries after them (a later entry of the same key wins), for a bulk load that
+ * never holds the whole state (state/bulk-load.ts).
+ */
+export function genesisEntries(g: Genesis): { count: number; entry: (i: number) => readonly [string, Uint8Array] } {
+  const listed = listedEntries(g);
+  const n = g.indexAccounts?.count ?? 0;
+  const value = g.indexAccounts ? encodeU128(g.indexAccounts.balance) : new Uint8Array(0);
+  return {
+    count: n + listed.length,
+    entry: (i) => (i < n ? [balanceKey(indexAccountAddress(i)), value] : listed[i - n]!),
+  };
+}
+
+/** The genesis state as one write set (small genesis files; big ones go through genesisEntries). */
+export function genesisWriteSet(g: Genesis): WriteSet {
+  const { count, entry } = genesisEntries(g);
+  const m = new Map<string, Uint8Array>();
+  for (let i = 0; i < count; i++) {
+    const [k, v] = entry(i);
+    m.set(k, v);
+  }
+  return sortWriteSet(m);
 }
 
 /** Address that receives the treasury share of fees on a default devnet. */
@@ -158,5 +215,6 @@ export function testnetGenesis(validatorCount: number, accounts: number, chainId
     fee: { minGasPrice: 1n, burnBps: 2_000, proposerBps: 5_000, treasuryBps: 3_000, treasury: DEVNET_TREASURY },
     feeAdmin: devKeyPair(0).address,
     gas: DEFAULT_GAS_SCHEDULE,
+    indexAccounts: null,
   };
 }

@@ -64,6 +64,12 @@ function docGenesisState(g: GenesisJson, schedule: ReturnType<typeof documentedG
   }
   const names = Object.keys(calls).sort((a, b) => Buffer.compare(te.encode(a), te.encode(b)));
   state.set('gas/schedule', cat(...GAS_FIELDS.map((k) => le(gas[k]!, 8)), le(BigInt(names.length), 2), ...names.flatMap((n) => [nameEnc(n), le(calls[n]!, 8)])));
+  if (g.indexAccounts) {
+    for (let i = 0; i < g.indexAccounts.count; i++) {
+      const addr = sha256(cat(te.encode('pel index account'), le(BigInt(i), 8))).slice(0, 20);
+      state.set(`coin/balance/${Buffer.from(addr).toString('hex')}`, le(BigInt(g.indexAccounts.balance), 16));
+    }
+  }
   for (const a of g.accounts) if (BigInt(a.balance) > 0n) state.set(`coin/balance/${a.address.slice(2).toLowerCase()}`, le(BigInt(a.balance), 16));
   if (f.admin) state.set('fee/admin', unhex(f.admin));
   return state;
@@ -111,9 +117,12 @@ function inputs(): { name: string; genesis: GenesisJson }[] {
   custom.accounts.push({ address: '0x' + 'ab'.repeat(20), balance: '0' }, { address: '0x' + '00'.repeat(19) + '01', balance: (2n ** 100n).toString() });
   custom.fee = { ...custom.fee, minGasPrice: '7', burnBps: 0, proposerBps: 2_500, treasuryBps: 7_500, admin: '0x' + 'cd'.repeat(20) };
   custom.gas = { txBase: '2500', maxTxGas: '20000000', calls: { 'token.create': '12345', 'coin.transfer': '1' } };
+  const indexed = genesisToJson(devnetGenesis(2));
+  indexed.indexAccounts = { count: 1000, balance: '123456789' };
   return [
     { name: 'devnet-10', genesis: genesisToJson(devnetGenesis(10)) },
     { name: 'custom', genesis: custom },
+    { name: 'index-accounts', genesis: indexed },
   ];
 }
 
@@ -129,7 +138,7 @@ describe('genesis vectors', async () => {
   const schedule = documentedGasSchedule();
 
   it('has the cases the docs name', () => {
-    expect(file.cases.map((c) => c.name)).toEqual(['devnet-10', 'custom']);
+    expect(file.cases.map((c) => c.name)).toEqual(['devnet-10', 'custom', 'index-accounts']);
   });
 
   it('documents the default gas schedule the code uses, every field and call', () => {
