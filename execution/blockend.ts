@@ -11,7 +11,9 @@
  *   - keysWithPrefix lists the keys under a prefix that the block wrote with a value (the
  *     write set's sorted range, with the hooks' own writes applied), never a map's order.
  *   - Writes join the block's write set (a hook's value wins over the transaction's), so
- *     they are in the state root. A block whose hooks write nothing and emit nothing keeps
+ *     they are in the state root. A key a hook deletes that the pre-block state does not
+ *     hold leaves the write set altogether (e.g. a batch record created and settled in the
+ *     same block): deleting an absent key changes nothing. A block whose hooks write nothing and emit nothing keeps
  *     its write set and receipts exactly as they were.
  *   - Events: a hook attributes each event to an included tx of the block (emitTo); it is
  *     appended to that tx's receipt after the tx's own events, so it is hashed into the
@@ -19,7 +21,8 @@
  *     not change: the phase is unmetered.
  *   - A hook that throws (only on a corrupt state) fails the block: that is a fatal bug.
  */
-import { encodeReceipt, type Event } from '../protocol/receipt.js';
+import { Writer } from '../protocol/codec.js';
+import { decodeReceipt, writeEvent, type Event, type Receipt } from '../protocol/receipt.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { toHexRaw } from '../protocol/hex.js';
 import type { BlockEndContext, BlockEndView, Module } from '../contracts/types.js';
@@ -39,26 +42,34 @@ function lowerBound(ws: WriteSet, key: string): number {
   return lo;
 }
 
-/** The state after the block's transactions: the sorted write set over the pre-block state. */
+/**
+ * The state after the block's transactions: the write set over the pre-block state. The
+ * write set is indexed by a Map on the first read (a block whose hooks read nothing, the
+ * common case, never pays for it).
+ */
 function blockReads(ws: WriteSet, state: StateReader): ReadSource {
+  let index: Map<string, Uint8Array | null> | null = null;
   return {
     get(key: string): Uint8Array | undefined {
-      const i = lowerBound(ws, key);
-      if (i < ws.length && ws[i]![0] === key) return ws[i]![1] ?? undefined;
-      return state.get(key);
+      index ??= new Map(ws);
+      const w = index.get(key);
+      return w === undefined ? state.get(key) : w ?? undefined;
     },
   };
 }
 
 class PhaseView extends TxView implements BlockEndView {
-  /** Per attributed tx (hash hex), its block-end events in emission order. */
-  readonly attributed = new Map<string, Event[]>();
+  /** Per attributed tx (its index in the block), its block-end events in emission order. */
+  readonly attributed = new Map<number, Event[]>();
   module = '';
+  /** Included txs by hash (hex), built on the first emitTo: most blocks never need it. */
+  private included: Map<string, number> | null = null;
 
   constructor(
     base: ReadSource,
     private readonly ws: WriteSet,
-    private readonly included: ReadonlyMap<string, number>,
+    private readonly txs: readonly SignedTx[],
+    private readonly outcomes: readonly TxOutcome[],
   ) {
     super(base, 'eager');
   }
@@ -81,15 +92,51 @@ class PhaseView extends TxView implements BlockEndView {
   }
 
   emitTo(txHash: Uint8Array, event: Event): void {
+    if (this.included === null) {
+      this.included = new Map();
+      for (let i = 0; i < this.outcomes.length; i++) if (this.outcomes[i]!.kind === 'included') this.included.set(toHexRaw(this.txs[i]!.hash), i);
+    }
     const h = toHexRaw(txHash);
-    if (!this.included.has(h)) throw new Error(`block-end phase: module ${this.module} attributed an event to ${h}, which is not an included tx of this block`);
-    const list = this.attributed.get(h);
+    const at = this.included.get(h);
+    if (at === undefined) throw new Error(`block-end phase: module ${this.module} attributed an event to ${h}, which is not an included tx of this block`);
+    const list = this.attributed.get(at);
     if (list) list.push(event);
-    else this.attributed.set(h, [event]);
+    else this.attributed.set(at, [event]);
   }
 
   override emit(event: Event): void {
     throw new Error(`block-end phase: module ${this.module} emitted ${event.module}.${event.name} without a tx to attribute it to (use emitTo)`);
+  }
+}
+
+/**
+ * The encoded receipt with `events` appended (docs/PROTOCOL.md "Receipt layout"): the
+ * eventCount field is patched and the events' encodings added at the end, without decoding
+ * the receipt (the parallel executor's receipts are kept encoded).
+ */
+export function appendEvents(encoded: Uint8Array, events: readonly Event[]): Uint8Array {
+  const at = 1 + 1 + encoded[1]! + 8 + 16; // status | name errorCode | u64 gasUsed | u128 fee | u16 eventCount
+  const count = encoded[at]! | (encoded[at + 1]! << 8);
+  if (count + events.length > 0xffff) throw new Error(`block-end phase: a receipt holds at most 65535 events, block-end phase would make ${count + events.length}`);
+  const w = new Writer(encoded.length + 320 * events.length);
+  w.raw(encoded);
+  for (const e of events) writeEvent(w, e);
+  const out = w.finish();
+  out[at] = (count + events.length) & 0xff;
+  out[at + 1] = (count + events.length) >> 8;
+  return out;
+}
+
+/** An included outcome over its (appended) encoded receipt, decoded on first access. */
+class AppendedOutcome {
+  readonly kind = 'included' as const;
+  private decoded: Receipt | undefined = undefined;
+  constructor(readonly encoded: Uint8Array) {}
+  get receipt(): Receipt {
+    return (this.decoded ??= decodeReceipt(this.encoded));
+  }
+  toJSON(): { kind: 'included'; receipt: Receipt; encoded: Uint8Array } {
+    return { kind: this.kind, receipt: this.receipt, encoded: this.encoded };
   }
 }
 
@@ -112,11 +159,7 @@ export interface BlockEndResult {
 export function runBlockEnd(ctx: BlockContext, txs: readonly SignedTx[], outcomes: readonly TxOutcome[], writeSet: WriteSet, state: StateReader, modules: ReadonlyMap<string, Module>): BlockEndResult {
   const hooks = blockEndHooks(modules);
   if (hooks.length === 0) return { outcomes, writeSet, writes: 0 };
-  const included = new Map<string, number>();
-  outcomes.forEach((o, i) => {
-    if (o.kind === 'included') included.set(toHexRaw(txs[i]!.hash), i);
-  });
-  const view = new PhaseView(blockReads(writeSet, state), writeSet, included);
+  const view = new PhaseView(blockReads(writeSet, state), writeSet, txs, outcomes);
   const ectx: BlockEndContext = { height: ctx.height, treasury: ctx.params.fee.treasury };
   for (const m of hooks) {
     view.module = m.name;
@@ -130,27 +173,30 @@ export function runBlockEnd(ctx: BlockContext, txs: readonly SignedTx[], outcome
   if (view.writes.size === 0 && view.attributed.size === 0) return { outcomes, writeSet, writes: 0 };
 
   // The hooks' writes, sorted, merged into the block's sorted write set (theirs win).
-  const own = [...view.writes].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // The default sort compares UTF-16 code units, as `<` does, without a JS comparator.
+  const own = [...view.writes.keys()].sort().map((k) => [k, view.writes.get(k)!] as const);
   const merged: (readonly [string, Uint8Array | null])[] = [];
   let i = 0;
   let j = 0;
   while (i < writeSet.length || j < own.length) {
     if (j >= own.length || (i < writeSet.length && writeSet[i]![0] < own[j]![0])) merged.push(writeSet[i++]!);
     else {
-      if (i < writeSet.length && writeSet[i]![0] === own[j]![0]) i++;
-      merged.push(own[j++]!);
+      const e = own[j++]!;
+      if (i < writeSet.length && writeSet[i]![0] === e[0]) i++;
+      // A key the hooks delete that the pre-block state does not hold (a record the block
+      // created and settled, like amm/batch/…) leaves no entry: the root is the same and the
+      // write set (and what the chain commits) is smaller.
+      if (e[1] === null && state.get(e[0]) === undefined) continue;
+      merged.push(e);
     }
   }
 
   let out = outcomes;
   if (view.attributed.size > 0) {
     const copy = [...outcomes];
-    for (const [h, events] of view.attributed) {
-      const at = included.get(h)!;
+    for (const [at, events] of view.attributed) {
       const o = copy[at]!;
-      if (o.kind !== 'included') continue;
-      const receipt = { ...o.receipt, events: [...o.receipt.events, ...events] };
-      copy[at] = { kind: 'included', receipt, encoded: encodeReceipt(receipt) };
+      if (o.kind === 'included') copy[at] = new AppendedOutcome(appendEvents(o.encoded, events));
     }
     out = copy;
   }

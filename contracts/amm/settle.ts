@@ -48,6 +48,8 @@ import {
 } from './state.js';
 
 const event = eventsOf('amm');
+/** resultKey(txHash) from the batch key's own hex tail (the same lower-case hex). */
+const RESULT_PREFIX = resultKey(new Uint8Array(32)).slice(0, -64);
 
 interface Queued {
   readonly key: string;
@@ -140,7 +142,7 @@ function settlePool(view: BlockEndView, ctx: BlockEndContext, pool: Uint8Array, 
     if (refunded) creditAsset(view, assetIn, swap.trader, swap.amountIn);
     else creditAsset(view, assetOut, swap.trader, amountOut);
     view.set(key, null);
-    view.set(resultKey(txHash), encodeBatchResult({ pool, trader: swap.trader, direction: swap.direction, amountIn: swap.amountIn, amountOut, height: ctx.height, code }));
+    view.set(`${RESULT_PREFIX}${key.slice(-64)}`, encodeBatchResult({ pool, trader: swap.trader, direction: swap.direction, amountIn: swap.amountIn, amountOut, height: ctx.height, code }));
     view.emitTo(txHash, event('batch_settled', {
       pool: v.address(pool), tx_hash: v.bytes(txHash), trader: v.address(swap.trader), asset_in: v.address(assetIn),
       amount_in: v.u128(swap.amountIn), asset_out: v.address(assetOut), amount_out: v.u128(amountOut), code: v.string(code),

@@ -91,6 +91,23 @@ describe('block-end phase', () => {
     expect(end.writes).toBe(0);
   });
 
+  it('a key the block created and a hook deletes leaves no entry; a pre-existing key it deletes does', () => {
+    const state = benchGenesisState([alice], 10n ** 12n);
+    state.set('toy/old', utf8('x'));
+    const txs = [put(alice, 0n, 'new', 'v')];
+    const r = executeBlockSequential(ctx, txs, { get: (k) => state.get(k) }, toyModules({
+      mm: (view) => {
+        view.set('toy/new', null);
+        view.set('toy/old', null);
+        view.set('toy/never', null);
+      },
+    }));
+    const ws = new Map(r.writeSet);
+    expect(ws.has('toy/new')).toBe(false);
+    expect(ws.has('toy/never')).toBe(false);
+    expect(ws.get('toy/old')).toBeNull();
+  });
+
   it('fails the block when a hook throws, emits without attribution or attributes to a tx not in the block', () => {
     const state = benchGenesisState([alice, bob], 10n ** 12n);
     const txs = [put(alice, 0n, 'k', 'v')];
