@@ -119,14 +119,19 @@ describe('block-end phase vector', () => {
     const world = WorldState.fromEntries(pre);
     const { ParallelExecutor } = (await import('../../dist/execution/parallel/executor.js' as string)) as typeof ExecutorModule;
     const par = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, adaptive: false });
+    // Its sequential fallback (a block below minParallelTxs) runs the phase too, exactly once.
+    const small = await ParallelExecutor.create({ workers: 1, minParallelTxs: 64, adaptive: false });
     try {
-      for (const r of [executeBlockSequential(ctx, txs, world, builtinModules), await par.execute(ctx, txs, world)]) {
+      const fallback = await small.execute(ctx, txs, world);
+      expect(fallback.stats.fallback).toBe('small-block');
+      for (const r of [executeBlockSequential(ctx, txs, world, builtinModules), await par.execute(ctx, txs, world), fallback]) {
         expect(r.outcomes.map((o) => (o.kind === 'included' ? toHex(o.encoded) : o.code))).toEqual(file.receipts);
         expect(r.writeSet.map(([k, val]) => [k, val === null ? null : toHex(val)])).toEqual(file.writeSet);
         expect(toHex(world.prepare(r.writeSet).root)).toBe(file.stateRoot);
       }
     } finally {
       await par.close();
+      await small.close();
     }
   });
 });
