@@ -10,14 +10,16 @@ import { executeBlockSequential } from '../execution/sequential.js';
 import { ParallelExecutor } from '../execution/parallel/executor.js';
 import type { BlockExecution } from '../execution/types.js';
 import { scratchState } from './scratch-state.js';
-import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin, prepareWorkload, WORKLOADS, type WorkloadKind } from './workload.js';
+import { benchAccounts, benchContextWithFees, benchGenesisState, buildWorkload, calibrateSpin, prepareWorkload, SWAP_MODES, WORKLOADS, type SwapMode, type WorkloadKind } from './workload.js';
 import { median, num, output, parseBenchArgs, progress, round } from './util.js';
 
 const HELP = `pel bench executor [flags] — one block, sequential vs Block-STM, JSON out
   --txs N            transactions in the block [10000]
   --accounts A       accounts the workload touches (2 = every tx conflicts) [10000]
   --workers W        worker threads [one per core]
-  --workload KIND    transfer | synthetic | token | nft | dao | mixed [transfer]
+  --workload KIND    transfer | synthetic | token | nft | dao | mixed | amm [transfer]
+  --pools P          amm: pools the swaps spread over (account s trades on pool s mod P) [1]
+  --swap-mode MODE   amm: instant (amm.swap) | batch (amm.swap_batch, settled at the block's end) [instant]
   --tx-cost-us U     synthetic: microseconds of deterministic CPU work per tx [20]
   --fee-sink         every tx pays a fee into the shared fee accounts (as deltas)
   --runs R           measured runs, medians reported [5]
@@ -28,6 +30,7 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
   const f = parseBenchArgs(args, {
     txs: { type: 'string' }, accounts: { type: 'string' }, workers: { type: 'string' }, workload: { type: 'string' },
     'tx-cost-us': { type: 'string' }, 'fee-sink': { type: 'boolean' }, runs: { type: 'string' }, 'no-adaptive': { type: 'boolean' },
+    pools: { type: 'string' }, 'swap-mode': { type: 'string' },
   });
   if (f.help) {
     console.log(HELP);
@@ -40,6 +43,9 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
   const workload = ((f.workload as string | undefined) ?? 'transfer') as WorkloadKind;
   if (!WORKLOADS.includes(workload)) throw new Error(`--workload must be one of ${WORKLOADS.join(', ')}`);
   const txCostUs = num(f['tx-cost-us'], 20, 'tx-cost-us');
+  const pools = num(f.pools, 1, 'pools');
+  const swapMode = ((f['swap-mode'] as string | undefined) ?? 'instant') as SwapMode;
+  if (!SWAP_MODES.includes(swapMode)) throw new Error(`--swap-mode must be one of ${SWAP_MODES.join(', ')}`);
   const feeSink = f['fee-sink'] === true;
   const itersPerUs = workload === 'synthetic' ? calibrateSpin(spin) : 0;
   const iters = Math.round(txCostUs * itersPerUs);
@@ -47,8 +53,8 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
   const accounts = benchAccounts(Math.max(accountsN, 1));
   const modules = moduleSet('builtin+testing');
   const genesis = benchGenesisState(accounts);
-  const setup = prepareWorkload(workload, accounts, txs, genesis, modules);
-  const block = buildWorkload({ workload, txs, accounts: accountsN, feeSink, iters }, accounts, setup);
+  const setup = prepareWorkload(workload, accounts, txs, genesis, modules, pools);
+  const block = buildWorkload({ workload, txs, accounts: accountsN, feeSink, iters, swapMode }, accounts, setup);
   // The genesis state in a throwaway LMDB store (a temp dir, removed below): both executors
   // read it as in a node, the workers straight from the store.
   const scratch = await scratchState(genesis);
@@ -109,7 +115,7 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
     const lastFallback = parRuns[parRuns.length - 1]?.stats.fallback ?? null;
     output(
       {
-        bench: 'executor', workload, txs, accounts: accountsN, workers, feeSink, txCostUs: workload === 'synthetic' ? txCostUs : undefined, itersPerTx: workload === 'synthetic' ? iters : undefined, runs,
+        bench: 'executor', workload, pools: workload === 'amm' ? pools : undefined, swapMode: workload === 'amm' ? swapMode : undefined, txs, accounts: accountsN, workers, feeSink, txCostUs: workload === 'synthetic' ? txCostUs : undefined, itersPerTx: workload === 'synthetic' ? iters : undefined, runs,
         sequentialMs: round(sMs, 2), parallelMs: round(pMs, 2),
         sequentialTps: round(txs / (sMs / 1000), 0), parallelTps: round(txs / (pMs / 1000), 0), speedup: round(sMs / pMs, 3),
         rootsMatch,
@@ -118,7 +124,7 @@ export async function runExecutorBenchCli(args: string[]): Promise<number> {
         validationsPerTx: round(pick((p) => p.stats.validations) / txs, 3),
         dependencyWaits: pick((p) => p.stats.dependencyWaits),
         timeSplitMs: parallelRan.length
-          ? { scheduling: round(parallelMs * (1 - executeShare - validateShare), 2), execution: round(parallelMs * executeShare, 2), validation: round(parallelMs * validateShare, 2), prepare: round(pick(t('prepareMs')), 2), commit: round(pick(t('finaliseMs')), 2) }
+          ? { scheduling: round(parallelMs * (1 - executeShare - validateShare), 2), execution: round(parallelMs * executeShare, 2), validation: round(parallelMs * validateShare, 2), prepare: round(pick(t('prepareMs')), 2), commit: round(pick(t('finaliseMs')), 2), blockEnd: round(pick(t('blockEndMs')), 2) }
           : null,
         warmupRuns,
         estimates: ex.estimates,

@@ -26,7 +26,11 @@ import { PelClient, type BlockJson } from '../sdk/client.js';
 import { replayChain } from './replay.js';
 import { signTxFast } from './sign.js';
 import { benchLog, median, num, output, parseBenchArgs, positiveInt, round, txStreamArgs } from './util.js';
-import { rng } from './workload.js';
+import { AMM_BENCH_LIQUIDITY, rng, SWAP_MODES, type SwapMode } from './workload.js';
+import { deriveId } from '../contracts/ids.js';
+import { compareAssets, NATIVE, poolId } from '../contracts/amm/state.js';
+import { toHex } from '../protocol/hex.js';
+import type { KeyPair } from '../protocol/keys.js';
 
 const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSON out
   --txs N            transactions to submit [20000]
@@ -34,6 +38,9 @@ const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSO
   --batch B          tx_send calls per JSON-RPC batch [200]
   --connections C    concurrent HTTP connections [4]
   --hotspot P        percent of transfers sent to one account [0]
+  --workload KIND    transfer | amm [transfer]
+  --pools P          amm: pools (native / token j, 30 bps), set up over RPC first; sender s trades on pool s mod P [1]
+  --swap-mode MODE   amm: instant (amm.swap) | batch (amm.swap_batch, settled at the block's end) [instant]
   --rpc URL          use a running node (its dev accounts must be funded and unused)
   --executor KIND    for the node it starts: parallel | sequential [parallel]
   --max-block-txs N  for the node it starts [10000]
@@ -247,6 +254,44 @@ const RSS_INTERVAL_MS = 1_000;
 const COMMIT_STALL_MS = 120_000;
 
 /** Tx state bits. */
+/**
+ * The amm workload's setup over RPC, by `maker` (the account after the senders): P tokens
+ * (token.create, ids derived from the tx hashes), AMM_BENCH_LIQUIDITY of each to the maker
+ * and 10^12 of token s mod P to each sender, then P native/token pools (30 bps) with
+ * AMM_BENCH_LIQUIDITY of each side. All pre-signed in nonce order, sent in batches; waits for
+ * the last receipt and checks every setup tx succeeded.
+ */
+async function setUpAmm(client: PelClient, maker: KeyPair, senders: readonly KeyPair[], pools: number, log: (s: string) => void): Promise<{ tokens: Uint8Array[]; pools: Uint8Array[] }> {
+  const t0 = performance.now();
+  const info = await client.getInfo();
+  let nonce = BigInt((await client.getAccount(maker.address)).nonce);
+  const setup: SignedTx[] = [];
+  const sign = (module: string, call: string, args: ReturnType<typeof v.u128>[]): SignedTx => {
+    const t = signTxFast({ chainId: info.chainId, senderPublicKey: maker.publicKey, nonce: nonce++, gasLimit: 1_000_000n, gasPrice: 1n, expiry: BigInt(info.height) + 1_000_000n, module, call, args }, maker);
+    setup.push(t);
+    return t;
+  };
+  const tokens = Array.from({ length: pools }, (_, j) => deriveId('token', sign('token', 'create', [v.string(`Pool token ${j}`), v.string(`P${j}`), v.u64(0n), v.u128(0n)]).hash));
+  for (const t of tokens) sign('token', 'mint', [v.address(t), v.address(maker.address), v.u128(AMM_BENCH_LIQUIDITY)]);
+  senders.forEach((k, s) => sign('token', 'mint', [v.address(tokens[s % pools]!), v.address(k.address), v.u128(10n ** 12n)]));
+  const ids = tokens.map((t) => {
+    sign('amm', 'create_pool', [v.address(NATIVE), v.address(t), v.u64(30n)]);
+    const id = compareAssets(NATIVE, t) < 0 ? poolId(NATIVE, t, 30n) : poolId(t, NATIVE, 30n);
+    sign('amm', 'add_liquidity', [v.address(id), v.u128(AMM_BENCH_LIQUIDITY), v.u128(AMM_BENCH_LIQUIDITY), v.u128(0n), v.u128(0n), v.u64(BigInt(info.height) + 1_000_000n)]);
+    return id;
+  });
+  for (let i = 0; i < setup.length; i += 200) {
+    for (const r of await client.batch(setup.slice(i, i + 200).map((t) => ({ method: 'tx_send', params: [toHex(t.raw)] })))) if (!r.ok) throw new Error(`amm setup: tx_send: ${r.error.message}`);
+  }
+  await client.waitForReceipt(toHex(setup[setup.length - 1]!.hash), { timeoutMs: 120_000 });
+  for (const t of setup) {
+    const r = await client.waitForReceipt(toHex(t.hash), { timeoutMs: 30_000 });
+    if (r.status !== 'success') throw new Error(`amm setup: ${t.module}.${t.call} failed with ${r.errorCode}`);
+  }
+  log(`amm setup: ${pools} tokens and pools, ${senders.length} senders funded, ${setup.length} txs in ${round(performance.now() - t0, 0)} ms`);
+  return { tokens, pools: ids };
+}
+
 const ACCEPTED = 1;
 const COMMITTED = 2;
 
@@ -255,6 +300,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
   const f = parseBenchArgs(args, {
     txs: { type: 'string' }, senders: { type: 'string' }, batch: { type: 'string' }, connections: { type: 'string' }, hotspot: { type: 'string' },
     rpc: { type: 'string' }, executor: { type: 'string' }, 'max-block-txs': { type: 'string' }, warmup: { type: 'string' }, workers: { type: 'string' },
+    workload: { type: 'string' }, pools: { type: 'string' }, 'swap-mode': { type: 'string' },
   });
   if (f.help) {
     console.log(HELP);
@@ -263,6 +309,11 @@ export async function runRpcBench(args: string[]): Promise<number> {
   const { total, senders, batch } = txStreamArgs(f);
   const connections = positiveInt(f.connections, 4, 'connections');
   const hotspot = num(f.hotspot, 0, 'hotspot');
+  const workload = (f.workload as string | undefined) ?? 'transfer';
+  if (workload !== 'transfer' && workload !== 'amm') throw new Error('--workload must be transfer or amm');
+  const pools = positiveInt(f.pools, 1, 'pools');
+  const swapMode = ((f['swap-mode'] as string | undefined) ?? 'instant') as SwapMode;
+  if (!SWAP_MODES.includes(swapMode)) throw new Error(`--swap-mode must be one of ${SWAP_MODES.join(', ')}`);
   const json = f.json === true;
   const log = benchLog(json);
 
@@ -285,10 +336,18 @@ export async function runRpcBench(args: string[]): Promise<number> {
     const nonces = await Promise.all(keys.map(async (k) => BigInt((await client.getAccount(k.address)).nonce)));
     const next = rng(7);
     const hot = devKeyPair(senders).address;
+    const amm = workload === 'amm' ? await setUpAmm(client, devKeyPair(senders), keys, pools, log) : null;
     const txs = new PresignedTxs(total);
     const t0sign = performance.now();
     for (let i = 0; i < total; i++) {
       const s = i % senders;
+      if (amm) {
+        // Sender s trades on pool s mod P; half the senders sell the native coin, half the pool's token.
+        const j = s % pools;
+        const assetIn = Math.floor(s / pools) % 2 === 0 ? NATIVE : amm.tokens[j]!;
+        txs.push(signTxFast({ chainId: info.chainId, senderPublicKey: keys[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 100_000n, gasPrice: 1n, expiry: BigInt(info.height) + 1_000_000n, module: 'amm', call: swapMode === 'batch' ? 'swap_batch' : 'swap', args: [v.address(amm.pools[j]!), v.address(assetIn), v.u128(1_000n + BigInt(next() % 1000)), v.u128(0n), v.u64(BigInt(info.height) + 1_000_000n)] }, keys[s]!));
+        continue;
+      }
       const to = hotspot > 0 && next() % 100 < hotspot ? hot : keys[next() % senders]!.address;
       txs.push(signTxFast({ chainId: info.chainId, senderPublicKey: keys[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 50_000n, gasPrice: 1n, expiry: BigInt(info.height) + 1_000_000n, module: 'coin', call: 'transfer', args: [v.address(to), v.u128(1n)] }, keys[s]!));
       if (!json && process.stderr.isTTY && i % 10_000 === 9_999) process.stderr.write(`\r  signed ${i + 1}/${total}   `);
@@ -439,7 +498,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
     const committed = done;
     output(
       {
-        bench: 'rpc', executor: info.executor, txs: total, senders, batch, connections, hotspot,
+        bench: 'rpc', executor: info.executor, workload, pools: workload === 'amm' ? pools : undefined, swapMode: workload === 'amm' ? swapMode : undefined, txs: total, senders, batch, connections, hotspot,
         accepted, rejected, rejectReasons, retries, committed,
         tps: round(committed / ((end - start) / 1000), 0),
         submitRate: round(accepted / ((submitEnd - start) / 1000), 0),

@@ -76,8 +76,11 @@ export function calibrateSpin(spin: (iters: number, seed: number) => number): nu
   }
 }
 
-export type WorkloadKind = 'transfer' | 'synthetic' | 'token' | 'nft' | 'dao' | 'mixed';
-export const WORKLOADS: readonly WorkloadKind[] = ['transfer', 'synthetic', 'token', 'nft', 'dao', 'mixed'];
+export type WorkloadKind = 'transfer' | 'synthetic' | 'token' | 'nft' | 'dao' | 'mixed' | 'amm';
+export const WORKLOADS: readonly WorkloadKind[] = ['transfer', 'synthetic', 'token', 'nft', 'dao', 'mixed', 'amm'];
+/** amm workload: `instant` = amm.swap (read-modify-write of the pool's reserves), `batch` = amm.swap_batch (a deposit, settled at the block's end). */
+export type SwapMode = 'instant' | 'batch';
+export const SWAP_MODES: readonly SwapMode[] = ['instant', 'batch'];
 
 export interface WorkloadOptions {
   workload: WorkloadKind;
@@ -87,6 +90,8 @@ export interface WorkloadOptions {
   /** synthetic: iterations of deterministic work per tx. */
   iters?: number;
   seed?: number;
+  /** amm: instant or batch swaps [instant]. */
+  swapMode?: SwapMode;
 }
 
 /**
@@ -110,6 +115,12 @@ export function buildWorkload(o: WorkloadOptions, accounts: readonly KeyPair[], 
     if (kind === 'transfer') out.push(call('coin', 'transfer', [v.address(to), v.u128(1n + BigInt(next() % 1000))]));
     else if (kind === 'token') out.push(call('token', 'transfer', [v.address(BENCH_TOKEN), v.address(to), v.u128(1n + BigInt(next() % 1000))]));
     else if (kind === 'synthetic') out.push(call('synthetic', 'work', [v.address(to), v.u128(1n), v.u64(BigInt(o.iters ?? 0))]));
+    else if (kind === 'amm') {
+      // Account s trades on pool s mod P; half the accounts sell the native coin, half the pool's token.
+      const j = s % setup!.pools.length;
+      const assetIn = Math.floor(s / setup!.pools.length) % 2 === 0 ? NATIVE_ASSET : ammBenchToken(j);
+      out.push(call('amm', o.swapMode === 'batch' ? 'swap_batch' : 'swap', [v.address(setup!.pools[j]!), v.address(assetIn), v.u128(1_000n + BigInt(next() % 1000)), v.u128(0n), v.u64(1_000_000n)]));
+    }
     else if (kind === 'nft') {
       // Buy a listed NFT owned by someone else (token k is owned by account k mod A).
       const k = 1 + ((s + 1) % setup!.nfts);
@@ -121,7 +132,19 @@ export function buildWorkload(o: WorkloadOptions, accounts: readonly KeyPair[], 
 
 export const NFT_PRICE = 1_000n;
 
-/** State prepared by real setup blocks for the nft / dao / mixed workloads. */
+/** The native coin as an amm asset id. */
+const NATIVE_ASSET = new Uint8Array(20);
+/** Token j of the amm workload (pool j trades it against the native coin): 0xa1 × 18 then j as u16 big-endian. */
+export function ammBenchToken(j: number): Uint8Array {
+  const t = new Uint8Array(20).fill(0xa1);
+  t[18] = j >> 8;
+  t[19] = j & 0xff;
+  return t;
+}
+/** Liquidity of each side of every amm workload pool. */
+export const AMM_BENCH_LIQUIDITY = 10n ** 12n;
+
+/** State prepared by real setup blocks for the nft / dao / mixed / amm workloads. */
 export interface WorkloadSetup {
   readonly state: Map<string, Uint8Array>;
   readonly nonces: readonly bigint[];
@@ -129,6 +152,8 @@ export interface WorkloadSetup {
   readonly nfts: number;
   readonly dao: Uint8Array | null;
   readonly proposal: Uint8Array | null;
+  /** amm: the pools (pool j trades the native coin against ammBenchToken(j)). */
+  readonly pools: readonly Uint8Array[];
 }
 
 /**
@@ -136,8 +161,8 @@ export interface WorkloadSetup {
  * lists its token at NFT_PRICE. dao: account 0 creates a DAO on BENCH_TOKEN and proposes a
  * payout, which the workload's txs vote on. Runs the modules' own code (sequentially).
  */
-export function prepareWorkload(kind: WorkloadKind, accounts: readonly KeyPair[], txs: number, state: Map<string, Uint8Array>, modules: ReadonlyMap<string, Module>): WorkloadSetup | null {
-  if (kind !== 'nft' && kind !== 'dao' && kind !== 'mixed') return null;
+export function prepareWorkload(kind: WorkloadKind, accounts: readonly KeyPair[], txs: number, state: Map<string, Uint8Array>, modules: ReadonlyMap<string, Module>, pools = 1): WorkloadSetup | null {
+  if (kind !== 'nft' && kind !== 'dao' && kind !== 'mixed' && kind !== 'amm') return null;
   const nonces = new Array<bigint>(accounts.length).fill(0n);
   let height = 1n;
   const run = (block: SignedTx[]): Event[] => {
@@ -172,5 +197,27 @@ export function prepareWorkload(kind: WorkloadKind, accounts: readonly KeyPair[]
     dao = field(run([tx(0, 'dao', 'create', [v.address(BENCH_TOKEN), v.string('Bench DAO'), v.u128(1n), v.u64(5000n), v.u64(1_000_000n)])]), 'dao.created', 'dao');
     proposal = field(run([tx(0, 'dao', 'propose', [v.address(dao), v.u64(1n), v.bytes(encodePayoutPayload({ currency: new Uint8Array(20), to: accounts[0]!.address, amount: 1n })), v.string('bench')])]), 'dao.proposed', 'proposal');
   }
-  return { state, nonces, collection, nfts, dao, proposal };
+  const ammPools: Uint8Array[] = [];
+  if (kind === 'amm') {
+    // P tokens in the genesis state: account 0 holds the liquidity of each, account s holds
+    // AMM_BENCH_LIQUIDITY of the token of its pool (s mod P). Then real blocks create the
+    // pools (native / token j, 30 bps) and add AMM_BENCH_LIQUIDITY of each side.
+    if (pools < 1 || pools > 65_536) throw new Error('--pools must be between 1 and 65536');
+    const supply = new Array<bigint>(pools).fill(AMM_BENCH_LIQUIDITY);
+    for (let s = 1; s < accounts.length; s++) {
+      const j = s % pools;
+      state.set(tokenBalanceKey(ammBenchToken(j), accounts[s]!.address), encodeU128(AMM_BENCH_LIQUIDITY));
+      supply[j]! += AMM_BENCH_LIQUIDITY;
+    }
+    for (let j = 0; j < pools; j++) {
+      const t = ammBenchToken(j);
+      state.set(tokenInfoKey(t), encodeTokenInfo({ name: `Pool token ${j}`, symbol: `P${j}`, decimals: 0, maxSupply: 0n, mintAuthority: NO_AUTHORITY, creator: NO_AUTHORITY }));
+      state.set(tokenBalanceKey(t, accounts[0]!.address), encodeU128(AMM_BENCH_LIQUIDITY));
+      state.set(tokenSupplyKey(t), encodeU128(supply[j]!));
+    }
+    const created = run(Array.from({ length: pools }, (_, j) => tx(0, 'amm', 'create_pool', [v.address(NATIVE_ASSET), v.address(ammBenchToken(j)), v.u64(30n)])));
+    for (const e of created) if (e.module === 'amm' && e.name === 'pool_created') ammPools.push(e.fields.find((f) => f.name === 'pool')!.value.value as Uint8Array);
+    run(ammPools.map((p) => tx(0, 'amm', 'add_liquidity', [v.address(p), v.u128(AMM_BENCH_LIQUIDITY), v.u128(AMM_BENCH_LIQUIDITY), v.u128(0n), v.u128(0n), v.u64(1_000_000n)])));
+  }
+  return { state, nonces, collection, nfts, dao, proposal, pools: ammPools };
 }

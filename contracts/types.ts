@@ -17,18 +17,25 @@ export interface StateView {
 }
 
 /**
- * What the block-end phase (docs/BLOCKSTM.md "Block-end phase"; contracts/amm/settle.ts)
- * needs beyond a StateView. Executors that run it provide this view over the state after
- * the block's last transaction; see settleBatches for the exact contract.
+ * The view a module's block-end hook runs on (docs/EXECUTION.md "Block-end phase";
+ * execution/blockend.ts): the pre-block state with the block's writes applied, after the
+ * block's last transaction. get / set / addDelta have the eager semantics of a transaction
+ * view (a delta reads, checks its bound and writes); nothing is metered.
  */
 export interface BlockEndView extends StateView {
   /**
-   * Every key that starts with `prefix` and holds a value in the state as this view sees it
-   * at the call (the pre-block state with the block's writes so far applied; deleted keys
-   * left out), sorted ascending by UTF-16 code unit (= byte order: state keys are printable
-   * ASCII).
+   * Every key that starts with `prefix` and that this block wrote with a value (its
+   * included transactions, then earlier hooks of this phase; a key the block deleted is left
+   * out), sorted ascending by UTF-16 code unit (= byte order: state keys are printable
+   * ASCII). Keys the block did not write are not listed: a hook lists what the block queued.
    */
   keysWithPrefix(prefix: string): readonly string[];
+  /**
+   * Record `event` in the receipt of the block's included transaction `txHash`, after that
+   * transaction's own events (in emission order). Block-end events have no receipt of their
+   * own: every one is attributed to a transaction of the block. Plain `emit` is refused.
+   */
+  emitTo(txHash: Uint8Array, event: Event): void;
 }
 
 /** The block a block-end phase runs for. */
@@ -79,6 +86,14 @@ export interface Module {
   readonly name: string;
   readonly calls: Readonly<Record<string, CallSpec>>;
   readonly views?: Readonly<Record<string, ViewSpec>>;
+  /**
+   * The module's block-end hook (like Cosmos' EndBlock): run once per block after the last
+   * transaction, in both executors, in ascending module name order, on one BlockEndView.
+   * Its writes join the block's write set (and so the state root). It must be a function of
+   * what it reads (no iteration-order or clock dependence) and throws only on a corrupt
+   * state, which the executor treats as fatal.
+   */
+  readonly blockEnd?: (view: BlockEndView, ctx: BlockEndContext) => void;
 }
 
 /** A call that fails inside execution: included, pays its fee, status failed, `code` in the receipt. */

@@ -3,11 +3,27 @@ import type { SignedTx } from '../protocol/tx.js';
 import type { Module } from '../contracts/types.js';
 import { builtinModules } from '../contracts/registry.js';
 import { sortWriteSet, type StateReader } from '../state/types.js';
+import { runBlockEnd } from './blockend.js';
 import { executeTransaction } from './vm.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from './types.js';
 
-/** Pure function form, also used by tests and by the parallel executor's fallback. */
+/**
+ * A whole block, the reference semantics: every tx in order, then the block-end phase
+ * (execution/blockend.ts). Pure function form, also used by tests and by the parallel
+ * executor's fallback.
+ */
 export function executeBlockSequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, modules: ReadonlyMap<string, Module> = builtinModules): BlockExecution {
+  const start = performance.now();
+  const r = executeTxsSequential(ctx, txs, state, modules);
+  const end = runBlockEnd(ctx, txs, r.outcomes, r.writeSet, state, modules);
+  return { ...r, outcomes: end.outcomes, writeSet: end.writeSet, stats: { ...r.stats, durationMs: performance.now() - start } };
+}
+
+/**
+ * The block's transactions in order, without the block-end phase: the parallel executor
+ * finishes a block with this from a tx on, then runs the phase once on the whole block.
+ */
+export function executeTxsSequential(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader, modules: ReadonlyMap<string, Module> = builtinModules): BlockExecution {
   const start = performance.now();
   const overlay = new Map<string, Uint8Array | null>();
   // overlay: undefined = not written in this block, null = deleted.

@@ -24,6 +24,7 @@ import { creditToken, debitToken, encodeTokenInfo, tokenBalance, tokenInfoKey, t
 import { ExecutionFailure, requirePositive, type CallContext, type Module, type StateView } from '../types.js';
 import { amountIn as amountInFor, amountOut as amountOutFor, FEE_TIERS, MAX_PROTOCOL_FEE_BPS, MINIMUM_LIQUIDITY, optimalDeposit, protocolCut, redeemed, sharesFor } from './math.js';
 import { accrue, accrued, emittedBefore } from './mining.js';
+import { settleBatches } from './settle.js';
 import { AMM_SPEC } from './spec.js';
 import {
   accrualKey, assetBalance, assetIn, assetOut, batchEscrow, batchKey, checkedReserve, compareAssets, creditAsset, DEAD_ADDRESS,
@@ -522,4 +523,6 @@ export const ammModule: Module = {
     getPool: getPoolView, getPoolId: getPoolIdView, getParams: getParamsView, quoteExactIn, quoteExactOut, getPosition: getPositionView,
     getProgramme: getProgrammeView, getStake: getStakeView, getBatchResult: getBatchResultView,
   },
+  /** Batch swaps clear at the block's end (./settle.ts). */
+  blockEnd: settleBatches,
 };

@@ -1,5 +1,5 @@
 /**
- * The block-end phase of batch swaps (docs/BLOCKSTM.md "Block-end phase"; Penumbra's batch
+ * The block-end phase of batch swaps (docs/EXECUTION.md "Block-end phase"; Penumbra's batch
  * swaps). During the block, `amm.swap_batch` only deposits: it debits the trader, credits
  * the pool's batch escrow by a delta and writes its own record `amm/batch/<pool>/<txHash>`,
  * so batch deposits never conflict with each other or with instant swaps. After the
@@ -20,29 +20,21 @@
  *      left of the inputs and pays the rest; the protocol's share of the fee on the pool's
  *      net input goes to the treasury, as for an instant swap.
  *   5. Each swap's result is written under amm/result/<txHash> and reported by an
- *      `amm.batch_settled` event (in tx hash order), the pool's totals by `amm.batch_cleared`;
- *      the batch records are deleted.
+ *      `amm.batch_settled` event (in tx hash order) in the receipt of the tx that queued it;
+ *      the pool's totals by `amm.batch_cleared`, in the receipt of the pool's queued swap
+ *      with the lowest tx hash (after its batch_settled); the batch records are deleted.
  * Every step is a function of the set of queued swaps (sums and per-swap floors), never of
  * their order, so permuting the swaps of a block changes no swap's output.
  *
- * What an executor must provide (BlockEndView, contracts/types.ts), identically in the
- * sequential and the parallel executor:
- *   - Call settleBatches once per block, after the last transaction, with a view over the
- *     pre-block state plus the block's write set, and ctx = { height: the block's height,
- *     treasury: the fee parameters' treasury in force for the block }. Unmetered: the
- *     swap_batch base gas pays for its share of this work.
- *   - get / set / addDelta with the eager semantics of a transaction view (a delta reads,
- *     checks its bound and writes); settleBatches never fails a bound on a consistent state.
- *   - keysWithPrefix('amm/batch/'): the queued swap keys in ascending order. Since every
- *     block's settlement deletes them all, these are exactly the keys under that prefix
- *     that the block's included transactions wrote with a value, provided settlement ran at
- *     every block since the amm module went live: an executor may answer from the block's
- *     write set alone.
- *   - emit: the events in emission order; where block-end events are recorded (and hashed)
- *     is the executors' decision.
- *   - The writes settleBatches makes join the block's write set before the state root is
- *     computed. It throws only on a corrupt state (a record that does not decode, a batch
- *     of a pool that does not exist): treat that as a fatal bug, not a failed transaction.
+ * The executors run this as the amm module's block-end hook (Module.blockEnd; the
+ * phase is execution/blockend.ts, docs/EXECUTION.md "Block-end phase"): once per block,
+ * after the last transaction, unmetered (the swap_batch base gas pays for its share), on a
+ * view over the pre-block state plus the block's write set, with ctx = { height: the
+ * block's height, treasury: the fee parameters' treasury in force for the block }.
+ * keysWithPrefix('amm/batch/') lists the records this block's transactions queued; since
+ * every block's settlement deletes them all, that is every queued swap. settleBatches never
+ * fails a bound on a consistent state; it throws only on a corrupt state (a record that
+ * does not decode, a batch of a pool that does not exist), which is fatal, not a failed tx.
  */
 import { fromHex } from '../../protocol/hex.js';
 import { v } from '../../protocol/value.js';
@@ -56,6 +48,8 @@ import {
 } from './state.js';
 
 const event = eventsOf('amm');
+/** resultKey(txHash) from the batch key's own hex tail (the same lower-case hex). */
+const RESULT_PREFIX = resultKey(new Uint8Array(32)).slice(0, -64);
 
 interface Queued {
   readonly key: string;
@@ -148,8 +142,8 @@ function settlePool(view: BlockEndView, ctx: BlockEndContext, pool: Uint8Array, 
     if (refunded) creditAsset(view, assetIn, swap.trader, swap.amountIn);
     else creditAsset(view, assetOut, swap.trader, amountOut);
     view.set(key, null);
-    view.set(resultKey(txHash), encodeBatchResult({ pool, trader: swap.trader, direction: swap.direction, amountIn: swap.amountIn, amountOut, height: ctx.height, code }));
-    view.emit(event('batch_settled', {
+    view.set(`${RESULT_PREFIX}${key.slice(-64)}`, encodeBatchResult({ pool, trader: swap.trader, direction: swap.direction, amountIn: swap.amountIn, amountOut, height: ctx.height, code }));
+    view.emitTo(txHash, event('batch_settled', {
       pool: v.address(pool), tx_hash: v.bytes(txHash), trader: v.address(swap.trader), asset_in: v.address(assetIn),
       amount_in: v.u128(swap.amountIn), asset_out: v.address(assetOut), amount_out: v.u128(amountOut), code: v.string(code),
     }));
@@ -168,7 +162,7 @@ function settlePool(view: BlockEndView, ctx: BlockEndContext, pool: Uint8Array, 
   creditAsset(view, info.asset1, ctx.treasury, cut[1]);
   const after: Reserves = { ...before, reserve0: before.reserve0 + net[0] - cut[0], reserve1: before.reserve1 + net[1] - cut[1] };
   writeReserves(view, pool, after);
-  view.emit(event('batch_cleared', {
+  view.emitTo(queued[0]!.txHash, event('batch_cleared', {
     pool: v.address(pool), amount0_in: v.u128(filledIn[0]), amount1_in: v.u128(filledIn[1]), amount0_out: v.u128(paidOut[0]),
     amount1_out: v.u128(paidOut[1]), protocol_fee0: v.u128(cut[0]), protocol_fee1: v.u128(cut[1]),
     reserve0: v.u128(after.reserve0), reserve1: v.u128(after.reserve1),

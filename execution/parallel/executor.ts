@@ -25,7 +25,8 @@ import { moduleSet, type ModuleSet } from '../../contracts/registry.js';
 import type { Module } from '../../contracts/types.js';
 import type { StateOverlay } from '../../state/disk-world.js';
 import { sortWriteSet, type StateReader, type WriteSet } from '../../state/types.js';
-import { executeBlockSequential } from '../sequential.js';
+import { runBlockEnd } from '../blockend.js';
+import { executeBlockSequential, executeTxsSequential } from '../sequential.js';
 import type { BlockContext, BlockExecution, BlockExecutor, TxOutcome } from '../types.js';
 import { ABORT_REASON, ABORT_REASON_NAMES, allocateBuffers, capacityFor, CTL, FINAL_STRIDE, firstEagerTx, MAX_WORKERS, RUN_STRIDE, SharedViews, TX, type SharedBuffers } from './layout.js';
 import { FINAL, MultiVersionMemory } from './mvmemory.js';
@@ -363,11 +364,14 @@ export class ParallelExecutor implements BlockExecutor {
       return { ...r, stats: { ...r.stats, ...counters, incarnations: counters.incarnations + n, durationMs: performance.now() - start, timings: { prepareMs: t0 - start, parallelMs: t1 - t0, finaliseMs: performance.now() - seqStart } } };
     }
     const fin = this.finalise(ctx, txs, state);
+    // The block-end phase, on the main thread over the final result (as the sequential executor).
+    const tEnd = performance.now();
+    const end = runBlockEnd(ctx, txs, fin.outcomes, fin.writeSet, state, this.modules);
     const t2 = performance.now();
     const workersMs = this.pool.size * (t1 - t0);
     return {
-      outcomes: fin.outcomes,
-      writeSet: fin.writeSet,
+      outcomes: end.outcomes,
+      writeSet: end.writeSet,
       gasUsed: fin.gasUsed,
       stats: {
         executor: 'parallel',
@@ -383,6 +387,7 @@ export class ParallelExecutor implements BlockExecutor {
           finaliseMs: t2 - t1,
           ...this.prepareSplit,
           ...this.finaliseSplit,
+          blockEndMs: t2 - tEnd,
           executeShare: workersMs > 0 ? v.ctl[CTL.EXEC_US]! / 1000 / workersMs : 0,
           validateShare: workersMs > 0 ? v.ctl[CTL.VALIDATE_US]! / 1000 / workersMs : 0,
           finaliseShare: workersMs > 0 ? v.ctl[CTL.FINALISE_US]! / 1000 / workersMs : 0,
@@ -462,7 +467,7 @@ export class ParallelExecutor implements BlockExecutor {
       // The eager semantics may differ from here on: finish sequentially on top of the prefix.
       const prefix = values!;
       const overlay = { get: (k: string): Uint8Array | undefined => (prefix.has(k) ? prefix.get(k) ?? undefined : state.get(k)) };
-      const rest = executeBlockSequential(ctx, txs.slice(cut), overlay, this.modules);
+      const rest = executeTxsSequential(ctx, txs.slice(cut), overlay, this.modules);
       for (const o of rest.outcomes) outcomes.push(o);
       for (const [k, val] of rest.writeSet) prefix.set(k, val);
       gasUsed += rest.gasUsed;

@@ -1,7 +1,7 @@
 /**
- * Helpers for the amm tests: a test chain on harness.ts's Chain that can settle batch swaps
- * at each block's end (on a Map-backed BlockEndView, as an executor would after the block's
- * write set), genesis tokens, and the conservation audit of every asset.
+ * Helpers for the amm tests: a test chain on harness.ts's Chain (whose executor settles
+ * batch swaps in the block-end phase), a Map-backed BlockEndView for settlement on its own,
+ * genesis tokens, and the conservation audit of every asset.
  */
 import { expect } from 'vitest';
 import { decodeU128, encodeU128 } from '../../../protocol/codec.js';
@@ -10,7 +10,6 @@ import type { KeyPair } from '../../../protocol/keys.js';
 import type { Event } from '../../../protocol/receipt.js';
 import type { Value } from '../../../protocol/value.js';
 import { ammModule } from '../../../contracts/amm/module.js';
-import { settleBatches } from '../../../contracts/amm/settle.js';
 import {
   assetBalanceKey, BATCH_PREFIX, batchEscrow, decodeAccrual, decodeBatchSwap, decodePoolInfo, decodeProgramme, decodeReserves, rewardAccount, stakeEscrow,
 } from '../../../contracts/amm/state.js';
@@ -25,6 +24,8 @@ import { coinTotal, type Sent, type TestChain } from './module-test-helpers.js';
 /** A BlockEndView over a plain map: eager deltas, events collected, prefix listing by sorting. */
 export class MapBlockEndView implements BlockEndView {
   readonly events: Event[] = [];
+  /** Per event (same index as `events`), the tx hash it was attributed to. */
+  readonly attributedTo: Uint8Array[] = [];
   /** Keys written (null = deleted), in write order, so a test can build a write set. */
   readonly writes = new Map<string, Uint8Array | null>();
   constructor(readonly state: Map<string, Uint8Array>) {}
@@ -43,7 +44,11 @@ export class MapBlockEndView implements BlockEndView {
     this.set(key, encodeU128(r.value));
   }
   emit(event: Event): void {
+    throw new Error(`block-end events are attributed (emitTo): ${event.name}`);
+  }
+  emitTo(txHash: Uint8Array, event: Event): void {
     this.events.push(event);
+    this.attributedTo.push(txHash);
   }
   keysWithPrefix(prefix: string): readonly string[] {
     return [...this.state.keys()].filter((k) => k.startsWith(prefix)).sort();
@@ -63,11 +68,13 @@ export function addToken(m: Map<string, Uint8Array>, id: Uint8Array, holders: re
   m.set(tokenSupplyKey(id), encodeU128(supply));
 }
 
-/** harness.ts's Chain with module-test-helpers' send / ok, views, and batch settlement at each block's end. */
+/** harness.ts's Chain with module-test-helpers' send / ok, views, and the block-end events of the last block. */
 export class AmmChain extends Chain implements TestChain {
-  /** Settle batch swaps after every block (as the executors will once wired). */
-  settleEachBlock = true;
-  /** Events of the last block-end phase. */
+  /**
+   * The last block's settlement events (batch_settled / batch_cleared, taken from the
+   * receipts they were attributed to) in emission order: per pool, its swaps by tx hash,
+   * then the pool's batch_cleared.
+   */
   lastSettlement: Event[] = [];
   readonly coinSupply: bigint;
 
@@ -77,14 +84,8 @@ export class AmmChain extends Chain implements TestChain {
   }
 
   block(txs: ReturnType<Chain['tx']>[]): Sent[] {
-    const height = this.height;
     const r = this.run(...txs);
-    this.lastSettlement = [];
-    if (this.settleEachBlock) {
-      const view = new MapBlockEndView(this.state);
-      settleBatches(view, { height, treasury: TREASURY });
-      this.lastSettlement = view.events;
-    }
+    this.lastSettlement = settlementEvents(r.outcomes.flatMap((o) => (o.kind === 'included' ? o.receipt.events : [])));
     return r.outcomes.map((o, i) => {
       if (o.kind !== 'included') throw new Error(`tx ${i} discarded: ${o.code} ${o.message}`);
       return { tx: txs[i]!, receipt: o.receipt };
@@ -109,6 +110,16 @@ export class AmmChain extends Chain implements TestChain {
   bal(asset: Uint8Array, owner: Uint8Array): bigint {
     return decodeU128(this.state.get(assetBalanceKey(asset, owner)));
   }
+}
+
+const hexField = (e: Event, name: string): string => toHexRaw(e.fields.find((f) => f.name === name)!.value.value as Uint8Array);
+
+/** The settlement events among `events`, in settlement's emission order (pool, then tx hash; the pool's batch_cleared last). */
+export function settlementEvents(events: readonly Event[]): Event[] {
+  const settled = events.filter((e) => e.module === 'amm' && e.name === 'batch_settled');
+  const cleared = events.filter((e) => e.module === 'amm' && e.name === 'batch_cleared');
+  const key = (e: Event): string => `${hexField(e, 'pool')}/${e.name === 'batch_settled' ? hexField(e, 'tx_hash') : 'z'}`;
+  return [...settled, ...cleared].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
 }
 
 /**

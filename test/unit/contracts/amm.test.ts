@@ -400,6 +400,29 @@ describe('amm: batch swaps', () => {
     checkAmmInvariants(c.state, c.coinSupply, TOKENS);
   });
 
+  it('settlement events land in the receipts: each batch_settled in its own tx, batch_cleared in the lowest tx hash of the pool', () => {
+    const c = newChain();
+    const pool = createPool(c, NATIVE, TA);
+    add(c, alice, pool, 1_000_000n, 4_000_000n);
+    const q = (k: KeyPair, asset: Uint8Array, amount: bigint) => c.tx(k, 'amm', 'swap_batch', [a(pool), a(asset), u(amount), u(0n), u64(D)]);
+    const txs = [q(bob, NATIVE, 10_000n), q(carol, TA, 20_000n), q(dave, NATIVE, 30_000n), c.tx(alice, 'coin', 'transfer', [a(bob.address), u(1n)])];
+    const out = c.block(txs);
+    const lowest = txs.slice(0, 3).map((t) => toHexRaw(t.hash)).sort()[0];
+    out.forEach((s, i) => {
+      const names = s.receipt.events.map((e) => e.name);
+      if (i === 3) return expect(names).not.toContain('batch_settled');
+      // The tx's own event first, then what the block-end phase attributed to it.
+      expect(names[0]).toBe('batch_queued');
+      expect(fieldsOf(s, 'batch_settled').map((f) => toHexRaw(f.tx_hash as Uint8Array))).toEqual([toHexRaw(s.tx.hash)]);
+      expect(names.includes('batch_cleared')).toBe(toHexRaw(s.tx.hash) === lowest);
+      if (toHexRaw(s.tx.hash) === lowest) expect(names.at(-1)).toBe('batch_cleared');
+    });
+    // A block with no batch swap: the phase does nothing at all.
+    const plain = c.block([c.tx(bob, 'coin', 'transfer', [a(carol.address), u(1n)])]);
+    expect(plain[0]!.receipt.events.map((e) => e.name)).not.toContain('batch_cleared');
+    expect(c.lastSettlement).toEqual([]);
+  });
+
   it('swap_batch: every error; an empty pool refunds the whole batch', () => {
     const c = newChain();
     const pool = createPool(c, NATIVE, TA);
