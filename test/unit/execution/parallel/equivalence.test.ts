@@ -444,7 +444,9 @@ describe('parallel executor lifecycle', () => {
 
   it('a block whose copy into shared memory fails is rejected, and the workers are free for the next block', async () => {
     const ex = await ParallelExecutor.create({ workers: 2, minParallelTxs: 1, modules: 'builtin+testing', adaptive: false });
-    const accounts = benchAccounts(20);
+    // Enough accounts that the contention guard (abort rates depend on thread timing) cannot
+    // send the second block to the sequential path on a loaded machine.
+    const accounts = benchAccounts(400);
     const state = await scratchState(benchGenesisState(accounts, FUND));
     const world = state.world;
     try {
