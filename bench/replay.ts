@@ -7,7 +7,8 @@ import { decodeBlock } from '../protocol/block.js';
 import { bytesEqual, toHex } from '../protocol/hex.js';
 import { decodeFeeParams, FEE_PARAMS_KEY } from '../contracts/fee/params.js';
 import { builtinModules } from '../contracts/registry.js';
-import { genesisWriteSet, parseGenesis } from '../consensus/genesis.js';
+import { genesisEntries, genesisWriteSet, parseGenesis } from '../consensus/genesis.js';
+import { BULK_GENESIS_MIN } from '../consensus/chain.js';
 import { decodeGasSchedule, GAS_SCHEDULE_KEY } from '../execution/gas.js';
 import { executeBlockSequential } from '../execution/sequential.js';
 import { ChainStore } from '../state/store.js';
@@ -31,7 +32,8 @@ export async function replayChain(dataDir: string): Promise<ReplayResult> {
     const genesis = parseGenesis(JSON.parse(genesisJson));
     const head = (await store.getHeadHeight()) ?? 0n;
     // The replayed state lives in a throwaway LMDB store (removed below), like a node's.
-    const scratch = await scratchState(genesisWriteSet(genesis));
+    // A big genesis is bulk-loaded, as the node does (Chain.open).
+    const scratch = await scratchState((genesis.indexAccounts?.count ?? 0) >= BULK_GENESIS_MIN ? genesisEntries(genesis) : genesisWriteSet(genesis));
     const world = scratch.world;
     try {
       let txs = 0;

@@ -23,6 +23,7 @@ import { devKeyPair } from '../protocol/keys.js';
 import { v } from '../protocol/value.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { PelClient, type BlockJson } from '../sdk/client.js';
+import { indexAccountAddress } from '../consensus/genesis.js';
 import { replayChain } from './replay.js';
 import { signTxFast } from './sign.js';
 import { benchLog, median, num, output, parseBenchArgs, positiveInt, round, txStreamArgs } from './util.js';
@@ -41,6 +42,13 @@ const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSO
   --workload KIND    transfer | amm [transfer]
   --pools P          amm: pools (native / token j, 30 bps), set up over RPC first; sender s trades on pool s mod P [1]
   --swap-mode MODE   amm: instant (amm.swap) | batch (amm.swap_batch, settled at the block's end) [instant]
+  --recipients R     hot (the senders themselves) | uniform (random among the --state-accounts
+                     index accounts) | fresh (a new account per transfer: state grows by --txs) [hot]
+  --state-accounts N for the node it starts: N funded keyless accounts in genesis (bulk-loaded);
+                     with --rpc: how many the running node has [0]
+  --data-dir DIR     for the node it starts: this data dir, kept afterwards (a second run on it
+                     restarts the node on the existing chain: startupMs is the restart) [a temp dir]
+  --no-replay        skip the sequential replay behind rootsMatch (null then)
   --rpc URL          use a running node (its dev accounts must be funded and unused)
   --executor KIND    for the node it starts: parallel | sequential [parallel]
   --max-block-txs N  for the node it starts [10000]
@@ -48,7 +56,10 @@ const HELP = `pel bench rpc [flags] — end-to-end throughput over JSON-RPC, JSO
   --warmup N         for the node it starts: start-up warm-up txs, 0 = none [the node's default]
   --json             one line of JSON
   --compare A.json B.json   print two results side by side
-Output includes rssMb {start, checkpointTxs, checkpointCommitted, atCheckpoint, end, peak,
+Output includes startupMs (node process start to RPC served), rssAnonMb {start, atCheckpoint,
+end, peak, growthPct from the checkpoint to the end} (RssAnon: heap and other anonymous memory, not the page cache of the state
+store's file), windowTps {size, first, last, ratio} (tx/s of the first and of the last
+min(100000, txs/10) committed txs), rssMb {start, checkpointTxs, checkpointCommitted, atCheckpoint, end, peak,
 growthPct, series [[secs, committed, MB]]}: the node's RSS once a second, at the checkpoint (the
 first block after which our committed txs reach min(100000, txs/10)) and after the last commit;
 receipts {checked, missing}: tx_getReceipt for up to 200 committed txs, spread over the run;
@@ -62,20 +73,21 @@ function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function startDevnet(dataDir: string, args: string[]): Promise<{ proc: ChildProcess; url: string; wsUrl: string }> {
+async function startDevnet(dataDir: string, args: string[], startTimeoutMs = 30_000): Promise<{ proc: ChildProcess; url: string; wsUrl: string; startupMs: number }> {
+  const t0 = performance.now();
   const proc = spawn(process.execPath, [CLI, 'devnet', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`devnet did not start within 30 s:\n${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`devnet did not start within ${round(startTimeoutMs / 1000, 0)} s:\n${err}`)), startTimeoutMs);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const rpc = /RPC\s+(http:\/\/\S+)/.exec(out);
       const ws = /WebSocket\s+(ws:\/\/\S+)/.exec(out);
       if (rpc && ws) {
         clearTimeout(timer);
-        resolve({ proc, url: rpc[1]!, wsUrl: ws[1]! });
+        resolve({ proc, url: rpc[1]!, wsUrl: ws[1]!, startupMs: performance.now() - t0 });
       }
     });
     proc.once('exit', (code) => reject(new Error(`devnet exited with ${code}:\n${err}`)));
@@ -202,10 +214,17 @@ class RssSampler {
     this.source = pid !== undefined && process.platform === 'linux' ? 'proc' : 'metrics';
   }
 
+  /** RssAnon of the last /proc read (MB), and its samples: anonymous memory, not file pages. */
+  anon: number | null = null;
+  readonly anonSamples: number[] = [];
+
   async read(): Promise<number | null> {
     try {
       if (this.source === 'proc') {
-        const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${this.pid}/status`, 'utf8'));
+        const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
+        const m = /VmRSS:\s+(\d+) kB/.exec(status);
+        const a = /RssAnon:\s+(\d+) kB/.exec(status);
+        this.anon = a ? Number(a[1]) / 1024 : null;
         return m ? Number(m[1]) / 1024 : null;
       }
       const res = await fetch(this.metricsUrl, { signal: AbortSignal.timeout(5_000) });
@@ -224,6 +243,7 @@ class RssSampler {
     else {
       this.samples.push([round(secs, 1), committed, round(mb, 1)]);
       this.last = mb;
+      if (this.anon !== null) this.anonSamples.push(this.anon);
     }
     return mb;
   }
@@ -301,6 +321,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
     txs: { type: 'string' }, senders: { type: 'string' }, batch: { type: 'string' }, connections: { type: 'string' }, hotspot: { type: 'string' },
     rpc: { type: 'string' }, executor: { type: 'string' }, 'max-block-txs': { type: 'string' }, warmup: { type: 'string' }, workers: { type: 'string' },
     workload: { type: 'string' }, pools: { type: 'string' }, 'swap-mode': { type: 'string' },
+    recipients: { type: 'string' }, 'state-accounts': { type: 'string' }, 'data-dir': { type: 'string' }, 'no-replay': { type: 'boolean' },
   });
   if (f.help) {
     console.log(HELP);
@@ -314,20 +335,27 @@ export async function runRpcBench(args: string[]): Promise<number> {
   const pools = positiveInt(f.pools, 1, 'pools');
   const swapMode = ((f['swap-mode'] as string | undefined) ?? 'instant') as SwapMode;
   if (!SWAP_MODES.includes(swapMode)) throw new Error(`--swap-mode must be one of ${SWAP_MODES.join(', ')}`);
+  const stateAccounts = num(f['state-accounts'], 0, 'state-accounts');
+  const recipients = (f.recipients as string | undefined) ?? 'hot';
+  if (recipients !== 'hot' && recipients !== 'uniform' && recipients !== 'fresh') throw new Error('--recipients must be hot, uniform or fresh');
+  if (recipients === 'uniform' && stateAccounts === 0) throw new Error('--recipients uniform draws from the index accounts: give --state-accounts N (N > 0)');
+  const keepDir = typeof f['data-dir'] === 'string' ? (f['data-dir'] as string) : null;
   const json = f.json === true;
   const log = benchLog(json);
 
   let dataDir: string | null = null;
-  let node: { proc: ChildProcess; url: string; wsUrl: string } | null = null;
+  let node: { proc: ChildProcess; url: string; wsUrl: string; startupMs?: number } | null = null;
   try {
     if (typeof f.rpc === 'string') {
       const u = new URL(f.rpc);
       node = { proc: null as unknown as ChildProcess, url: f.rpc, wsUrl: `ws://${u.host}/` };
     } else {
-      dataDir = await mkdtemp(join(tmpdir(), 'pel-bench-rpc-'));
-      node = await startDevnet(dataDir, ['--accounts', String(senders + 1), '--executor', (f.executor as string | undefined) ?? 'parallel', '--max-block-txs', String(num(f['max-block-txs'], 10_000, 'max-block-txs')),
+      dataDir = keepDir ?? (await mkdtemp(join(tmpdir(), 'pel-bench-rpc-')));
+      if (stateAccounts > 0) log(`starting a devnet with ${stateAccounts} state accounts (bulk-loaded at the first start) ...`);
+      // A bulk load takes ~10-30 us an account on the dev box: allow for it.
+      node = await startDevnet(dataDir, ['--accounts', String(senders + 1), ...(stateAccounts > 0 ? ['--state-accounts', String(stateAccounts)] : []), '--executor', (f.executor as string | undefined) ?? 'parallel', '--max-block-txs', String(num(f['max-block-txs'], 10_000, 'max-block-txs')),
         ...(typeof f.warmup === 'string' ? ['--warmup', String(num(f.warmup, 0, 'warmup'))] : []),
-        ...(typeof f.workers === 'string' ? ['--workers', String(num(f.workers, 0, 'workers'))] : [])]);
+        ...(typeof f.workers === 'string' ? ['--workers', String(num(f.workers, 0, 'workers'))] : [])], 30_000 + stateAccounts / 5);
       log(`devnet started: ${node.url} (data ${dataDir})`);
     }
     const client = new PelClient(node.url);
@@ -337,6 +365,9 @@ export async function runRpcBench(args: string[]): Promise<number> {
     const next = rng(7);
     const hot = devKeyPair(senders).address;
     const amm = workload === 'amm' ? await setUpAmm(client, devKeyPair(senders), keys, pools, log) : null;
+    // Fresh recipients start past every index earlier runs on the same data dir may have used:
+    // the senders' nonces count every transfer they ever sent.
+    const freshBase = Number(nonces.reduce((a, b) => a + b, 0n));
     const txs = new PresignedTxs(total);
     const t0sign = performance.now();
     for (let i = 0; i < total; i++) {
@@ -348,7 +379,10 @@ export async function runRpcBench(args: string[]): Promise<number> {
         txs.push(signTxFast({ chainId: info.chainId, senderPublicKey: keys[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 100_000n, gasPrice: 1n, expiry: BigInt(info.height) + 1_000_000n, module: 'amm', call: swapMode === 'batch' ? 'swap_batch' : 'swap', args: [v.address(amm.pools[j]!), v.address(assetIn), v.u128(1_000n + BigInt(next() % 1000)), v.u128(0n), v.u64(BigInt(info.height) + 1_000_000n)] }, keys[s]!));
         continue;
       }
-      const to = hotspot > 0 && next() % 100 < hotspot ? hot : keys[next() % senders]!.address;
+      const to = hotspot > 0 && next() % 100 < hotspot ? hot
+        : recipients === 'uniform' ? indexAccountAddress(next() % stateAccounts)
+        : recipients === 'fresh' ? indexAccountAddress(stateAccounts + freshBase + i)
+        : keys[next() % senders]!.address;
       txs.push(signTxFast({ chainId: info.chainId, senderPublicKey: keys[s]!.publicKey, nonce: nonces[s]!++, gasLimit: 50_000n, gasPrice: 1n, expiry: BigInt(info.height) + 1_000_000n, module: 'coin', call: 'transfer', args: [v.address(to), v.u128(1n)] }, keys[s]!));
       if (!json && process.stderr.isTTY && i % 10_000 === 9_999) process.stderr.write(`\r  signed ${i + 1}/${total}   `);
     }
@@ -369,7 +403,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
     const sampler = new RssSampler(node.proc?.pid, new URL('/metrics', node.url));
     const checkpointTxs = Math.max(1, Math.min(100_000, Math.floor(total / 10)));
     /** Set once, when our committed txs first reach checkpointTxs. */
-    const checkpoint: { secs: number | null; committed: number | null; mb: Promise<number | null> | null } = { secs: null, committed: null, mb: null };
+    const checkpoint: { secs: number | null; committed: number | null; mb: Promise<number | null> | null; anon: number | null } = { secs: null, committed: null, mb: null, anon: null };
     let start = performance.now();
 
     // Commit tracking.
@@ -397,7 +431,10 @@ export async function runRpcBench(args: string[]): Promise<number> {
       if (checkpoint.mb === null && committedOurs >= checkpointTxs) {
         checkpoint.secs = (now - start) / 1000;
         checkpoint.committed = committedOurs;
-        checkpoint.mb = sampler.sample(checkpoint.secs, committedOurs);
+        checkpoint.mb = sampler.sample(checkpoint.secs, committedOurs).then((mb) => {
+          checkpoint.anon = sampler.anon;
+          return mb;
+        });
       }
     });
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_subscribe', params: ['newBlocks'] }));
@@ -493,12 +530,27 @@ export async function runRpcBench(args: string[]): Promise<number> {
     if (dataDir && node.proc) {
       node.proc.kill('SIGINT');
       await new Promise((r) => node!.proc.once('exit', r));
-      replay = await replayChain(dataDir);
+      if (f['no-replay'] !== true) {
+        log('replaying the chain sequentially (rootsMatch) ...');
+        replay = await replayChain(dataDir);
+      }
     }
+    // The first and the last `size` committed txs, by commit time.
+    const commitTimes = Float64Array.from(committedAt.filter((t, i) => state[i] === (ACCEPTED | COMMITTED))).sort();
+    const size = Math.max(1, Math.min(100_000, Math.floor(commitTimes.length / 10)));
+    const windowTps = commitTimes.length < 2 * size ? null : (() => {
+      const first = size / ((commitTimes[size - 1]! - start) / 1000);
+      const last = size / ((commitTimes[commitTimes.length - 1]! - commitTimes[commitTimes.length - 1 - size]!) / 1000);
+      return { size, first: round(first, 0), last: round(last, 0), ratio: round(last / first, 2) };
+    })();
+    const anon = sampler.anonSamples;
+    const anonAt = (i: number): number | null => (anon[i] === undefined ? null : round(anon[i]!, 1));
     const committed = done;
     output(
       {
         bench: 'rpc', executor: info.executor, workload, pools: workload === 'amm' ? pools : undefined, swapMode: workload === 'amm' ? swapMode : undefined, txs: total, senders, batch, connections, hotspot,
+        recipients, stateAccounts,
+        startupMs: node.startupMs === undefined ? null : round(node.startupMs, 0),
         accepted, rejected, rejectReasons, retries, committed,
         tps: round(committed / ((end - start) / 1000), 0),
         submitRate: round(accepted / ((submitEnd - start) / 1000), 0),
@@ -516,6 +568,11 @@ export async function runRpcBench(args: string[]): Promise<number> {
           growthPct: atCheckpoint !== null && rssEnd !== null ? round(((rssEnd - atCheckpoint) / atCheckpoint) * 100, 1) : null,
           series: sampler.series(60),
         },
+        rssAnonMb: anon.length === 0 ? null : {
+          start: anonAt(0), atCheckpoint: checkpoint.anon === null ? null : round(checkpoint.anon, 1), end: anonAt(anon.length - 1), peak: round(anon.reduce((a, b) => Math.max(a, b), 0), 1),
+          growthPct: checkpoint.anon !== null && anon.length > 0 ? round(((anon[anon.length - 1]! - checkpoint.anon) / checkpoint.anon) * 100, 1) : null,
+        },
+        windowTps,
         receipts,
         rootsMatch: replay ? replay.rootsMatch && replay.receiptsMatch : null,
         allCommitted: committed === accepted,
@@ -525,7 +582,7 @@ export async function runRpcBench(args: string[]): Promise<number> {
     return committed === accepted && receipts.missing === 0 && (replay === null || (replay.rootsMatch && replay.receiptsMatch)) ? 0 : 1;
   } finally {
     if (node?.proc && node.proc.exitCode === null) node.proc.kill('SIGKILL');
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    if (dataDir && dataDir !== keepDir) await rm(dataDir, { recursive: true, force: true });
   }
 }
 

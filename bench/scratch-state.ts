@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bulkLoad } from '../state/bulk-load.js';
 import { DiskWorldState, type DiskPreparedState } from '../state/disk-world.js';
 import { StateDb } from '../state/state-db.js';
 import { sortWriteSet, type WriteSet } from '../state/types.js';
@@ -26,8 +27,14 @@ export interface ScratchState {
 const open = new Set<ScratchState>();
 let exitHook = false;
 
-/** Opens a scratch state holding `entries` at height 0. */
-export async function scratchState(entries: Iterable<readonly [string, Uint8Array | null]>, opts: { tmpRoot?: string } = {}): Promise<ScratchState> {
+/** A big initial state given as a generator (genesisEntries): bulk-loaded, never held whole. */
+export interface GeneratedEntries {
+  readonly count: number;
+  readonly entry: (i: number) => readonly [string, Uint8Array];
+}
+
+/** Opens a scratch state holding `entries` at height 0 (a generator is bulk-loaded). */
+export async function scratchState(entries: Iterable<readonly [string, Uint8Array | null]> | GeneratedEntries, opts: { tmpRoot?: string } = {}): Promise<ScratchState> {
   const path = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), 'pel-scratch-state-'));
   if (!exitHook) {
     exitHook = true;
@@ -43,8 +50,18 @@ export async function scratchState(entries: Iterable<readonly [string, Uint8Arra
     rmSync(path, { recursive: true, force: true });
     throw e;
   }
+  const generated = 'count' in entries && typeof (entries as GeneratedEntries).entry === 'function' ? (entries as GeneratedEntries) : null;
+  if (generated !== null) {
+    try {
+      await bulkLoad(db, { ...generated, height: 0n });
+    } catch (e) {
+      await db.close();
+      rmSync(path, { recursive: true, force: true });
+      throw e;
+    }
+  }
   const world = DiskWorldState.open(db);
-  let height = -1n;
+  let height = generated !== null ? 0n : -1n;
   let closed = false;
   const s: ScratchState = {
     world,
@@ -70,8 +87,9 @@ export async function scratchState(entries: Iterable<readonly [string, Uint8Arra
     },
   };
   open.add(s);
+  if (generated !== null) return s;
   try {
-    await s.commit(sortWriteSet(entries));
+    await s.commit(sortWriteSet(entries as Iterable<readonly [string, Uint8Array | null]>));
   } catch (e) {
     await s.close();
     throw e;

@@ -44,7 +44,8 @@ import type { BlockContext, BlockExecutor, ChainParams, DiscardCode, ExecutionSt
 import type { BlockCommit, ChainStore, TxLocation } from '../state/store.js';
 import { DiskWorldState, type DiskPreparedState } from '../state/disk-world.js';
 import type { StateView } from '../state/world.js';
-import { genesisToJson, genesisWriteSet, parseGenesis, type Genesis } from './genesis.js';
+import { genesisEntries, genesisToJson, genesisWriteSet, parseGenesis, type Genesis } from './genesis.js';
+import { bulkLoad } from '../state/bulk-load.js';
 import { BlockValidationError } from './bft/types.js';
 
 export class ChainError extends Error {
@@ -108,6 +109,8 @@ export interface ChainEvents {
  * flat whatever the block size: 128 blocks of 1,600 txs would hold ~200k decoded txs.
  */
 const BLOCK_CACHE = 128;
+/** A genesis with at least this many index accounts is bulk-loaded into the state store. */
+export const BULK_GENESIS_MIN = 50_000;
 const BLOCK_CACHE_TXS = 16_384;
 
 /**
@@ -180,15 +183,31 @@ export class Chain extends EventEmitter<ChainEvents> {
       if (db.height !== undefined) {
         throw new ChainError('STATE_AHEAD', `the state store ${store.statePath} holds state of height ${db.height} but ${store.location} holds no chain; remove it or use --reset`);
       }
+      const genesisHeader = (stateRoot: Uint8Array): Block => makeBlock({
+        chainId: genesis.chainId, height: 0n, parentHash: ZERO_HASH, timestamp: genesis.timestamp, proposer: genesis.validators[0]!.address,
+        txRoot: ZERO_HASH, receiptsRoot: ZERO_HASH, stateRoot, txCount: 0, gasUsed: 0n,
+      }, []);
+      if ((genesis.indexAccounts?.count ?? 0) >= BULK_GENESIS_MIN) {
+        // A big genesis state is bulk-loaded (bounded memory, no write set held), so the state
+        // store comes first here and LevelDB holds no w:0; a crash in between leaves state
+        // without a chain, which the next open refuses (STATE_AHEAD: start again with --reset).
+        const loaded = await bulkLoad(db, { ...genesisEntries(genesis), height: 0n });
+        const block = genesisHeader(loaded.root);
+        const world = DiskWorldState.open(db);
+        try {
+          await store.initGenesis(wanted, { height: 0n, hash: block.hash, blockBytes: encodeBlock(block), receipts: [], txHashes: [], writeSet: [], mempoolRemovals: [] });
+          await store.pruneWriteSets(0n);
+          return new Chain(genesis, store, world, executor, block);
+        } catch (e) {
+          world.close();
+          throw e;
+        }
+      }
       const writeSet = genesisWriteSet(genesis);
       const world = DiskWorldState.open(db);
       try {
         const prepared = world.prepare(writeSet);
-        const header: BlockHeader = {
-          chainId: genesis.chainId, height: 0n, parentHash: ZERO_HASH, timestamp: genesis.timestamp, proposer: genesis.validators[0]!.address,
-          txRoot: ZERO_HASH, receiptsRoot: ZERO_HASH, stateRoot: prepared.root, txCount: 0, gasUsed: 0n,
-        };
-        const block = makeBlock(header, []);
+        const block = genesisHeader(prepared.root);
         // LevelDB first (with the genesis write set as w:0), then the state store at height 0.
         await store.initGenesis(wanted, { height: 0n, hash: block.hash, blockBytes: encodeBlock(block), receipts: [], txHashes: [], writeSet, mempoolRemovals: [] });
         crashPointAfterChainWrite(0n);

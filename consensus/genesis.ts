@@ -193,8 +193,12 @@ export const DEVNET_CHAIN_ID = 1337;
 /** 1e18 base units (1e9 coins of 9 decimals) per dev account. */
 export const DEVNET_ACCOUNT_BALANCE = 10n ** 18n;
 
-export function devnetGenesis(accounts: number, chainId = DEVNET_CHAIN_ID): Genesis {
-  return testnetGenesis(1, accounts, chainId);
+/** Balance of each index account of a devnet started with --state-accounts (1 coin of 9 decimals). */
+export const DEVNET_INDEX_ACCOUNT_BALANCE = 10n ** 9n;
+
+export function devnetGenesis(accounts: number, chainId = DEVNET_CHAIN_ID, stateAccounts = 0): Genesis {
+  const g = testnetGenesis(1, accounts, chainId);
+  return stateAccounts > 0 ? { ...g, indexAccounts: { count: stateAccounts, balance: DEVNET_INDEX_ACCOUNT_BALANCE } } : g;
 }
 
 /**

@@ -88,6 +88,10 @@ export const NODE_OPTIONS = {
   genesisPath: path({ default: null, flag: 'genesis', commands: DEVNET, arg: 'FILE', help: 'genesis JSON (default: a devnet genesis with --accounts dev accounts)' }),
   chainId: int({ default: 1337, min: 0, max: 0xffffffff, flag: 'chain-id', commands: DEVNET, arg: 'N', help: 'chain id of the generated devnet genesis' }),
   accounts: int({ default: 10, min: 0, max: 100_000, flag: 'accounts', commands: DEVNET, arg: 'N', help: 'number of funded dev accounts' }),
+  stateAccounts: int({
+    default: 0, min: 0, max: 100_000_000, flag: 'state-accounts', commands: DEVNET, arg: 'N',
+    help: 'also fund N keyless accounts in the genesis state, bulk-loaded (big-state devnets and benchmarks; genesis indexAccounts)',
+  }),
   blockTimeMs: int({
     default: 0, nodeDefault: DEFAULT_TESTNET_BLOCK_TIME_MS, min: 0, max: 3_600_000, flag: 'block-time', commands: BOTH, json: 'blockTimeMs', arg: 'MS',
     help: 'minimum time between blocks; 0 = as fast as possible',

@@ -108,7 +108,7 @@ export class PelNode {
       let genesis: Genesis;
       if (config.genesisPath) genesis = parseGenesis(JSON.parse(await readFile(config.genesisPath, 'utf8')));
       else if (stored) genesis = parseGenesis(JSON.parse(stored));
-      else genesis = devnetGenesis(config.accounts, config.chainId);
+      else genesis = devnetGenesis(config.accounts, config.chainId, config.stateAccounts);
       const executor: BlockExecutor = hooks.executor
         ?? (config.executor === 'parallel' ? await ParallelExecutor.create({ workers: config.workers }, { logger: logger.child('pool') }) : new SequentialExecutor());
       if (!hooks.executor) executorRef = executor;

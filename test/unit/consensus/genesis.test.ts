@@ -39,3 +39,34 @@ describe('genesis indexAccounts', () => {
     expect(bad({ count: 1_000_000, balance: (2n ** 127n).toString() })).toThrow(/exceeds u128/);
   });
 });
+
+describe('a big genesis is bulk-loaded', () => {
+  it('Chain.open gives the same genesis root as the write-set path, funds the index accounts, and reopens', async () => {
+    const { Chain, BULK_GENESIS_MIN } = await import('../../../consensus/chain.js');
+    const { ChainStore } = await import('../../../state/store.js');
+    const { SequentialExecutor } = await import('../../../execution/sequential.js');
+    const { SparseMerkleTree } = await import('../../../state/smt.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const g = parseGenesis({ ...base(), indexAccounts: { count: BULK_GENESIS_MIN + 7, balance: '9' } });
+    const want = SparseMerkleTree.ofState(genesisWriteSet(g) as [string, Uint8Array][]).root;
+    const dir = mkdtempSync(join(tmpdir(), 'pel-bulk-genesis-'));
+    try {
+      let store = await ChainStore.open({ path: dir });
+      let chain = await Chain.open(store, g, new SequentialExecutor());
+      expect(Buffer.from(chain.head.header.stateRoot).equals(Buffer.from(want))).toBe(true);
+      expect(decodeU128(chain.world.get(balanceKey(indexAccountAddress(BULK_GENESIS_MIN + 6))))).toBe(9n);
+      chain.close();
+      await store.close();
+      store = await ChainStore.open({ path: dir });
+      chain = await Chain.open(store, g, new SequentialExecutor());
+      expect(chain.height).toBe(0n);
+      expect(Buffer.from(chain.world.root).equals(Buffer.from(want))).toBe(true);
+      chain.close();
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
