@@ -38,6 +38,7 @@ import { Metrics } from './metrics.js';
 import { executorHealth, type ExecutorHealth, healthRoute } from './health.js';
 import { ingestRaws, verifyRaws } from './ingest.js';
 import { ExecutionLog } from './exec-log.js';
+import { loadExplorer } from './explorer.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -159,7 +160,11 @@ export class PelNode {
         node.rpc = new RpcServer(
           rpcServerOptionsOf(config),
           buildMethods(node),
-          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) } },
+          {
+            logger: logger.child('rpc'),
+            routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) },
+            site: !config.noExplorer ? loadExplorer(undefined, logger.child('explorer')) : null,
+          },
         );
         node.rpcAddress = await node.rpc.start();
       }
