@@ -49,6 +49,26 @@ export interface ExecutionStats {
   readonly fallback: string | null;
   /** Executor-specific time split in ms (parallel: prepareMs, parallelMs, finaliseMs, ...). */
   readonly timings?: Readonly<Record<string, number>>;
+  /** Parallel executor, blocks that reached the workers: what each tx went through (debug_blockExecution). */
+  readonly blockStm?: BlockStmStats;
+}
+
+/**
+ * Per-tx detail of one Block-STM run, read from shared memory once the workers are done
+ * (execution/parallel/stats.ts). Compact on purpose: the node keeps it for its last blocks.
+ */
+export interface BlockStmStats {
+  /** Per tx, in block order: incarnations started in the parallel run (1 = ran once, never re-executed). */
+  readonly incarnations: Int32Array;
+  /** Per tx: times it read another tx's ESTIMATE and was parked until that tx re-executed. */
+  readonly dependencyWaits: Int32Array;
+  /**
+   * Keys behind re-executions, most first (at most STM_TOP_KEYS): every key a re-executed tx
+   * read from an earlier tx of the block, weighted by that tx's re-executions.
+   */
+  readonly conflictKeys: readonly { readonly key: string; readonly count: number }[];
+  /** False when the run was stopped (fallback): the counts cover what ran before the stop. */
+  readonly complete: boolean;
 }
 
 export interface BlockExecution {

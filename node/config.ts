@@ -79,6 +79,7 @@ export const DEFAULT_TESTNET_BLOCK_TIME_MS = 1_000;
 export const NODE_OPTIONS = {
   host: str({ default: '127.0.0.1', flag: 'host', commands: BOTH, json: 'rpc.host', arg: 'HOST', help: 'JSON-RPC bind address' }),
   port: int({ default: 8545, min: 0, max: 65535, flag: 'port', commands: BOTH, json: 'rpc.port', arg: 'PORT', help: 'JSON-RPC port, HTTP and WebSocket; 0 = any free port' }),
+  noExplorer: bool({ default: false, flag: 'no-explorer', commands: BOTH, help: 'do not serve the block explorer on GET / of the RPC port' }),
   dataDir: str({ default: join(process.env.PEL_HOME ?? join(homedir(), '.pel'), 'devnet'), flag: 'data-dir', commands: DEVNET, arg: 'DIR', help: 'LevelDB data directory' }),
   inMemory: bool({ default: false, flag: 'in-memory', commands: DEVNET, help: 'keep everything in memory (nothing survives a restart)' }),
   reset: bool({

@@ -37,6 +37,8 @@ import { buildMethods } from './rpc/methods/index.js';
 import { Metrics } from './metrics.js';
 import { executorHealth, type ExecutorHealth, healthRoute } from './health.js';
 import { ingestRaws, verifyRaws } from './ingest.js';
+import { ExecutionLog } from './exec-log.js';
+import { loadExplorer } from './explorer.js';
 
 export type SubmitResult = { ok: true; hash: Uint8Array; duplicate: boolean } | { ok: false; error: RpcError };
 
@@ -60,6 +62,8 @@ const MAX_GOSSIP_TX_BYTES = 1024 * 1024;
 
 export class PelNode {
   readonly dropped = new Map<string, TxStatusDropped>();
+  /** Executor stats of the last blocks (debug_blockExecution). */
+  readonly executionLog = new ExecutionLog();
   private readonly waiters = new Map<string, Set<(r: TxWaitResult) => void>>();
   private rpcAddress: { url: string; wsUrl: string; host: string; port: number } | null = null;
   private readonly pendingSubmits: { raw: Uint8Array; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }[] = [];
@@ -160,7 +164,11 @@ export class PelNode {
         node.rpc = new RpcServer(
           rpcServerOptionsOf(config),
           buildMethods(node),
-          { logger: logger.child('rpc'), routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) } },
+          {
+            logger: logger.child('rpc'),
+            routes: { '/metrics': () => metrics.render(), '/health': healthRoute(() => node.executorHealth()) },
+            site: !config.noExplorer ? loadExplorer(undefined, logger.child('explorer')) : null,
+          },
         );
         node.rpcAddress = await node.rpc.start();
       }
@@ -392,6 +400,7 @@ export class PelNode {
   }
 
   private afterBlock(p: Proposal, dropped: readonly DroppedTx[]): void {
+    this.executionLog.record({ height: p.block.header.height, hash: p.block.hash, stats: p.stats, executeMs: p.timings.executeMs, rootMs: p.timings.rootMs, discarded: p.discarded.length });
     for (const d of p.discarded) this.rememberDropped(d.tx.hash, { code: d.code, message: d.message });
     for (const d of dropped) this.rememberDropped(d.tx.hash, { code: d.code, message: d.message });
     if (dropped.length > 0) {

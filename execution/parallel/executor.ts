@@ -33,6 +33,7 @@ import { FINAL, MultiVersionMemory } from './mvmemory.js';
 import { decodeOutcome, INGEST_STRIDE, lazyIncluded, OUTPUT_INCLUDED, packEntries, totalGasUsed } from './outputs.js';
 import { DEFAULT_WORKER_POOL_OPTIONS, WorkerPool, type WorkerPoolDeps, type WorkerPoolStats } from './pool.js';
 import { Scheduler } from './scheduler.js';
+import { collectBlockStm } from './stats.js';
 
 export { WORKER_WORK, WORKER_YOUNG_GENERATION_MB, type WorkerPoolStats, type WorkerWork } from './pool.js';
 
@@ -278,7 +279,10 @@ export class ParallelExecutor implements BlockExecutor {
     // The cost of trying parallel counts (aborted runs included); a block that never reached
     // the workers, or lost one, does not.
     if (r.stats.fallback !== 'state-not-shared' && r.stats.fallback !== 'worker-exited') this.learn('par', r.stats.durationMs, txs.length);
-    return r;
+    // Stats only (debug_blockExecution): read from the shared memory the run left behind.
+    if (r.stats.fallback === 'state-not-shared') return r;
+    const stopped = Atomics.load(this.views.ctl, CTL.ABORT) !== 0 || r.stats.fallback === 'worker-exited' || r.stats.fallback?.startsWith('worker-error') === true;
+    return { ...r, stats: { ...r.stats, blockStm: collectBlockStm(this.views, (id) => this.mv.keyString(id), txs.length, !stopped) } };
   }
 
   private async executeParallel(ctx: BlockContext, txs: readonly SignedTx[], state: StateReader): Promise<BlockExecution> {

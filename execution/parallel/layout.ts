@@ -7,7 +7,7 @@ import { ExecutorSignal } from '../signal.js';
  *
  *   ctl      Int32  scheduler counters and statistics (CTL_* indices)
  *   tx       Int32  per tx i: [status, lock, depHead, depNext, readStart, readCount,
- *                   writeStart, writeCount, outStart, outLen, flags, txStart, txLen, _]
+ *                   writeStart, writeCount, outStart, outLen, flags, txStart, txLen, depWaits]
  *   slots    Int32  key table, open addressing: keyId + 1, or 0 when empty
  *   keyMeta  Int32  per keyId: [hash, byteOffset, byteLength, headEntry, finalMark]
  *   keyBytes Uint8  ASCII bytes of the interned keys
@@ -103,6 +103,8 @@ export const TX = {
   FLAGS: 10,
   TX_START: 11,
   TX_LEN: 12,
+  /** Times this tx was parked on another's ESTIMATE this block (stats only: debug_blockExecution). */
+  DEP_WAITS: 13,
   STRIDE: 14,
 } as const;
 

@@ -44,6 +44,7 @@ export class Scheduler {
       v.tx[t + TX.WRITE_COUNT] = 0;
       v.tx[t + TX.OUT_LEN] = 0;
       v.tx[t + TX.FLAGS] = 0;
+      v.tx[t + TX.DEP_WAITS] = 0;
     }
   }
 
@@ -196,6 +197,7 @@ export class Scheduler {
     this.tx[b + TX.DEP_HEAD] = i;
     this.unlock(blocking);
     Atomics.add(this.ctl, CTL.DEPENDENCY_WAITS, 1);
+    Atomics.add(this.tx, i * TX.STRIDE + TX.DEP_WAITS, 1);
     Atomics.add(this.ctl, CTL.ABORTS, 1);
     Atomics.sub(this.ctl, CTL.NUM_ACTIVE, 1);
     return true;

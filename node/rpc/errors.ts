@@ -32,6 +32,7 @@ export const RpcCode = {
   CONNECTION_LIMIT: -32033,
   REQUEST_TIMEOUT: -32034,
   NOT_AVAILABLE: -32040,
+  STATS_NOT_RETAINED: -32041,
 } as const;
 
 export type RpcCodeName = keyof typeof RpcCode;

@@ -1,5 +1,8 @@
 /**
- * JSON-RPC 2.0 server over HTTP (POST /) and WebSocket (same port, upgrade on /).
+ * JSON-RPC 2.0 server over HTTP (POST /) and WebSocket (same port, upgrade on /). GET and HEAD
+ * serve the static files of a StaticSite when one is given (the explorer, node/explorer.ts):
+ * only files loaded at start, looked up by exact path, with security headers; POST / is
+ * JSON-RPC whatever else is served.
  *
  * This file owns transport and dispatch only: framing, batches, limits, error mapping,
  * subscriptions' plumbing. What each method does lives in the namespace modules that hand
@@ -102,6 +105,29 @@ export interface RpcContext {
 }
 
 export type RpcHandler = (params: unknown[], ctx: RpcContext) => unknown | Promise<unknown>;
+
+/** A file served as it is on GET / HEAD (the explorer, node/explorer.ts): loaded once, bounded in size. */
+export interface StaticFile {
+  readonly contentType: string;
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
+/** Static files by request path ('/index.html', '/app.js'); '/' serves '/index.html'. */
+export interface StaticSite {
+  readonly files: ReadonlyMap<string, StaticFile>;
+  /** Content-Security-Policy sent with every file. */
+  readonly csp: string;
+}
+
+/** Sent with every static file: no sniffing, no framing, no referrer, nothing from elsewhere. */
+const STATIC_SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
 
 export interface HttpRoute {
   (): { contentType: string; body: string } | Promise<{ contentType: string; body: string }>;
@@ -621,6 +647,27 @@ function sendHttp(res: ServerResponse, status: number, body: string | null, head
   res.end(body ?? undefined);
 }
 
+function serveStatic(req: IncomingMessage, res: ServerResponse, f: StaticFile, csp: string, head: boolean, extra: Record<string, string>): void {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | number> = {
+    ...STATIC_SECURITY_HEADERS,
+    'Content-Security-Policy': csp,
+    // Revalidated every time (names carry no content hash); unchanged files answer 304.
+    'Cache-Control': 'no-cache',
+    ETag: f.etag,
+    ...extra,
+  };
+  if (req.headers['if-none-match'] === f.etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  headers['Content-Type'] = f.contentType;
+  headers['Content-Length'] = f.body.length;
+  res.writeHead(200, headers);
+  res.end(head ? undefined : f.body);
+}
+
 function httpErrorBody(status: number, message: string): string {
   return errorText(null, RpcError.of('INVALID_REQUEST', message, { httpStatus: status }).toJSON());
 }
@@ -683,6 +730,7 @@ export class RpcServer {
   private readonly opts: RpcServerOptions;
   private readonly log: Logger;
   private readonly routes: Record<string, HttpRoute>;
+  private readonly site: StaticSite | null;
   /** Open WebSocket connections. */
   private readonly connections = new Set<WsConnection>();
   /** Every WebSocket whose socket is not yet closed, closing slow consumers included. */
@@ -707,12 +755,13 @@ export class RpcServer {
   constructor(
     opts: Partial<RpcServerOptions>,
     private readonly methods: Record<string, RpcHandler>,
-    deps: { logger: Logger; routes?: Record<string, HttpRoute> },
+    deps: { logger: Logger; routes?: Record<string, HttpRoute>; site?: StaticSite | null },
   ) {
     this.opts = { ...defaultRpcServerOptions, ...stripUndefined(opts) };
     checkOptions(this.opts);
     this.log = deps.logger;
     this.routes = deps.routes ?? {};
+    this.site = deps.site ?? null;
     this.shared = { opts: this.opts, log: this.log, budget: new SendBudget(this.opts.maxWsBufferedBytesTotal), subscriptions: 0, resultJson: new WeakMap() };
     this.httpConns = new ConnectionCounter(this.opts.maxConnections, this.opts.maxConnectionsPerIp);
     this.wsConns = new ConnectionCounter(this.opts.maxWsConnections, this.opts.maxWsConnectionsPerIp);
@@ -865,9 +914,17 @@ export class RpcServer {
       });
       return;
     }
+    if (this.site !== null && (method === 'GET' || method === 'HEAD')) {
+      const file = this.site.files.get(path === '/' ? '/index.html' : path);
+      if (file !== undefined) {
+        serveStatic(req, res, file, this.site.csp, method === 'HEAD', closeIfBody);
+        return;
+      }
+    }
     if (path === '/') {
       if (method === 'POST') return this.onRpcPost(req, res);
-      sendHttp(res, 405, httpErrorBody(405, `method ${method} not allowed on /; send JSON-RPC with POST`), { Allow: 'POST, OPTIONS', ...closeIfBody });
+      const allow = this.site !== null ? 'GET, HEAD, POST, OPTIONS' : 'POST, OPTIONS';
+      sendHttp(res, 405, httpErrorBody(405, `method ${method} not allowed on /; send JSON-RPC with POST${this.site !== null ? ', or GET it for the explorer' : ''}`), { Allow: allow, ...closeIfBody });
       return;
     }
     // A '/health' in the route table (the node's, which reports its worker pool) replaces the built-in one.

@@ -393,6 +393,22 @@ const VALID_PARAMS_OVERRIDE: Record<string, (rng: Rng) => string[]> = {
   chain_subscribe: (rng) => (rng.bool() ? ['"newBlocks"'] : ['"tx"', str('0x' + rng.hex(32))]),
   // dev_mine [1000] builds 1000 blocks: valid, but kept small so the run measures input handling.
   dev_mine: (rng) => (rng.bool() ? [] : [String(rng.range(1, 2))]),
+  // A cursor is valid only as an earlier answer gave it, and fromHeight must not pass toHeight.
+  events_query: (rng) => {
+    if (rng.bool(0.2)) return [];
+    const from = rng.int(20);
+    const fields = [
+      rng.bool() ? `"module":${str(rng.pick(['coin', 'token', 'nft', 'x']))}` : '',
+      rng.bool() ? `"name":${str(rng.pick(['transfer', 'created', 'x']))}` : '',
+      rng.bool() ? `"field":${str(rng.pick(['to', 'from', 'amount']))}` : '',
+      rng.bool() ? `"value":${str(rng.pick(['0x' + rng.hex(20), '5', 'x']))}` : '',
+      rng.bool() ? `"fromHeight":${from}` : '',
+      rng.bool() ? `"toHeight":${from + rng.int(1000)}` : '',
+      rng.bool() ? `"limit":${rng.range(1, 1000)}` : '',
+      rng.bool() ? `"cursor":"${from}.${rng.int(3)}.${rng.int(3)}"` : '',
+    ].filter((f) => f !== '');
+    return [`{${fields.join(',')}}`];
+  },
 };
 
 export interface MethodFuzzer {

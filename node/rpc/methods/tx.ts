@@ -4,10 +4,12 @@ import type { PelNode } from '../../node.js';
 import { RpcError, rpcErrorFor } from '../errors.js';
 import { boolType, hashType, intType, methodsOf, optional, optionsType, param, rawTxType, type RpcMethod } from '../params.js';
 import { receiptToJson } from './format.js';
+import { estimateGas, simulateTx } from '../../simulate.js';
 
 const method = methodsOf<PelNode>();
 
 const sendOptions = optionsType({ wait: boolType, timeoutMs: intType(1, 600_000) });
+const simulateOptions = optionsType({ checkSignature: boolType });
 
 export const txMethods: Record<string, RpcMethod<PelNode>> = {
   /** [rawTxHex, {wait?, timeoutMs?}] -> {hash} or, with wait, the receipt once committed. */
@@ -35,6 +37,19 @@ export const txMethods: Record<string, RpcMethod<PelNode>> = {
     if (d) return { status: 'dropped', hash: toHex(hash), reason: d };
     return null;
   }),
+
+  /**
+   * [rawTxHex, {checkSignature?}] -> what the tx would do as the first tx of the next block on
+   * the head's state: status, errorCode, gasUsed, fee, events and write set. Nothing is
+   * committed; the tx does not enter the mempool.
+   */
+  tx_simulate: method([param('rawTx', rawTxType), optional('options', simulateOptions)], ([raw, opts = {}], node) => simulateTx(node, raw, opts)),
+
+  /**
+   * [rawTxHex] -> {status, errorCode, gasUsed, gasLimit, ...}: the tx run with the largest gas
+   * limit it could carry (its own limit and signature are ignored); gasLimit = gasUsed + 10%.
+   */
+  tx_estimateGas: method([param('rawTx', rawTxType)], ([raw], node) => estimateGas(node, raw)),
 
   /** [hash] -> receipt or null (unknown or not yet committed). */
   tx_getReceipt: method([param('txHash', hashType)], async ([hash], node) => {

@@ -172,6 +172,6 @@ describe('methods', () => {
       expect(names).toContain(m);
     }
     expect(rpcMethods.nft_getToken!.params.map((p) => [p.name, p.type.shape.kind])).toEqual([['collection', 'address'], ['tokenId', 'u64']]);
-    expect(names.filter((n) => rpcMethods[n]!.transport === 'ws')).toEqual(['chain_subscribe', 'chain_unsubscribe']);
+    expect(names.filter((n) => rpcMethods[n]!.transport === 'ws')).toEqual(['chain_subscribe', 'chain_unsubscribe', 'events_subscribe']);
   });
 });
