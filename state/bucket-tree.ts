@@ -33,7 +33,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { fromH32, hashTaggedPair, sha256, sha256H32, toH32, ZERO_H32, type H32 } from '../protocol/hash.js';
-import { stateKeyHashH32, type SmtChange } from './smt.js';
+import { changeBatch, sortedDistinct, writeBatch, type PendingChange, type SmtChange } from './smt.js';
 import { StateError } from './state-error.js';
 
 export const DEFAULT_BUCKET_BITS = 20;
@@ -453,23 +453,6 @@ export class BucketTree {
   }
 }
 
-/** One change of a sorted batch: the key's new value hash, or null to delete it. */
-interface Change {
-  readonly key: H32;
-  readonly value: H32 | null;
-}
-
-/** Sort by key and keep the last occurrence of each key (Array#sort is stable). */
-function sortedDistinct(items: Change[]): Change[] {
-  items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  let w = 0;
-  for (let r = 0; r < items.length; r++) {
-    if (w > 0 && items[w - 1]!.key === items[r]!.key) items[w - 1] = items[r]!;
-    else items[w++] = items[r]!;
-  }
-  items.length = w;
-  return items;
-}
 
 function checkHash(h: unknown, what: string): Uint8Array {
   if (!(h instanceof Uint8Array) || h.length !== 32) throw new StateError('STATE_INVALID_ARGUMENT', `bucket tree: ${what} must be a 32-byte Uint8Array`);
@@ -569,19 +552,15 @@ export class TreeVersion {
 
   /** Persistent batch update over (keyHash, valueHash | null) pairs; last change of a key wins. */
   withChanges(changes: Iterable<SmtChange>): TreeVersion {
-    const batch: Change[] = [];
-    for (const [k, v] of changes) batch.push({ key: toH32(checkHash(k, 'keyHash')), value: v === null ? null : toH32(checkHash(v, 'valueHash')) });
-    return this.applyBatch(batch);
+    return this.applyBatch(changeBatch(changes));
   }
 
   /** Persistent batch update over state writes (key, value bytes or null to delete). */
   withWrites(writes: Iterable<readonly [string, Uint8Array | null]>): TreeVersion {
-    const batch: Change[] = [];
-    for (const [k, v] of writes) batch.push({ key: stateKeyHashH32(k), value: v === null ? null : sha256H32(v) });
-    return this.applyBatch(batch);
+    return this.applyBatch(writeBatch(writes));
   }
 
-  private applyBatch(batch: Change[]): TreeVersion {
+  private applyBatch(batch: PendingChange[]): TreeVersion {
     if (batch.length === 0) return this;
     sortedDistinct(batch);
     const B = this.tree.bits;

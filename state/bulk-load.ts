@@ -26,6 +26,7 @@ import { bucketKey, META_LOADING, putMeta } from './state-commit.js';
 import type { StateDb } from './state-db.js';
 import { StateError } from './state-error.js';
 import { bucketOf, buildBucket, TopBuilder } from './bucket-tree.js';
+import { sortedDistinct } from './smt.js';
 import { STATE_KEY_RE } from './types.js';
 
 export interface BulkLoadOptions {
@@ -339,15 +340,8 @@ export async function bulkLoad(db: StateDb, opts: BulkLoadOptions): Promise<Bulk
       rmSync(path, { force: true });
       const items: { key: H32; value: H32 }[] = [];
       for (let r = 0; r < size; r += LEAF_RECORD) items.push({ key: buf.latin1Slice(r, r + 32), value: buf.latin1Slice(r + 32, r + 64) });
-      items.sort((a, c) => (a.key < c.key ? -1 : a.key > c.key ? 1 : 0));
-      // Stable sort: the later entry of a key given twice wins.
-      let w = 0;
-      for (let r = 0; r < items.length; r++) {
-        if (w > 0 && items[w - 1]!.key === items[r]!.key) items[w - 1] = items[r]!;
-        else items[w++] = items[r]!;
-      }
-      items.length = w;
-      return items;
+      // The later entry of a key given twice wins.
+      return sortedDistinct(items);
     };
     for (let b = 0; b < BUCKETS; b++) {
       env.transactionSync(() => {

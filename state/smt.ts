@@ -118,9 +118,24 @@ interface Item {
 }
 
 /** One entry of a sorted batch; value null deletes. */
-interface PendingChange {
+/** One change of a batch as H32s: the key hash and the new value hash, or null to delete. */
+export interface PendingChange {
   readonly key: H32;
   readonly value: H32 | null;
+}
+
+/** A batch of (keyHash, valueHash | null) digests as H32 changes (checked: 32 bytes each). */
+export function changeBatch(changes: Iterable<SmtChange>): PendingChange[] {
+  const batch: PendingChange[] = [];
+  for (const [k, v] of changes) batch.push({ key: toH32(checkHash(k, 'keyHash')), value: v === null ? null : toH32(checkHash(v, 'valueHash')) });
+  return batch;
+}
+
+/** A batch of state writes (key, value bytes or null) as H32 changes: stateKeyHash / stateValueHash. */
+export function writeBatch(writes: Iterable<readonly [string, Uint8Array | null]>): PendingChange[] {
+  const batch: PendingChange[] = [];
+  for (const [k, v] of writes) batch.push({ key: keyHashH32(k), value: v === null ? null : sha256H32(v) });
+  return batch;
 }
 
 /**
@@ -227,7 +242,8 @@ function checkHash(h: unknown, what: string): Uint8Array {
 }
 
 /** Sort by key and keep the last occurrence of each key (Array#sort is stable). */
-function sortedDistinct<T extends { readonly key: H32 }>(items: T[]): T[] {
+/** Sorts by key hash in place and keeps the last occurrence of each key (Array#sort is stable). */
+export function sortedDistinct<T extends { readonly key: H32 }>(items: T[]): T[] {
   items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   let w = 0;
   for (let r = 0; r < items.length; r++) {
@@ -312,14 +328,7 @@ export class SparseMerkleTree {
    * copied and hashed once per batch, not once per key.
    */
   withChanges(changes: Iterable<SmtChange>): SparseMerkleTree {
-    const batch: PendingChange[] = [];
-    for (const [k, v] of changes) {
-      batch.push({
-        key: toH32(checkHash(k, 'keyHash')),
-        value: v === null ? null : toH32(checkHash(v, 'valueHash')),
-      });
-    }
-    return this.applyBatch(batch);
+    return this.applyBatch(changeBatch(changes));
   }
 
   /**
@@ -327,9 +336,7 @@ export class SparseMerkleTree {
    * stateKeyHash / stateValueHash. What the chain's state uses: no Uint8Array digests.
    */
   withWrites(writes: Iterable<readonly [string, Uint8Array | null]>): SparseMerkleTree {
-    const batch: PendingChange[] = [];
-    for (const [k, v] of writes) batch.push({ key: keyHashH32(k), value: v === null ? null : sha256H32(v) });
-    return this.applyBatch(batch);
+    return this.applyBatch(writeBatch(writes));
   }
 
   private applyBatch(batch: PendingChange[]): SparseMerkleTree {
