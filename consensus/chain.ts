@@ -175,7 +175,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.appliedBlock = head;
   }
 
-  static async open(store: ChainStore, genesis: Genesis, executor: BlockExecutor): Promise<Chain> {
+  /**
+   * `onGenesisLoad`: progress of a bulk-loaded genesis (a first start with many index
+   * accounts takes minutes): the pass and how far it got (entries, or key-hash files of 256).
+   */
+  static async open(store: ChainStore, genesis: Genesis, executor: BlockExecutor, opts: { onGenesisLoad?: (phase: 'generate' | 'values' | 'tree', done: number) => void } = {}): Promise<Chain> {
     const storedJson = await store.getGenesisJson();
     const wanted = JSON.stringify(genesisToJson(genesis));
     const db = store.state;
@@ -191,7 +195,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         // A big genesis state is bulk-loaded (bounded memory, no write set held), so the state
         // store comes first here and LevelDB holds no w:0; a crash in between leaves state
         // without a chain, which the next open refuses (STATE_AHEAD: start again with --reset).
-        const loaded = await bulkLoad(db, { ...genesisEntries(genesis), height: 0n });
+        const loaded = await bulkLoad(db, { ...genesisEntries(genesis), height: 0n, ...(opts.onGenesisLoad ? { onProgress: opts.onGenesisLoad } : {}) });
         const block = genesisHeader(loaded.root);
         const world = DiskWorldState.open(db);
         try {

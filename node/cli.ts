@@ -264,6 +264,11 @@ async function serveNode(config: NodeConfig): Promise<number> {
       'Anyone can sign with them: never send them anything of value outside a local devnet.',
       ...accounts.map((a, i) => `  (${i}) ${a.address}  balance ${DEVNET_ACCOUNT_BALANCE}\n      private key ${a.privateKey}`),
       config.accounts > 10 ? `  ... and ${config.accounts - 10} more (pel keys: index i = SHA-256("pel devnet account i"))` : '',
+      ...(node.chain.genesis.indexAccounts ? [
+        '',
+        `State accounts — ${node.chain.genesis.indexAccounts.count} keyless accounts of ${node.chain.genesis.indexAccounts.balance} each (genesis indexAccounts):`,
+        '  address of i = SHA-256("pel index account" || u64 LE i)[0..20]; nobody can sign for them, send to them freely.',
+      ] : []),
       '',
       `Try: pel transfer --rpc ${node.rpcUrl} --from 0 --to ${accounts[1]?.address ?? '0x…'} --amount 1000 --wait`,
       '',

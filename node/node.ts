@@ -120,7 +120,16 @@ export class PelNode {
         const { warmUp } = await import('./warmup.js');
         await warmUp(executor, config.warmupTxs, { inMemory: config.inMemory, logger: logger.child('warmup') });
       }
-      const chain = await Chain.open(store, genesis, executor);
+      // A first start with many index accounts bulk-loads them: say how far it got, every 2 s.
+      let lastProgress = performance.now();
+      const total = genesis.indexAccounts?.count ?? 0;
+      const chain = await Chain.open(store, genesis, executor, {
+        onGenesisLoad: (phase, done) => {
+          if (performance.now() - lastProgress < 2_000) return;
+          lastProgress = performance.now();
+          logger.info('loading the genesis state', { phase, done, of: phase === 'tree' ? 256 : total });
+        },
+      });
       if (chain.recovered) {
         // A crash came between a block's LevelDB batch and its state store write: re-applied from the kept write sets.
         logger.warn('state store was behind the chain: re-applied the kept write sets', { from: Number(chain.recovered.from), to: Number(chain.recovered.to), stateRoot: toHex(chain.head.header.stateRoot) });

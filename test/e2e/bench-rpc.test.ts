@@ -28,4 +28,26 @@ describe('pel bench rpc', () => {
     expect(util.total).toBeGreaterThanOrEqual(util.byWork.ingest!);
     expect(util.total).toBeLessThanOrEqual(1.05); // a share of the pool's wall time (rounding aside)
   }, 180_000);
+
+  it('on a bulk-loaded state (--state-accounts): uniform and fresh recipients commit, the replay bulk-loads the same genesis and matches; startupMs, rssAnonMb, windowTps; a second run on the same --data-dir restarts the node', async () => {
+    const { makeTempDir } = await import('./harness.js');
+    const dir = await makeTempDir('bench-big');
+    const run = async (recipients: string): Promise<Record<string, unknown>> => {
+      const r = await runCli(['bench', 'rpc', '--txs', '400', '--senders', '8', '--batch', '50', '--state-accounts', '60000', '--recipients', recipients, '--data-dir', dir, '--json'], { timeoutMs: 240_000 });
+      if (r.code !== 0) console.error(r.stdout, r.stderr);
+      expect(r.code).toBe(0);
+      return parseJsonOutput(r) as Record<string, unknown>;
+    };
+    const a = await run('uniform');
+    expect(a).toMatchObject({ bench: 'rpc', stateAccounts: 60000, recipients: 'uniform', committed: 400, allCommitted: true, rootsMatch: true });
+    expect(a.startupMs as number).toBeGreaterThan(0);
+    const anon = a.rssAnonMb as { start: number; end: number; peak: number };
+    expect(anon.end).toBeGreaterThan(0);
+    expect(anon.peak).toBeGreaterThanOrEqual(anon.end);
+    expect(a.windowTps).toMatchObject({ size: 40 });
+    // Same dir: the node restarts on the existing chain (no bulk load), fresh recipients create accounts.
+    const b = await run('fresh');
+    expect(b).toMatchObject({ recipients: 'fresh', committed: 400, allCommitted: true, rootsMatch: true });
+    expect(b.startupMs as number).toBeLessThan(a.startupMs as number);
+  }, 600_000);
 });

@@ -6,6 +6,7 @@
  * killed, catch-up through sync after restarting them, and a node that syncs from an
  * empty data dir.
  */
+import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -117,15 +118,28 @@ describe('4-validator BFT testnet', () => {
 
 describe('pel devnet --validators 4', () => {
   it('starts 4 validator processes, prints their RPC URL, peer id and log file, and stops them all on SIGINT', async () => {
-    const out = await makeTempDir('devnet4');
-    const base = await pickBasePort(VALIDATORS);
-    const proc = spawn(process.execPath, [CLI, 'devnet', '--validators', '4', '--out', out, '--base-port', String(base), '--block-time', '300', '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The base port is free when picked, but other tests bind ports meanwhile: a node that
+    // lost its port (EADDRINUSE in its log) is a start on another base, up to 3 times.
+    let out = '';
+    let base = 0;
+    let proc!: ReturnType<typeof spawn>;
     let text = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (text += d));
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    let exited!: Promise<number | null>;
+    for (let attempt = 1; ; attempt++) {
+      out = await makeTempDir('devnet4');
+      base = await pickBasePort(VALIDATORS);
+      proc = spawn(process.execPath, [CLI, 'devnet', '--validators', '4', '--out', out, '--base-port', String(base), '--block-time', '300', '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      text = '';
+      proc.stdout!.setEncoding('utf8').on('data', (d: string) => (text += d));
+      proc.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
+      const p = proc;
+      exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+      await waitFor(() => text.includes('Ctrl-C stops every node.') || p.exitCode !== null, { timeoutMs: 90_000, what: () => `testnet banner; got:\n${text}` });
+      if (p.exitCode === null) break;
+      const logs = (await Promise.all([0, 1, 2, 3].map((i) => readFile(join(out, `node${i}`, 'node.log'), 'utf8').catch(() => '')))).join('\n');
+      if (attempt >= 3 || !logs.includes('EADDRINUSE')) throw new Error(`the testnet exited before its banner:\n${text}\nnode logs:\n${logs.slice(-4000)}`);
+    }
     try {
-      await waitFor(() => text.includes('Ctrl-C stops every node.'), { timeoutMs: 90_000, what: () => `testnet banner; got:\n${text}` });
       const lines = [...text.matchAll(/node(\d)\s+RPC (http:\/\/127\.0\.0\.1:(\d+))\s+peer (\S+)\s+log (\S+)/g)];
       expect(lines.map((m) => Number(m[3]))).toEqual([0, 1, 2, 3].map((i) => base + i));
       for (const m of lines) expect(m[5]).toBe(join(out, `node${m[1]}`, 'node.log'));
