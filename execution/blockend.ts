@@ -22,12 +22,13 @@
  *   - A hook that throws (only on a corrupt state) fails the block: that is a fatal bug.
  */
 import { Writer } from '../protocol/codec.js';
-import { decodeReceipt, writeEvent, type Event, type Receipt } from '../protocol/receipt.js';
+import { writeEvent, type Event } from '../protocol/receipt.js';
 import type { SignedTx } from '../protocol/tx.js';
 import { toHexRaw } from '../protocol/hex.js';
 import type { BlockEndContext, BlockEndView, Module } from '../contracts/types.js';
 import type { StateReader, WriteSet } from '../state/types.js';
 import type { BlockContext, TxOutcome } from './types.js';
+import { lazyIncluded } from './outcome.js';
 import { TxView, type ReadSource } from './view.js';
 
 /** First index in the sorted write set whose key is >= `key`. */
@@ -127,18 +128,6 @@ export function appendEvents(encoded: Uint8Array, events: readonly Event[]): Uin
   return out;
 }
 
-/** An included outcome over its (appended) encoded receipt, decoded on first access. */
-class AppendedOutcome {
-  readonly kind = 'included' as const;
-  private decoded: Receipt | undefined = undefined;
-  constructor(readonly encoded: Uint8Array) {}
-  get receipt(): Receipt {
-    return (this.decoded ??= decodeReceipt(this.encoded));
-  }
-  toJSON(): { kind: 'included'; receipt: Receipt; encoded: Uint8Array } {
-    return { kind: this.kind, receipt: this.receipt, encoded: this.encoded };
-  }
-}
 
 /** The modules that have a block-end hook, in ascending name order (byte order: names are ASCII). */
 export function blockEndHooks(modules: ReadonlyMap<string, Module>): Module[] {
@@ -196,7 +185,7 @@ export function runBlockEnd(ctx: BlockContext, txs: readonly SignedTx[], outcome
     const copy = [...outcomes];
     for (const [at, events] of view.attributed) {
       const o = copy[at]!;
-      if (o.kind === 'included') copy[at] = new AppendedOutcome(appendEvents(o.encoded, events));
+      if (o.kind === 'included') copy[at] = lazyIncluded(appendEvents(o.encoded, events));
     }
     out = copy;
   }

@@ -1,6 +1,6 @@
 /** Per-tx outputs in the shared arena: 1 | receipt, or 2 | name code | string message. */
 import { decodeBytesList, encodeBytesList, Reader, Writer } from '../../protocol/codec.js';
-import { decodeReceipt, type Receipt } from '../../protocol/receipt.js';
+import { lazyIncluded } from '../outcome.js';
 import type { DiscardCode, TxOutcome } from '../types.js';
 
 export const OUTPUT_INCLUDED = 1;
@@ -49,27 +49,6 @@ export function decodeOutcome(b: Uint8Array): TxOutcome {
   const code = r.name() as DiscardCode;
   const message = r.string();
   return { kind: 'discarded', code, message };
-}
-
-/**
- * An included outcome over its encoded receipt, decoded on first access (one object per tx:
- * the executor builds thousands per block on the main thread). JSON gives the same fields,
- * in the same order, as the sequential executor's plain outcomes.
- */
-class IncludedOutcome {
-  readonly kind = 'included' as const;
-  private decoded: Receipt | undefined = undefined;
-  constructor(readonly encoded: Uint8Array) {}
-  get receipt(): Receipt {
-    return (this.decoded ??= decodeReceipt(this.encoded));
-  }
-  toJSON(): { kind: 'included'; receipt: Receipt; encoded: Uint8Array } {
-    return { kind: this.kind, receipt: this.receipt, encoded: this.encoded };
-  }
-}
-
-export function lazyIncluded(encoded: Uint8Array): TxOutcome {
-  return new IncludedOutcome(encoded);
 }
 
 /** Committed write sets travel to workers packed: u32 n | (name key | u8 present | bytes value)*. */
